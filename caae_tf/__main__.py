@@ -1,0 +1,5 @@
+import sys
+
+from caae_tf.cli import main
+
+sys.exit(main())

@@ -1,0 +1,327 @@
+"""Typed run configurations (in the style of tensorflow/models ``config_definitions``).
+
+Every trainer takes one of these dataclasses; the resolved config is written as ``config.yaml`` into the
+run directory and read back on ``--resume``. Values come from, in order: the dataclass defaults (the
+paper presets), a YAML/JSON file (``--config``), then ``--set key=value`` overrides. Unknown keys and
+values of the wrong type are a :class:`ConfigError` that lists the valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import yaml
+
+from caae_tf.errors import UserError
+
+
+class ConfigError(UserError, ValueError):
+    """A config file or ``--set`` override is invalid (unknown key, wrong type, bad value)."""
+
+
+@dataclass
+class TrainConfig:
+    """Keys shared by every trainer (CAAE, cGAN, regressors, identity network)."""
+
+    model: ClassVar[str] = "base"
+    image_size: int = 96
+    """Square training resolution in pixels (images are resized/cropped to it by the input pipeline)."""
+    batch_size: int = 49
+    """Global batch size (split across replicas under a ``tf.distribute`` strategy)."""
+    steps: int = 100_000
+    """Number of optimisation steps to train for (a resumed run continues to this total)."""
+    checkpoint_every: int = 1000
+    """Save a checkpoint every N steps (and always at the end / on SIGINT/SIGTERM)."""
+    keep_checkpoints: int = 3
+    """How many recent checkpoints ``tf.train.CheckpointManager`` keeps."""
+    log_every: int = 50
+    """Write TensorBoard scalars every N steps."""
+    sample_every: int = 500
+    """Write TensorBoard image grids (and ``samples/*.png``) every N steps; 0 disables."""
+    seed: int = 0
+    """Seed for weights, data order and noise; same seed => bit-identical losses on the same machine."""
+    mixed_precision: str = "auto"
+    """``auto`` (bf16 where the CPU has AVX512-BF16/AMX or on a GPU, else fp32), ``float32``,
+    ``mixed_bfloat16`` or ``mixed_float16`` (GPU only, with loss scaling)."""
+    jit_compile: bool = False
+    """Compile the train step with XLA (measured slower for these models on CPU; see experiments/bench)."""
+    learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    augment_flip: bool = True
+    """Random horizontal flips in the input pipeline."""
+    color_jitter: float = 0.0
+    """Strength of random brightness/contrast/saturation jitter (0 disables)."""
+    shuffle_buffer: int = 2048
+    """Shuffle buffer of the tf.data pipeline (encoded records, so it is cheap)."""
+
+    # ------------------------------------------------------------------ helpers
+    ALIASES: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"model": self.model}
+        out.update(dataclasses.asdict(self))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "TrainConfig":
+        data = dict(data or {})
+        model = data.pop("model", cls.model)
+        if model != cls.model:
+            raise ConfigError(f"{source}: config is for model {model!r}, expected {cls.model!r}")
+        cfg = cls()
+        for key, value in data.items():
+            cfg = cfg.replace(key, value, source=source)
+        return cfg
+
+    def replace(self, key: str, value: Any, source: str = "--set") -> "TrainConfig":
+        """Return a copy with ``key`` set to ``value`` after a type check (strings are YAML-parsed)."""
+        key = self.ALIASES.get(key, key)
+        hints = typing.get_type_hints(type(self))
+        if key not in self.field_names():
+            raise ConfigError(
+                f"{source}: unknown key {key!r} for {self.model} config; valid keys: "
+                + ", ".join(sorted(self.field_names()))
+            )
+        coerced = _coerce(hints[key], value, f"{source}: key {key!r}")
+        new = dataclasses.replace(self, **{key: coerced})
+        new.validate(source)
+        return new
+
+    def validate(self, source: str = "config") -> None:
+        """Range checks; subclasses extend."""
+        for name in ("image_size", "batch_size", "steps", "checkpoint_every", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{source}: {name} must be >= 1, got {getattr(self, name)}")
+        if self.mixed_precision not in ("auto", "float32", "mixed_bfloat16", "mixed_float16"):
+            raise ConfigError(
+                f"{source}: mixed_precision must be one of auto, float32, mixed_bfloat16, mixed_float16; "
+                f"got {self.mixed_precision!r}"
+            )
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Coerce ``value`` (possibly a string from the command line) to the annotated type or raise."""
+    if isinstance(value, str) and hint is not str:
+        try:
+            value = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{where}: cannot parse {value!r}: {exc}") from None
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if origin in (list, tuple):
+        (inner,) = typing.get_args(hint)[:1] or (Any,)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(inner, v, where) if inner is not Any else v for v in value]
+    return value
+
+
+@dataclass
+class CAAEConfig(TrainConfig):
+    """CAAE of Lindt et al. (2019), §III; defaults are the paper preset (96 px, batch 49).
+
+    Loss weights follow Eq. (5): L_total = λ1 L_rec + λ2 L_iden + λ3 L_z + λ4 L_img with
+    λ1 = 1, λ2 = 1/3, λ3 = λ4 = 0.01 (the paper's second "λ3 = 0.01" is λ4).
+    """
+
+    model: ClassVar[str] = "caae"
+    ALIASES: ClassVar[dict[str, str]] = {"lambda_iden": "identity_weight", "lambda_2": "identity_weight"}
+    z_dim: int = 50
+    """Size of the identity code z = E(x) ∈ [-1,1]^z_dim."""
+    label_repeat: int = 50
+    """Each of (valence, arousal) is repeated this many times before concatenation with z (50 → 150 inputs)."""
+    kernel_size: int = 5
+    e_filters: list[int] = field(default_factory=lambda: [64, 128, 256, 512])
+    """E: one stride-2 conv per entry (ReLU), then FC → z (tanh)."""
+    g_fc_channels: int = 1024
+    """G: FC → (image_size/16)² × g_fc_channels."""
+    g_filters: list[int] = field(default_factory=lambda: [512, 256, 128, 64, 32])
+    """G: transposed convs; the first four stride 2, the rest stride 1, then a stride-1 conv to 3 (tanh)."""
+    d_img_filters: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    """D_img: stride-2 conv + BN per entry, each followed by concatenation of tiled y."""
+    d_img_fc: int = 1024
+    d_z_units: list[int] = field(default_factory=lambda: [64, 32, 16])
+    """D_z: FC layers (BN after each) before the final FC 1."""
+    lambda_rec: float = 1.0
+    """λ1, weight of L_rec (Eq. 1)."""
+    identity_weight: float = 1.0 / 3.0
+    """λ2, weight of L_iden (Eq. 2). 0 disables the identity network."""
+    lambda_z: float = 0.01
+    """λ3, weight of L_z (Eq. 3) in the E/G objective."""
+    lambda_img: float = 0.01
+    """λ4, weight of L_img (Eq. 4) in the E/G objective."""
+    identity_images: int = 16
+    """L_iden is computed on the first N images of each batch (16 of 49 in the paper)."""
+    identity_network: str = ""
+    """VGG-Face weights (.mat/.h5) or a ``caae-tf train-identity`` run dir. Required unless identity_weight=0."""
+    identity_input_size: int = 224
+    """Input resolution of the identity network (224 for VGG-Face; smaller for CPU runs)."""
+    identity_layers: list[str] = field(
+        default_factory=lambda: ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
+    )
+    learning_rate: float = 2e-4
+
+    def validate(self, source: str = "config") -> None:
+        super().validate(source)
+        if self.image_size % 16:
+            raise ConfigError(f"{source}: CAAE image_size must be a multiple of 16 (got {self.image_size})")
+        if len(self.g_filters) < 4:
+            raise ConfigError(f"{source}: g_filters needs at least the four stride-2 layers")
+        if self.identity_weight < 0:
+            raise ConfigError(f"{source}: identity_weight must be >= 0")
+
+
+@dataclass
+class CGANConfig(TrainConfig):
+    """Conditional DCGAN of Mertes et al. (2021), §3.2; defaults are the paper preset (256 px).
+
+    Adam(1e-4) as in the paper; β1 = 0.5, β2 = 0.999 are the DCGAN values (the paper does not state them).
+    """
+
+    model: ClassVar[str] = "cgan"
+    image_size: int = 256
+    batch_size: int = 64
+    steps: int = 320_000
+    """The paper trains 10,000 epochs over 2,052 FACES images ≈ 320k steps at batch 64."""
+    z_dim: int = 100
+    num_emotions: int = 6
+    """Conditioning vector v over (Neutral, Sadness, Disgust, Fear, Anger, Happiness)."""
+    g_filters: list[int] = field(default_factory=lambda: [1024, 512, 256, 128, 64, 32])
+    """G: FC → 4×4×g_filters[0], then one stride-2 transposed conv per further entry and a final one to 3."""
+    d_filters: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512, 1024])
+    """D: one stride-2 conv per entry (LeakyReLU, BN after the first)."""
+    kernel_size: int = 5
+    label_smoothing: float = 0.0
+    """One-sided label smoothing for real samples in D's loss."""
+    learning_rate: float = 1e-4
+
+    def validate(self, source: str = "config") -> None:
+        super().validate(source)
+        if self.num_emotions != 6:
+            raise ConfigError(f"{source}: num_emotions must be 6 (Neutral, Sadness, Disgust, Fear, Anger, Happiness)")
+
+
+@dataclass
+class RegressorConfig(TrainConfig):
+    """Valence/arousal regressors: Table II CNN (paper 000) or MobileNetV2 multi-task (paper 001)."""
+
+    model: ClassVar[str] = "regressor"
+    arch: str = "table2"
+    """``table2`` (two VGG-like nets, SGD 1e-3 momentum .9, MAE) or ``mobilenetv2`` (Adam 1e-3, VA + 8 classes)."""
+    image_size: int = 96
+    batch_size: int = 64
+    steps: int = 20_000
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    val_fraction: float = 0.1
+    """Share of identities (or rows when no identity column) held out for validation."""
+    width_multiplier: float = 1.0
+    """Scales every layer width (1.0 = the paper's sizes; smaller for CPU demos)."""
+
+    def validate(self, source: str = "config") -> None:
+        super().validate(source)
+        if self.arch not in ("table2", "mobilenetv2"):
+            raise ConfigError(f"{source}: arch must be table2 or mobilenetv2, got {self.arch!r}")
+
+
+@dataclass
+class IdentityConfig(TrainConfig):
+    """VGG-Face-architecture identity classifier trained offline (`caae-tf train-identity`)."""
+
+    model: ClassVar[str] = "identity"
+    image_size: int = 224
+    batch_size: int = 32
+    steps: int = 20_000
+    learning_rate: float = 1e-3
+    width_multiplier: float = 1.0
+    """Scales every VGG-Face layer width (1.0 = Parkhi et al. 2015; smaller for CPU runs)."""
+    embedding_dim: int = 4096
+
+
+CONFIG_CLASSES: dict[str, type[TrainConfig]] = {
+    c.model: c for c in (CAAEConfig, CGANConfig, RegressorConfig, IdentityConfig)
+}
+
+
+def load_config(path: str | os.PathLike, cls: type[TrainConfig] | None = None) -> TrainConfig:
+    """Read a YAML or JSON config file; ``cls`` defaults to the class named by its ``model`` key."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not valid YAML/JSON: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of key: value, got {type(data).__name__}")
+    if cls is None:
+        model = data.get("model")
+        if model not in CONFIG_CLASSES:
+            raise ConfigError(f"{path}: 'model' must be one of {sorted(CONFIG_CLASSES)}, got {model!r}")
+        cls = CONFIG_CLASSES[model]
+    return cls.from_dict(data, source=path)
+
+
+def save_config(cfg: TrainConfig, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> None:
+    """Write ``cfg`` (plus optional provenance under ``_run``) as YAML; read back with :func:`load_config`."""
+    data = cfg.to_dict()
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+        if extra:
+            fh.write("# run provenance (ignored when loading)\n")
+            for line in yaml.safe_dump({"_run": extra}, sort_keys=False).splitlines():
+                fh.write("# " + line + "\n")
+
+
+def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfig:
+    """Apply ``key=value`` strings (from ``--set``) with type checks."""
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        cfg = cfg.replace(key.strip(), value, source=f"--set {item}")
+    return cfg
+
+
+def resolve_config(
+    cls: type[TrainConfig], config_file: str | None = None, overrides: list[str] | None = None
+) -> TrainConfig:
+    """Defaults → file → ``--set`` overrides."""
+    cfg = load_config(config_file, cls) if config_file else cls()
+    cfg = apply_overrides(cfg, overrides)
+    cfg.validate()
+    return cfg

@@ -1,0 +1,55 @@
+"""Progress bars for long-running commands (Keras' ``Progbar``, written to stderr-friendly stdout)."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class Progress:
+    """A thin wrapper over ``keras.utils.Progbar`` with ``update(n, **values)`` and ``close()``.
+
+    ``enabled=False`` (``--quiet``) makes every call a no-op.
+    """
+
+    def __init__(self, total: int | None, desc: str = "", enabled: bool = True, unit: str = "step"):
+        self.enabled = enabled
+        self.count = 0
+        self._bar = None
+        if enabled:
+            from caae_tf.tf_env import tf  # noqa: PLC0415
+
+            tf()
+            import keras  # noqa: PLC0415
+
+            if desc:
+                print(desc, flush=True)
+            self._bar = keras.utils.Progbar(total, unit_name=unit, stateful_metrics=None)
+
+    def update(self, n: int = 1, **values: float) -> None:
+        self.count += n
+        if self._bar is not None:
+            self._bar.update(self.count, values=[(k, float(v)) for k, v in values.items()] or None)
+
+    def set(self, count: int, **values: float) -> None:
+        self.count = count - 1
+        self.update(1, **values)
+
+    def close(self) -> None:
+        if self._bar is not None and self._bar.target is not None and self.count < self._bar.target:
+            self._bar.update(self._bar.target, finalize=True)
+
+
+def track(iterable: Iterable[T], total: int | None = None, desc: str = "", enabled: bool = True) -> Iterator[T]:
+    """Iterate with a progress bar."""
+    if total is None:
+        try:
+            total = len(iterable)  # type: ignore[arg-type]
+        except TypeError:
+            total = None
+    bar = Progress(total, desc, enabled)
+    for item in iterable:
+        yield item
+        bar.update(1)
+    bar.close()
