@@ -219,6 +219,9 @@ class CGANConfig(TrainConfig):
     """G: FC → 4×4×g_filters[0], then one stride-2 transposed conv per further entry and a final one to 3."""
     d_filters: list[int] = field(default_factory=lambda: [32, 64, 128, 256, 512, 1024])
     """D: one stride-2 conv per entry (LeakyReLU, BN after the first)."""
+    d_label_reinject: bool = True
+    """D: concatenate the tiled conditioning map v again after the first conv block (it is always
+    concatenated to the input image channels). Paper 001 does not say how D is conditioned; our choice."""
     kernel_size: int = 5
     label_smoothing: float = 0.0
     """One-sided label smoothing for real samples in D's loss."""
