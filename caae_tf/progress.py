@@ -13,7 +13,14 @@ class Progress:
     ``enabled=False`` (``--quiet``) makes every call a no-op.
     """
 
-    def __init__(self, total: int | None, desc: str = "", enabled: bool = True, unit: str = "step"):
+    def __init__(
+        self,
+        total: int | None,
+        desc: str = "",
+        enabled: bool = True,
+        unit: str = "step",
+        stateful: tuple[str, ...] = ("img_s", "images_per_second"),
+    ):
         self.enabled = enabled
         self.count = 0
         self._bar = None
@@ -25,7 +32,7 @@ class Progress:
 
             if desc:
                 print(desc, flush=True)
-            self._bar = keras.utils.Progbar(total, unit_name=unit, stateful_metrics=None)
+            self._bar = keras.utils.Progbar(total, unit_name=unit, stateful_metrics=list(stateful))
 
     def update(self, n: int = 1, **values: float) -> None:
         self.count += n

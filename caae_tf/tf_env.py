@@ -32,7 +32,16 @@ def tf():
     """Import TensorFlow with the configured verbosity and return the module."""
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         configure(_VERBOSE)
-    import tensorflow as _tf  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    if _VERBOSE or "tensorflow" in sys.modules:
+        import tensorflow as _tf  # noqa: PLC0415
+    else:
+        # TF 2.21 writes oneDNN/CUDA banners from C++ (absl) straight to fd 2 before any Python log level
+        # applies; hide fd 2 for the duration of the import only.
+        with _quiet_fd2():
+            import tensorflow as _tf  # noqa: PLC0415
+            import keras  # noqa: F401, PLC0415
 
     if not _VERBOSE:
         _tf.get_logger().setLevel(logging.ERROR)
@@ -43,6 +52,27 @@ def tf():
         except ImportError:  # pragma: no cover
             pass
     return _tf
+
+
+class _quiet_fd2:
+    def __enter__(self):
+        import sys  # noqa: PLC0415
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:  # pragma: no cover - no fd 2 (embedded interpreters)
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+        return False
 
 
 def is_verbose() -> bool:

@@ -1,0 +1,377 @@
+"""One training driver for every GAN in the project (CAAE of paper 000, cGAN of paper 001).
+
+The driver owns everything that is not model maths (see docs/ARCHITECTURE.md, "Trainable model
+protocol"): the run directory (``config.yaml``, ``checkpoints/``, ``logs/``, ``samples/``), a
+``tf.train.Checkpoint`` of the step counter, the model, every optimizer and the tf.data iterator (so
+``--resume`` restores weights, optimizer slots *and* the data position), ``CheckpointManager``,
+TensorBoard scalars and image grids, a progress bar with the losses and img/s, a non-finite-loss guard,
+SIGINT/SIGTERM handling (checkpoint, then exit 0) and the mixed-precision policy. The model supplies
+``build_optimizers``, ``build_all``, ``train_step`` and ``sample_images``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import os
+import shlex
+import signal
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from caae_tf import __version__
+from caae_tf.config import CAAEConfig, CGANConfig, TrainConfig, load_config, save_config
+from caae_tf.errors import ModelError, TrainingError
+from caae_tf.tf_env import tf as _tf
+
+CONFIG_FILE = "config.yaml"
+CKPT_DIR = "checkpoints"
+LOG_DIR = "logs"
+SAMPLE_DIR = "samples"
+STATUS_FILE = "status.json"
+
+MODEL_KINDS = {"caae": CAAEConfig, "cgan": CGANConfig}
+
+
+# --------------------------------------------------------------------------- model construction
+
+def build_model(config: TrainConfig, *, for_training: bool = True):
+    """Instantiate the model for ``config`` (its identity network too, for a training CAAE)."""
+    if isinstance(config, CAAEConfig):
+        from caae_tf.models.caae import CAAE  # noqa: PLC0415
+
+        identity_net = None
+        if for_training and config.identity_weight > 0:
+            if not config.identity_network:
+                raise TrainingError(
+                    "the CAAE identity loss (λ2 = identity_weight = "
+                    f"{config.identity_weight:g}) needs an identity network: pass --set identity_network=PATH "
+                    "(VGG-Face .mat/.h5 or a `caae-tf train-identity` run dir), or --set identity_weight=0 "
+                    "to train without L_iden"
+                )
+            from caae_tf.models.vgg_face import load_identity_network  # noqa: PLC0415
+
+            identity_net = load_identity_network(
+                config.identity_network, config.identity_input_size, list(config.identity_layers)
+            )
+        if not for_training:
+            config = dataclasses.replace(config, identity_weight=0.0)
+        return CAAE(config, identity_net=identity_net)
+    if isinstance(config, CGANConfig):
+        from caae_tf.models.cgan import CGAN  # noqa: PLC0415
+
+        return CGAN(config)
+    raise TrainingError(f"no trainable GAN for config model {config.model!r}")
+
+
+def data_requirements(config: TrainConfig) -> tuple[str, ...]:
+    return ("va",) if isinstance(config, CAAEConfig) else ("emotion",)
+
+
+def make_training_dataset(source: str, config: TrainConfig, training: bool = True):
+    from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
+
+    return make_dataset(
+        source,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        training=training,
+        seed=config.seed,
+        augment_flip=config.augment_flip and training,
+        color_jitter=config.color_jitter if training else 0.0,
+        shuffle_buffer=config.shuffle_buffer,
+        repeat=True,
+        drop_remainder=True,
+        require=data_requirements(config),
+    )
+
+
+# --------------------------------------------------------------------------- run directory
+
+def check_run_dir(run_dir: str, resume: bool) -> None:
+    """Fail early (before any training) when the run dir is unusable."""
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise TrainingError(f"run dir {run_dir} exists and is not a directory")
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        probe = os.path.join(run_dir, ".write_test")
+        with open(probe, "w", encoding="utf-8") as fh:
+            fh.write("ok")
+        os.remove(probe)
+    except OSError as exc:
+        raise TrainingError(f"run dir {run_dir} is not writable: {exc.strerror}") from None
+    has_ckpt = os.path.exists(os.path.join(run_dir, CKPT_DIR, "checkpoint"))
+    if has_ckpt and not resume:
+        raise TrainingError(
+            f"run dir {run_dir} already holds checkpoints; pass --resume to continue it or choose a new --run-dir"
+        )
+
+
+def resolve_run_config(
+    kind: str, run_dir: str, *, config_file: str | None, overrides: list[str] | None, resume: bool
+) -> TrainConfig:
+    """Config for a run: on ``--resume`` the saved ``config.yaml`` (plus ``--set``), else defaults/file/``--set``."""
+    from caae_tf.config import apply_overrides, resolve_config  # noqa: PLC0415
+
+    cls = MODEL_KINDS[kind]
+    saved = os.path.join(run_dir, CONFIG_FILE)
+    if resume and os.path.exists(saved):
+        cfg = load_config(saved, cls)
+        cfg = apply_overrides(cfg, overrides)
+        cfg.validate()
+        return cfg
+    return resolve_config(cls, config_file, overrides)
+
+
+# --------------------------------------------------------------------------- the driver
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag checked between steps (checkpoint, then exit 0)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread
+                pass
+        return self
+
+    def _handle(self, signum, frame):  # noqa: ARG002
+        if self.signum is not None:  # second signal: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+@dataclasses.dataclass
+class FitResult:
+    status: str  # "completed" | "interrupted"
+    step: int
+    last_losses: dict[str, float]
+    images_per_second: float
+    run_dir: str
+    checkpoint: str | None
+
+
+def _to_float_dict(values: dict) -> dict[str, float]:
+    return {k: float(np.asarray(v)) for k, v in values.items()}
+
+
+def fit(
+    model,
+    dataset,
+    config: TrainConfig,
+    run_dir: str,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    provenance: dict[str, Any] | None = None,
+    strategy=None,
+    max_steps_this_run: int | None = None,
+) -> FitResult:
+    """Train ``model`` on ``dataset`` until ``config.steps`` (see module docstring).
+
+    ``max_steps_this_run`` stops early (after a checkpoint) — used by tests and benchmarks.
+    """
+    tf = _tf()
+    from caae_tf.progress import Progress  # noqa: PLC0415
+
+    strategy = strategy or tf.distribute.get_strategy()
+    check_run_dir(run_dir, resume)
+    for sub in (CKPT_DIR, LOG_DIR, SAMPLE_DIR):
+        os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
+
+    with strategy.scope():
+        optimizers = model.build_optimizers()
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    iterator = iter(dataset)
+    first_batch = next(iter(dataset.take(1)))
+    model.build_all(first_batch)
+
+    ckpt = tf.train.Checkpoint(step=step_var, model=model, iterator=iterator, **optimizers)
+    manager = tf.train.CheckpointManager(
+        ckpt, os.path.join(run_dir, CKPT_DIR), max_to_keep=config.keep_checkpoints
+    )
+    if resume and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    elif resume:
+        print(f"--resume: no checkpoint in {run_dir}/{CKPT_DIR}; starting from step 0", file=sys.stderr)
+
+    import keras  # noqa: PLC0415
+
+    meta = dict(provenance or {})
+    meta.update(
+        caae_tf=__version__,
+        tensorflow=tf.__version__,
+        keras=keras.__version__,
+        precision=keras.mixed_precision.global_policy().name,
+        command=" ".join(shlex.quote(a) for a in sys.argv),
+        started=datetime.datetime.now().isoformat(timespec="seconds"),
+        resumed_from_step=int(step_var.numpy()),
+    )
+    save_config(config, os.path.join(run_dir, CONFIG_FILE), extra=meta)
+
+    @tf.function(jit_compile=bool(config.jit_compile))
+    def train_fn(batch):
+        out = strategy.run(model.train_step, args=(batch,))
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, LOG_DIR))
+    sample_batch = first_batch
+    start_step = int(step_var.numpy())
+    target = config.steps
+    if max_steps_this_run is not None:
+        target = min(target, start_step + max_steps_this_run)
+    bar = Progress(config.steps, f"training {config.model} in {run_dir} (step {start_step} → {target})", progress)
+    if start_step:
+        bar.set(start_step)
+    losses: dict[str, float] = {}
+    status = "completed"
+    t_window, n_window, ips = time.perf_counter(), 0, 0.0
+    saved_path = manager.latest_checkpoint
+
+    with _StopFlag() as stop:
+        while int(step_var.numpy()) < target:
+            batch = next(iterator)
+            out = train_fn(batch)
+            losses = _to_float_dict(out)
+            step = int(step_var.assign_add(1).numpy())
+            bad = [k for k, v in losses.items() if not math.isfinite(v)]
+            if bad:
+                _write_status(run_dir, "non-finite", step, losses)
+                raise TrainingError(
+                    f"non-finite loss at step {step}: {', '.join(f'{k}={losses[k]}' for k in bad)}; "
+                    f"stopped without saving — the last good checkpoint is {manager.latest_checkpoint or 'none'}"
+                )
+            n_window += config.batch_size
+            now = time.perf_counter()
+            if now - t_window > 1.0:
+                ips, t_window, n_window = n_window / (now - t_window), now, 0
+            if step % config.log_every == 0 or step == target:
+                with writer.as_default(step=step):
+                    for k, v in losses.items():
+                        tf.summary.scalar(k, v)
+                    tf.summary.scalar("images_per_second", ips)
+            if config.sample_every and (step % config.sample_every == 0 or step == target):
+                _write_samples(model, sample_batch, writer, run_dir, step)
+            if step % config.checkpoint_every == 0:
+                saved_path = manager.save(checkpoint_number=step)
+            bar.set(step, **{k: v for k, v in losses.items() if k.startswith(("loss", "d_", "g_"))}, img_s=ips)
+            if stop.signum is not None:
+                status = "interrupted"
+                break
+        step = int(step_var.numpy())
+        if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+            saved_path = manager.save(checkpoint_number=step)
+    writer.flush()
+    bar.close()
+    _write_status(run_dir, status, step, losses)
+    return FitResult(status, step, losses, ips, run_dir, saved_path)
+
+
+def _write_samples(model, batch, writer, run_dir: str, step: int) -> None:
+    tf = _tf()
+    from caae_tf.images import write_image  # noqa: PLC0415
+
+    grids = model.sample_images(batch)
+    with writer.as_default(step=step):
+        for name, grid in grids.items():
+            tf.summary.image(name, np.asarray(grid)[None], step=step)
+    for name, grid in grids.items():
+        write_image(os.path.join(run_dir, SAMPLE_DIR, f"{name}_{step:07d}.png"), grid)
+
+
+def _write_status(run_dir: str, status: str, step: int, losses: dict[str, float]) -> None:
+    data = {"status": status, "step": step, "losses": {k: (v if math.isfinite(v) else str(v)) for k, v in losses.items()}}
+    tmp = os.path.join(run_dir, STATUS_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
+    os.replace(tmp, os.path.join(run_dir, STATUS_FILE))
+
+
+# --------------------------------------------------------------------------- inference loading
+
+def load_model(run_dir: str, *, checkpoint: str | None = None, precision: str = "float32"):
+    """Rebuild the model of a run dir and restore its latest (or a given) checkpoint → ``(model, config)``.
+
+    Optimizer slots and the data iterator are not restored (``expect_partial``). The CAAE is built without
+    its identity network (inference does not need it).
+    """
+    tf = _tf()
+    from caae_tf.precision import set_policy  # noqa: PLC0415
+
+    cfg_path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.exists(cfg_path):
+        raise ModelError(f"{run_dir}: not a caae-tf run dir (no {CONFIG_FILE})")
+    config = load_config(cfg_path)
+    if config.model not in MODEL_KINDS:
+        raise ModelError(f"{run_dir}: run dir holds a {config.model!r} model, not a CAAE/cGAN")
+    path = checkpoint or tf.train.latest_checkpoint(os.path.join(run_dir, CKPT_DIR))
+    if not path:
+        raise ModelError(f"{run_dir}: no checkpoint in {os.path.join(run_dir, CKPT_DIR)}")
+    set_policy(precision)
+    model = build_model(config, for_training=False)
+    model.build_all(dummy_batch(config, 1))
+    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    return model, config
+
+
+def dummy_batch(config: TrainConfig, n: int = 1) -> dict:
+    tf = _tf()
+    s = config.image_size
+    return {
+        "image": tf.zeros([n, s, s, 3], tf.float32),
+        "va": tf.zeros([n, 2], tf.float32),
+        "emotion": tf.zeros([n], tf.int32),
+        "emotion8": tf.zeros([n], tf.int32),
+        "identity": tf.zeros([n], tf.int32),
+    }
+
+
+# --------------------------------------------------------------------------- CLI entry
+
+def train_command(
+    kind: str,
+    data: str,
+    run_dir: str,
+    *,
+    config_file: str | None = None,
+    overrides: list[str] | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    max_steps_this_run: int | None = None,
+) -> FitResult:
+    """``caae-tf train caae|cgan``: resolve config, build data + model, fit."""
+    import keras  # noqa: PLC0415
+
+    from caae_tf.precision import set_policy  # noqa: PLC0415
+
+    if kind not in MODEL_KINDS:
+        raise TrainingError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    check_run_dir(run_dir, resume)
+    config = resolve_run_config(kind, run_dir, config_file=config_file, overrides=overrides, resume=resume)
+    keras.utils.set_random_seed(config.seed)
+    policy = set_policy(config.mixed_precision)
+    dataset = make_training_dataset(data, config)
+    model = build_model(config)
+    provenance = {"data": os.path.abspath(data), "policy": policy}
+    ident = getattr(getattr(model, "identity_net", None), "description", None)
+    if isinstance(config, CAAEConfig):
+        provenance["identity_network"] = ident or "none (identity_weight = 0)"
+    return fit(
+        model, dataset, config, run_dir, resume=resume, progress=progress, provenance=provenance,
+        max_steps_this_run=max_steps_this_run,
+    )
