@@ -1,0 +1,118 @@
+"""SavedModel export of the CAAE editor (E and G of paper 000).
+
+Signatures (uint8 at the edges, float inside):
+
+* ``serving_default(images: uint8 [N,S,S,3], valence_arousal: float32 [N,2]) -> {"edited": uint8 [N,S,S,3]}``
+* ``encode(images: uint8 [N,S,S,3]) -> {"z": float32 [N,z_dim]}``
+* ``edit_float(images: float32 [N,S,S,3] in [-1,1], valence_arousal) -> {"edited": float32}`` and
+  ``encode_float(images: float32) -> {"z": float32}`` — the exact model outputs, used by
+  :class:`caae_tf.edit.Editor` and the experiments.
+
+S is the model's resolution, fixed in the TensorSpecs, so wrong ranks, sizes and dtypes are rejected by
+the signature itself; labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose
+message says so. A ``caae_tf_export.json`` beside the SavedModel records the model kind, resolution,
+z_dim, the source run and the caae_tf version. The SavedModel loads with plain TensorFlow
+(``tf.saved_model.load``) — no caae_tf import needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from caae_tf import __version__
+from caae_tf.edit import EXPORT_INFO
+from caae_tf.errors import ModelError
+from caae_tf.tf_env import tf as _tf
+
+
+def _module(model, image_size: int, z_dim: int):
+    tf = _tf()
+    s = image_size
+
+    class CAAEEditorModule(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def _check_va(self, va):
+            tf.debugging.assert_all_finite(va, "valence_arousal must be finite")
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(tf.abs(va)), 1.0, message="valence_arousal must lie in [-1, 1]"
+            )
+
+        def _edit(self, x, va):
+            self._check_va(va)
+            tf.debugging.assert_equal(
+                tf.shape(x)[0], tf.shape(va)[0], message="images and valence_arousal need the same N"
+            )
+            return tf.cast(self.model.edit(x, va), tf.float32)
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, s, s, 3], tf.uint8, name="images"),
+            tf.TensorSpec([None, 2], tf.float32, name="valence_arousal"),
+        ])
+        def serve(self, images, valence_arousal):
+            x = tf.cast(images, tf.float32) / 127.5 - 1.0
+            y = self._edit(x, valence_arousal)
+            edited = tf.cast(tf.clip_by_value(tf.round((y + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
+            return {"edited": edited}
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, s, s, 3], tf.float32, name="images"),
+            tf.TensorSpec([None, 2], tf.float32, name="valence_arousal"),
+        ])
+        def edit_float(self, images, valence_arousal):
+            return {"edited": self._edit(images, valence_arousal)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.uint8, name="images")])
+        def encode(self, images):
+            x = tf.cast(images, tf.float32) / 127.5 - 1.0
+            return {"z": tf.cast(self.model.encode(x), tf.float32)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32, name="images")])
+        def encode_float(self, images):
+            return {"z": tf.cast(self.model.encode(images), tf.float32)}
+
+    return CAAEEditorModule()
+
+
+def export_caae(model_or_run_dir, out_dir: str, *, source: str | None = None) -> str:
+    """Write the editor SavedModel for a CAAE (a run dir path or an in-memory ``CAAE``) to ``out_dir``."""
+    tf = _tf()
+    if isinstance(model_or_run_dir, (str, os.PathLike)):
+        from caae_tf.train import load_model  # noqa: PLC0415
+
+        source = os.fspath(model_or_run_dir)
+        model, config = load_model(source)
+        if config.model != "caae":
+            raise ModelError(f"{source}: holds a {config.model!r} model; use `caae-tf export {config.model}`")
+    else:
+        model, config = model_or_run_dir, model_or_run_dir.config
+    module = _module(model, config.image_size, config.z_dim)
+    signatures = {
+        "serving_default": module.serve,
+        "encode": module.encode,
+        "edit_float": module.edit_float,
+        "encode_float": module.encode_float,
+    }
+    os.makedirs(out_dir, exist_ok=True)
+    tf.saved_model.save(module, out_dir, signatures=signatures)
+    info = {
+        "model": "caae",
+        "image_size": config.image_size,
+        "z_dim": config.z_dim,
+        "label_repeat": config.label_repeat,
+        "signatures": {
+            "serving_default": "images uint8 [N,S,S,3], valence_arousal float32 [N,2] -> edited uint8",
+            "encode": "images uint8 [N,S,S,3] -> z float32 [N,z_dim]",
+            "edit_float": "images float32 [-1,1], valence_arousal -> edited float32 [-1,1]",
+            "encode_float": "images float32 [-1,1] -> z",
+        },
+        "source": os.path.abspath(source) if source else None,
+        "caae_tf": __version__,
+        "tensorflow": tf.__version__,
+    }
+    with open(os.path.join(out_dir, EXPORT_INFO), "w", encoding="utf-8") as fh:
+        json.dump(info, fh, indent=1)
+    return out_dir
