@@ -1,0 +1,424 @@
+"""Label-interpolating conditional DCGAN of Mertes et al. (2021), paper 001 §3.2–3.3.
+
+The networks are DCGAN's (Radford, Metz & Chintala, 2015, "Unsupervised representation learning with
+deep convolutional generative adversarial networks", arXiv:1511.06434) extended with a conditioning
+vector v ∈ [0,1]^6 over :data:`caae_tf.labels.CGAN_EMOTIONS` = (Neutral, Sadness, Disgust, Fear, Anger,
+Happiness), v1 = Neutral. During training v is one-hot (paper 001 Eq. 1–2: v ∈ {0,1}^6, Σ v_i = 1);
+at inference it may be any point of the simplex (Eq. 3 with Eq. 2 kept), e.g. the paper's interpolation
+v = (1-α)·e_Neutral + α·e_i (Eq. 4: v1 + v_i = 1).
+
+Generator G (:class:`CGANGenerator`)
+    concat(z, v) → Dense 4·4·w0 → BN → ReLU → [stride-2 ConvTranspose(k=5) → BN → ReLU] × (n-1)
+    → stride-2 ConvTranspose to 3 channels → tanh (float32).
+    ``n = log2(image_size / 4)`` stride-2 upsamplings are needed (256 = 4·2^6 → n = 6). The widths are the
+    **last n entries** of ``g_filters`` (``w0`` = the Dense width, the rest the hidden transposed convs),
+    so a smaller image drops the widest layers at the input end and keeps the widths shrinking toward
+    the output: with the default ``[1024, 512, 256, 128, 64, 32]`` 256 px uses all six, 128 px uses
+    ``[512, …, 32]`` and 64 px ``[256, 128, 64, 32]``.
+
+Discriminator D (:class:`CGANDiscriminator`)
+    v is tiled to an S×S×6 map and concatenated to the image channels (and, with ``d_label_reinject``,
+    again to the feature map after the first block). Paper 001 does not say how D is conditioned; this is
+    the input-concatenation scheme of Mirza & Osindero (2014) / the DCGAN reference code for labelled
+    data. The alternative, a projection discriminator (Miyato & Koyama, 2018: logit += <embed(v), φ(x)>),
+    was not chosen because v is a continuous mixture at inference and concatenation keeps D a plain
+    DCGAN. Then n stride-2 Conv(k=5) → LeakyReLU(0.2), BN on every block but the first; the widths are
+    the **first n entries** of ``d_filters`` (growing from the input); Flatten → Dense 1 logit (float32).
+
+Initialisation is DCGAN's: conv/dense kernels ~ N(0, 0.02), BN γ ~ N(1, 0.02); BN momentum 0.9,
+ε = 1e-5 (the DCGAN TensorFlow reference). Outputs of G and D are float32 under every Keras
+mixed-precision policy (the last layers use a float32 dtype policy).
+
+Training (:meth:`CGAN.train_step`): z ~ N(0, I) (DCGAN used U(-1,1); the Gaussian is the common modern
+choice and matches :meth:`caae_tf.generate.Generator.sample_z`), drawn from a checkpointed
+``tf.random.Generator`` so a resumed run draws the same noise as an uninterrupted one. With σ the
+sigmoid and D(x, v) a logit, per example
+
+    L_D = BCE(1 - s, D(x, v)) + BCE(0, D(G(z, v), v))          (s = one-sided label smoothing)
+    L_G = BCE(1, D(G(z, v), v))                                (non-saturating generator loss)
+
+averaged over the rows whose ``emotion`` label is valid (``emotion`` ∈ 0..5; rows with -1 are masked
+out). One D update then one G update per step, Adam(lr = 1e-4 as in paper 001 §4.1, β1 = 0.5,
+β2 = 0.999 — DCGAN's betas, the paper states only the learning rate).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from caae_tf.config import CGANConfig, ConfigError
+from caae_tf.tf_env import tf as _tf
+
+tf = _tf()
+import keras  # noqa: E402  (after tf_env has configured TensorFlow's logging)
+from keras import ops  # noqa: E402
+
+from caae_tf import images as _images  # noqa: E402
+from caae_tf import labels as _labels  # noqa: E402
+
+NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
+#: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
+SAMPLE_COLUMNS = 8
+#: Interpolation steps of paper 001 §4.3 / Fig. 5 (α = 0, 0.1, …, 1).
+PAPER_STEPS = 11
+
+
+# ----------------------------------------------------------------------------------------- layer plans
+
+def num_upsamplings(image_size: int) -> int:
+    """n with image_size = 4·2^n (G upsamples 4×4 n times, D downsamples to 4×4 in n convs)."""
+    n = math.log2(image_size / 4) if image_size >= 8 else -1
+    if n < 1 or not float(n).is_integer():
+        raise ConfigError(
+            f"cGAN image_size must be 4·2^n with n >= 1 (8, 16, 32, 64, 128, 256, 512, ...), got {image_size}"
+        )
+    return int(n)
+
+
+def generator_widths(image_size: int, g_filters: list[int] | tuple[int, ...]) -> list[int]:
+    """Widths G uses at ``image_size``: the last n = log2(S/4) entries of ``g_filters``.
+
+    ``widths[0]`` is the Dense 4×4 feature width, ``widths[1:]`` the hidden stride-2 transposed convs; the
+    n-th (last) upsampling goes straight to 3 channels.
+    """
+    n = num_upsamplings(image_size)
+    if len(g_filters) < n:
+        raise ConfigError(
+            f"g_filters needs at least {n} entries for image_size {image_size} (4·2^{n}), got {list(g_filters)}"
+        )
+    return [int(w) for w in list(g_filters)[len(g_filters) - n:]]
+
+
+def discriminator_widths(image_size: int, d_filters: list[int] | tuple[int, ...]) -> list[int]:
+    """Widths D uses at ``image_size``: the first n = log2(S/4) entries of ``d_filters`` (down to 4×4)."""
+    n = num_upsamplings(image_size)
+    if len(d_filters) < n:
+        raise ConfigError(
+            f"d_filters needs at least {n} entries for image_size {image_size} (4·2^{n}), got {list(d_filters)}"
+        )
+    return [int(w) for w in list(d_filters)[:n]]
+
+
+def _kernel_init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def _bn(name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
+    )
+
+
+def _split(inputs: Any, first: str, second: str):
+    """Accept ``(a, b)`` / ``[a, b]`` or a dict with the two keys."""
+    if isinstance(inputs, dict):
+        return inputs[first], inputs[second]
+    a, b = inputs
+    return a, b
+
+
+def tile_condition(v, height: int, width: int):
+    """Tile v [B, C] to a [B, height, width, C] map (the spatial conditioning of D)."""
+    return ops.tile(v[:, None, None, :], [1, height, width, 1])
+
+
+# ----------------------------------------------------------------------------------------------- G, D
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class CGANGenerator(keras.Model):
+    """G(z, v) → image in [-1, 1], float32 [B, S, S, 3] (module docstring; DCGAN generator + v)."""
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        z_dim: int = 100,
+        num_emotions: int = NUM_EMOTIONS,
+        g_filters: list[int] | tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
+        kernel_size: int = 5,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "G")
+        super().__init__(**kwargs)
+        self.image_size = int(image_size)
+        self.z_dim = int(z_dim)
+        self.num_emotions = int(num_emotions)
+        self.g_filters = [int(f) for f in g_filters]
+        self.kernel_size = int(kernel_size)
+        self.widths = generator_widths(self.image_size, self.g_filters)
+        w0 = self.widths[0]
+        self.concat = keras.layers.Concatenate(axis=-1, name="concat_z_v")
+        self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=_kernel_init(), name="fc")
+        self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
+        self.fc_bn = _bn("fc_bn")
+        self.up_convs = []
+        self.up_bns = []
+        for k, w in enumerate(self.widths[1:]):
+            self.up_convs.append(
+                keras.layers.Conv2DTranspose(
+                    w, self.kernel_size, strides=2, padding="same", use_bias=False,
+                    kernel_initializer=_kernel_init(), name=f"deconv{k + 1}",
+                )
+            )
+            self.up_bns.append(_bn(f"deconv{k + 1}_bn"))
+        self.to_rgb = keras.layers.Conv2DTranspose(
+            3, self.kernel_size, strides=2, padding="same", kernel_initializer=_kernel_init(),
+            name=f"deconv{len(self.widths)}_rgb",
+        )
+        self.tanh = keras.layers.Activation("tanh", dtype="float32", name="tanh")
+
+    def call(self, inputs, training=None):
+        """``inputs = (z [B, z_dim], v [B, 6])`` (or a dict with keys ``z``, ``v``)."""
+        z, v = _split(inputs, "z", "v")
+        h = self.concat([ops.cast(z, "float32"), ops.cast(v, "float32")])
+        h = self.reshape(self.fc(h))
+        h = ops.relu(self.fc_bn(h, training=training))
+        for conv, bn in zip(self.up_convs, self.up_bns):
+            h = ops.relu(bn(conv(h), training=training))
+        return self.tanh(self.to_rgb(h))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.image_size, self.image_size, 3)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
+            "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
+        }
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class CGANDiscriminator(keras.Model):
+    """D(x, v) → real/fake logit, float32 [B, 1] (module docstring; DCGAN discriminator + tiled v)."""
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        num_emotions: int = NUM_EMOTIONS,
+        d_filters: list[int] | tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
+        kernel_size: int = 5,
+        label_reinject: bool = True,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "D")
+        super().__init__(**kwargs)
+        self.image_size = int(image_size)
+        self.num_emotions = int(num_emotions)
+        self.d_filters = [int(f) for f in d_filters]
+        self.kernel_size = int(kernel_size)
+        self.label_reinject = bool(label_reinject)
+        self.widths = discriminator_widths(self.image_size, self.d_filters)
+        self.concat_in = keras.layers.Concatenate(axis=-1, name="concat_x_v")
+        self.concat_h1 = keras.layers.Concatenate(axis=-1, name="concat_h1_v")
+        self.convs = []
+        self.bns = []
+        for k, w in enumerate(self.widths):
+            self.convs.append(
+                keras.layers.Conv2D(
+                    w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
+                    kernel_initializer=_kernel_init(), name=f"conv{k + 1}",
+                )
+            )
+            self.bns.append(None if k == 0 else _bn(f"conv{k + 1}_bn"))
+        self.flatten = keras.layers.Flatten(name="flatten")
+        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32", name="logit")
+
+    def call(self, inputs, training=None):
+        """``inputs = (x [B, S, S, 3] in [-1, 1], v [B, 6])`` (or a dict with keys ``image``, ``v``)."""
+        x, v = _split(inputs, "image", "v")
+        v = ops.cast(v, "float32")
+        s = self.image_size
+        h = self.concat_in([ops.cast(x, "float32"), tile_condition(v, s, s)])
+        for k, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+            h = conv(h)
+            if bn is not None:
+                h = bn(h, training=training)
+            h = ops.leaky_relu(h, negative_slope=0.2)
+            if k == 0 and self.label_reinject:
+                h = self.concat_h1([h, ops.cast(tile_condition(v, s // 2, s // 2), h.dtype)])
+        return self.logit(self.flatten(h))
+
+    def compute_output_shape(self, input_shape):
+        return (None, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "image_size": self.image_size, "num_emotions": self.num_emotions,
+            "d_filters": list(self.d_filters), "kernel_size": self.kernel_size,
+            "label_reinject": self.label_reinject,
+        }
+
+
+# ------------------------------------------------------------------------------------------------ CGAN
+
+def _masked_mean(per_example, mask):
+    """Mean of ``per_example`` [B] over the rows where ``mask`` [B] is 1 (0 when no row is valid).
+
+    Under a ``tf.distribute`` strategy each replica averages its own valid rows and the driver's
+    all-reduce of the gradients averages replicas (equal per-replica batches).
+    """
+    per_example = tf.cast(per_example, tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_example * mask), tf.reduce_sum(mask))
+
+
+def _bce_logits(target: float, logits):
+    """Per-example binary cross-entropy with logits against a constant target, [B, 1] → [B]."""
+    logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class CGAN(keras.Model):
+    """Conditional DCGAN with label interpolation (paper 001); see the module docstring.
+
+    Follows the trainable-model protocol of ``docs/ARCHITECTURE.md``: ``build_optimizers``,
+    ``train_step(batch)``, ``build_all(batch)``, ``sample_images(batch)``, ``get_config``.
+    ``call({"z": [N, z_dim], "emotion_weights": [N, 6]})`` returns G's images (float32 in [-1, 1]).
+    """
+
+    def __init__(self, config: CGANConfig | dict | None = None, **kwargs):
+        if config is None:
+            config = CGANConfig()
+        elif isinstance(config, dict):
+            config = CGANConfig.from_dict(config)
+        config.validate()
+        kwargs.setdefault("name", "cgan")
+        super().__init__(**kwargs)
+        self.cfg = config
+        self.image_size = config.image_size
+        self.z_dim = config.z_dim
+        self.num_emotions = config.num_emotions
+        self.G = CGANGenerator(
+            image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
+            g_filters=config.g_filters, kernel_size=config.kernel_size,
+        )
+        self.D = CGANDiscriminator(
+            image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
+            kernel_size=config.kernel_size, label_reinject=config.d_label_reinject,
+        )
+        # Checkpointed noise source for train_step: restoring a checkpoint restores its state, so a
+        # resumed run draws exactly the z an uninterrupted run would have drawn.
+        self.noise_rng = tf.random.Generator.from_seed(int(config.seed), alg="philox")
+        self.g_optimizer = None
+        self.d_optimizer = None
+
+    # ------------------------------------------------------------------ protocol
+    def get_config(self) -> dict[str, Any]:
+        return self.cfg.to_dict()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "CGAN":
+        return cls(CGANConfig.from_dict(config))
+
+    def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        """Adam(lr, β1, β2) for G and D from the config (1e-4, 0.5, 0.999 by default: paper 001 gives the
+        learning rate, the betas are DCGAN's); wrapped in ``LossScaleOptimizer`` under ``mixed_float16``."""
+        c = self.cfg
+
+        def make(name):
+            opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=name)
+            if keras.mixed_precision.global_policy().name == "mixed_float16":
+                opt = keras.mixed_precision.LossScaleOptimizer(opt, name=f"{name}_loss_scale")
+            return opt
+
+        self.g_optimizer = make("g_adam")
+        self.d_optimizer = make("d_adam")
+        if self.G.built and self.D.built:
+            self._build_optimizer_state()
+        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
+
+    def _build_optimizer_state(self) -> None:
+        for opt, net in ((self.g_optimizer, self.G), (self.d_optimizer, self.D)):
+            if opt is not None and not opt.built:
+                opt.build(net.trainable_variables)
+
+    def build_all(self, batch: dict | None = None) -> None:
+        """Create every variable (G, D, optimizer slots) by running the networks once."""
+        n = 2
+        if batch is not None and "image" in batch:
+            n = int(batch["image"].shape[0] or 2)
+        s = self.image_size
+        z = tf.zeros([n, self.z_dim], tf.float32)
+        v = tf.one_hot(tf.zeros([n], tf.int32), self.num_emotions)
+        self({"z": z, "emotion_weights": v}, training=False)
+        self.D((tf.zeros([n, s, s, 3], tf.float32), v), training=False)
+        self._build_optimizer_state()
+
+    def call(self, inputs, training=False):
+        """``inputs``: dict ``{"z": [N, z_dim], "emotion_weights": [N, 6]}`` → G(z, v) float32 [N, S, S, 3]."""
+        return self.G((inputs["z"], inputs["emotion_weights"]), training=training)
+
+    def generate(self, z, weights, training: bool = False):
+        """G(z, v) for conditioning vectors ``weights`` = v ∈ [0,1]^6 (Eq. 3); float32 in [-1, 1]."""
+        z = tf.convert_to_tensor(z, tf.float32)
+        weights = tf.convert_to_tensor(weights, tf.float32)
+        return self.G((z, weights), training=training)
+
+    def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
+        """One D update then one G update (module docstring for the losses); returns float32 scalars
+        ``g_loss``, ``d_loss``, ``d_loss_real``, ``d_loss_fake``, ``d_real``, ``d_fake`` (D's mean
+        probabilities on real and generated images, valid rows only)."""
+        if self.g_optimizer is None or self.d_optimizer is None:
+            raise RuntimeError("call CGAN.build_optimizers() before train_step")
+        x = tf.cast(batch["image"], tf.float32)
+        e = tf.cast(batch["emotion"], tf.int32)
+        # one-hot v (Eq. 1); tf.one_hot gives an all-zero row for -1, and those rows are masked out.
+        v = tf.one_hot(e, self.num_emotions, dtype=tf.float32)
+        mask = tf.cast(tf.logical_and(e >= 0, e < self.num_emotions), tf.float32)
+        z = self.noise_rng.normal([tf.shape(x)[0], self.z_dim], dtype=tf.float32)
+        real_target = 1.0 - float(self.cfg.label_smoothing)
+
+        with tf.GradientTape() as tape:
+            fake = self.G((z, v), training=True)
+            real_logits = self.D((x, v), training=True)
+            fake_logits = self.D((tf.stop_gradient(fake), v), training=True)
+            d_loss_real = _masked_mean(_bce_logits(real_target, real_logits), mask)
+            d_loss_fake = _masked_mean(_bce_logits(0.0, fake_logits), mask)
+            d_loss = d_loss_real + d_loss_fake
+            scaled = self.d_optimizer.scale_loss(d_loss)
+        d_vars = self.D.trainable_variables
+        d_grads = tape.gradient(scaled, d_vars)
+        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+
+        with tf.GradientTape() as tape:
+            fake = self.G((z, v), training=True)
+            gen_logits = self.D((fake, v), training=True)
+            g_loss = _masked_mean(_bce_logits(1.0, gen_logits), mask)  # non-saturating
+            scaled = self.g_optimizer.scale_loss(g_loss)
+        g_vars = self.G.trainable_variables
+        g_grads = tape.gradient(scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+
+        d_real = _masked_mean(tf.sigmoid(tf.reshape(tf.cast(real_logits, tf.float32), [-1])), mask)
+        d_fake = _masked_mean(tf.sigmoid(tf.reshape(tf.cast(fake_logits, tf.float32), [-1])), mask)
+        return {
+            "g_loss": g_loss, "d_loss": d_loss, "d_loss_real": d_loss_real, "d_loss_fake": d_loss_fake,
+            "d_real": d_real, "d_fake": d_fake,
+        }
+
+    # ------------------------------------------------------------------ samples
+    def fixed_noise(self, n: int = SAMPLE_COLUMNS) -> tf.Tensor:
+        """Deterministic z [n, z_dim] (stateless, from the config seed) for comparable sample grids."""
+        return tf.random.stateless_normal([n, self.z_dim], seed=[int(self.cfg.seed), 0x5A3D], dtype=tf.float32)
+
+    def sample_images(self, batch: dict | None = None, num_z: int = SAMPLE_COLUMNS) -> dict[str, np.ndarray]:
+        """uint8 grids: ``samples`` (rows = the 6 one-hot emotions in CGAN_EMOTIONS order, columns =
+        ``num_z`` fixed noise vectors; cf. paper 001 Fig. 3) and ``interpolation`` (one row per extreme
+        emotion, Neutral → emotion in 11 steps α = 0, 0.1, …, 1 for the first fixed z; cf. Fig. 5)."""
+        z = self.fixed_noise(num_z)
+        n_e = self.num_emotions
+        v_samples = np.repeat(np.eye(n_e, dtype=np.float32), num_z, axis=0)  # row-major: emotion, then z
+        z_samples = tf.tile(z, [n_e, 1])
+        v_interp = np.concatenate(
+            [_labels.interpolation_weights(e, steps=PAPER_STEPS) for e in _labels.EXTREME_EMOTIONS], axis=0
+        )
+        z_interp = tf.repeat(z[:1], v_interp.shape[0], axis=0)
+        out = self.generate(tf.concat([z_samples, z_interp], 0), np.concatenate([v_samples, v_interp], 0))
+        imgs = _images.to_uint8(out.numpy())
+        k = v_samples.shape[0]
+        return {
+            "samples": _images.make_grid(imgs[:k], cols=num_z),
+            "interpolation": _images.make_grid(imgs[k:], cols=PAPER_STEPS),
+        }
