@@ -249,9 +249,15 @@ class RegressorConfig(TrainConfig):
     """Share of identities (or rows when no identity column) held out for validation."""
     width_multiplier: float = 1.0
     """Scales every layer width (1.0 = the paper's sizes; smaller for CPU demos)."""
+    va_loss: str = "mse"
+    """MobileNetV2 VA-head loss, ``mse`` or ``mae`` (paper 001 does not name it; Table II always uses MAE)."""
+    emotion_weight: float = 1.0
+    """MobileNetV2: weight of the 8-class cross-entropy (masked where emotion8 = -1) next to the VA loss."""
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.va_loss not in ("mse", "mae"):
+            raise ConfigError(f"{source}: va_loss must be mse or mae, got {self.va_loss!r}")
         if self.arch not in ("table2", "mobilenetv2"):
             raise ConfigError(f"{source}: arch must be table2 or mobilenetv2, got {self.arch!r}")
 

@@ -1,0 +1,392 @@
+"""Training, evaluation and loading of the valence/arousal regressors (paper 000 Table II/III, paper 001 §4.3).
+
+Regressors are plain supervised models, so they train with Keras ``compile``/``fit`` (progress bar,
+``TensorBoard`` logs in ``run_dir/logs``, weights checkpoint ``run_dir/regressor.weights.h5`` after every
+"epoch" of ``checkpoint_every`` steps) rather than with the GAN driver of :mod:`caae_tf.train`.
+
+Run directory::
+
+    run_dir/config.yaml              resolved RegressorConfig (+ provenance)
+    run_dir/regressor.weights.h5     weights (Keras 3 ``save_weights``)
+    run_dir/logs/                    TensorBoard
+    run_dir/table3.csv / table3.json validation RMSE/SAGR/CCC in the layout of paper 000 Table III
+    run_dir/val_predictions.csv      valence, arousal, pred_valence, pred_arousal per validation image
+
+Data
+----
+``source`` is anything :func:`caae_tf.data.table.load_table` reads (a generic CSV, a folder with
+``labels.csv``, a class-folder tree) or a TFRecord directory (``manifest.json``, read with
+:func:`caae_tf.data.pipeline.make_dataset`). Rows need valence/arousal. Without ``val_data`` the rows are
+split by identity (``val_fraction`` of the identities, seeded; rows whose identity is unknown count as
+their own identity) so that no person is in both splits. For TFRecord sources the split hashes the
+identity (``(identity·2654435761 + seed) mod 1000 < 1000·val_fraction``) and all unknown identities fall
+on the same side. Tables are decoded from the in-memory (pipeline-safe) image bytes; use a TFRecord
+directory for data sets that do not fit in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from caae_tf.config import RegressorConfig, load_config, save_config
+from caae_tf.errors import DataError, ModelError, TrainingError
+
+WEIGHTS_FILE = "regressor.weights.h5"
+CONFIG_FILE = "config.yaml"
+
+
+def _tf():
+    from caae_tf.tf_env import tf  # noqa: PLC0415
+
+    return tf()
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+def is_records_source(source: str) -> bool:
+    return os.path.isdir(source) and os.path.isfile(os.path.join(source, "manifest.json"))
+
+
+def load_va_table(source: str, progress: bool = False):
+    """``load_table(source, require=("va",))`` plus the label arrays; raises DataError when nothing is left."""
+    from caae_tf.data.table import label_arrays, load_table  # noqa: PLC0415
+
+    df, skips = load_table(source, require=("va",), progress=progress)
+    if len(df) == 0:
+        raise DataError(f"{source}: no usable image with valence/arousal labels (skipped: {skips or 'none'})")
+    return df, label_arrays(df), skips
+
+
+def split_by_identity(identity: np.ndarray, val_fraction: float, seed: int = 0) -> np.ndarray:
+    """Boolean validation mask holding out ``val_fraction`` of the identities (at least one, and at least one
+    left for training). Unknown identities (-1) are treated as one identity per row."""
+    identity = np.asarray(identity, dtype=np.int64)
+    n = identity.size
+    if n < 2:
+        raise DataError(f"need at least 2 images to split into training and validation, got {n}")
+    keys = np.where(identity >= 0, identity, -(np.arange(n) + 1))  # unknown → unique negative key per row
+    uniq = np.unique(keys)
+    if uniq.size < 2:
+        raise DataError("all images have the same identity; cannot split by identity (pass --val-data)")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(uniq)
+    k = min(max(1, int(round(val_fraction * uniq.size))), uniq.size - 1)
+    return np.isin(keys, perm[:k])
+
+
+def _decode_resize(image_bytes, image_size: int):
+    tf = _tf()
+    img = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    shape = tf.shape(img)
+    h, w = shape[0], shape[1]
+    s = tf.minimum(h, w)
+    img = tf.image.crop_to_bounding_box(img, (h - s) // 2, (w - s) // 2, s, s)
+    img = tf.image.resize(tf.cast(img, tf.float32), (image_size, image_size), antialias=True)
+    return tf.clip_by_value(img / 127.5 - 1.0, -1.0, 1.0)
+
+
+def table_dataset(image_bytes: list[bytes], arrays: dict[str, np.ndarray], *, image_size: int, batch_size: int,
+                  training: bool, seed: int = 0, augment_flip: bool = True):
+    """tf.data of dict batches {"image", "va", "emotion8"} from encoded bytes (repeat + shuffle when training)."""
+    tf = _tf()
+    n = len(image_bytes)
+    ds = tf.data.Dataset.from_tensor_slices({
+        "image": tf.constant(image_bytes, dtype=tf.string),
+        "va": arrays["va"].astype(np.float32),
+        "emotion8": arrays["emotion8"].astype(np.int32),
+    })
+    if training:
+        ds = ds.shuffle(min(n, 4096), seed=seed, reshuffle_each_iteration=True).repeat()
+
+    def prep(ex):
+        img = _decode_resize(ex["image"], image_size)
+        if training and augment_flip:
+            img = tf.image.stateless_random_flip_left_right(
+                img, tf.stack([tf.constant(seed, tf.int64), tf.strings.to_hash_bucket_fast(ex["image"], 2**62)]))
+        return {"image": img, "va": ex["va"], "emotion8": ex["emotion8"]}
+
+    ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def _records_datasets(source: str, cfg: RegressorConfig, training: bool, split: str | None = None):
+    """Datasets from a TFRecord directory via make_dataset; ``split`` None (all rows) / "train" / "val"."""
+    tf = _tf()
+    from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
+
+    ds = make_dataset(source, image_size=cfg.image_size, batch_size=cfg.batch_size, training=training, seed=cfg.seed,
+                      augment_flip=cfg.augment_flip and training, repeat=training, drop_remainder=training,
+                      require=("va",))
+    if split is None:
+        return ds
+    thr = int(round(1000 * cfg.val_fraction))
+
+    def is_val(ex):
+        h = tf.math.floormod(tf.cast(ex["identity"], tf.int64) * 2654435761 + cfg.seed, 1000)
+        return h < thr
+
+    ds = ds.unbatch().filter(is_val if split == "val" else (lambda ex: tf.logical_not(is_val(ex))))
+    return ds.batch(cfg.batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def _to_keras(arch: str):
+    """Map dict batches to (x, y) for the model's outputs."""
+    if arch == "table2":
+        return lambda ex: (ex["image"], {"valence": ex["va"][:, 0:1], "arousal": ex["va"][:, 1:2]})
+    return lambda ex: (ex["image"], {"va": ex["va"], "emotion8": ex["emotion8"]})
+
+
+# ----------------------------------------------------------------------------------------------- prediction
+
+class RegressorPredictor:
+    """A trained regressor: ``predict_va(images) -> [N, 2]`` (and ``predict_emotion8`` for MobileNetV2).
+
+    ``images`` are float32 [N, H, W, 3] in [-1, 1] of any size; they are resized (area/antialiased bilinear)
+    to the regressor's ``image_size`` when needed.
+    """
+
+    def __init__(self, model, arch: str, image_size: int, batch_size: int = 64, run_dir: str | None = None):
+        self.model = model
+        self.arch = arch
+        self.image_size = int(image_size)
+        self.batch_size = int(batch_size)
+        self.run_dir = run_dir
+        self._fn = None
+
+    def _forward(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        tf = _tf()
+        if self._fn is None:
+            @tf.function(reduce_retracing=True)
+            def fn(x):
+                if x.shape[1] != self.image_size or x.shape[2] != self.image_size:
+                    x = tf.image.resize(x, (self.image_size, self.image_size), antialias=True)
+                return self.model(x, training=False)
+
+            self._fn = fn
+        x = np.asarray(images, dtype=np.float32)
+        if x.ndim != 4 or x.shape[-1] != 3:
+            raise ValueError(f"images must be [N, H, W, 3], got {list(x.shape)}")
+        outs: dict[str, list] = {}
+        for i in range(0, len(x), self.batch_size):
+            res = self._fn(tf.constant(x[i:i + self.batch_size]))
+            for k, v in res.items():
+                outs.setdefault(k, []).append(np.asarray(v, dtype=np.float32))
+        if not outs:
+            return {}
+        return {k: np.concatenate(v, axis=0) for k, v in outs.items()}
+
+    def predict_va(self, images: np.ndarray) -> np.ndarray:
+        if len(images) == 0:
+            return np.zeros((0, 2), np.float32)
+        out = self._forward(images)
+        if self.arch == "table2":
+            return np.concatenate([out["valence"], out["arousal"]], axis=1)
+        return out["va"]
+
+    def predict_emotion8(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities over :data:`caae_tf.labels.AFFECTNET_EMOTIONS` ([N, 8]); MobileNetV2 only."""
+        if self.arch != "mobilenetv2":
+            raise ModelError(f"{self.run_dir or 'regressor'}: the {self.arch} regressor has no emotion head")
+        if len(images) == 0:
+            return np.zeros((0, 8), np.float32)
+        return self._forward(images)["emotion8"]
+
+    @property
+    def has_emotion_head(self) -> bool:
+        return self.arch == "mobilenetv2"
+
+
+class CombinedRegressor:
+    """Valence from one regressor and arousal from another (paper 000 uses two separate networks)."""
+
+    def __init__(self, valence_regressor, arousal_regressor):
+        self.valence_regressor = valence_regressor
+        self.arousal_regressor = arousal_regressor
+
+    def predict_va(self, images: np.ndarray) -> np.ndarray:
+        v = self.valence_regressor.predict_va(images)[:, 0]
+        a = self.arousal_regressor.predict_va(images)[:, 1]
+        return np.stack([v, a], axis=1).astype(np.float32)
+
+
+def build_from_config(cfg: RegressorConfig):
+    from caae_tf.models.regressors import build_regressor  # noqa: PLC0415
+
+    return build_regressor(cfg.arch, cfg.image_size, cfg.width_multiplier)
+
+
+def load_regressor(run_dir: str, batch_size: int = 64) -> RegressorPredictor:
+    """Rebuild the regressor of ``run_dir`` from its ``config.yaml`` and load ``regressor.weights.h5``."""
+    run_dir = os.fspath(run_dir)
+    cfg_path = os.path.join(run_dir, CONFIG_FILE)
+    w_path = os.path.join(run_dir, WEIGHTS_FILE)
+    if not os.path.isdir(run_dir):
+        raise ModelError(f"{run_dir}: regressor run directory not found")
+    if not os.path.isfile(cfg_path):
+        raise ModelError(f"{run_dir}: no {CONFIG_FILE}; not a train-regressor run directory")
+    if not os.path.isfile(w_path):
+        raise ModelError(f"{run_dir}: no {WEIGHTS_FILE}; was training finished?")
+    cfg = load_config(cfg_path, RegressorConfig)
+    _tf()
+    model = build_from_config(cfg)
+    try:
+        model.load_weights(w_path)
+    except (ValueError, OSError) as exc:
+        raise ModelError(f"{w_path}: cannot load weights ({str(exc).splitlines()[0]})") from None
+    return RegressorPredictor(model, cfg.arch, cfg.image_size, batch_size, run_dir)
+
+
+def predict_dataset(predictor: RegressorPredictor, dataset) -> dict[str, np.ndarray]:
+    """Run over a finite dict dataset: returns true ``va``, ``pred`` [N, 2] (+ ``emotion8``, ``pred_emotion8``)."""
+    true, pred, emo, pemo = [], [], [], []
+    for ex in dataset:
+        x = ex["image"].numpy()
+        out = predictor._forward(x)
+        true.append(ex["va"].numpy())
+        if predictor.arch == "table2":
+            pred.append(np.concatenate([out["valence"], out["arousal"]], axis=1))
+        else:
+            pred.append(out["va"])
+            pemo.append(out["emotion8"])
+            emo.append(ex["emotion8"].numpy())
+    res = {"va": np.concatenate(true) if true else np.zeros((0, 2), np.float32),
+           "pred": np.concatenate(pred) if pred else np.zeros((0, 2), np.float32)}
+    if pemo:
+        res["emotion8"] = np.concatenate(emo)
+        res["pred_emotion8"] = np.concatenate(pemo)
+    return res
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+def _write_table3(run_dir: str, result: dict[str, Any]) -> None:
+    from caae_tf.evaluation.metrics import metrics_table  # noqa: PLC0415
+
+    table = metrics_table({"valence": result["metrics"]["valence"], "arousal": result["metrics"]["arousal"]})
+    table.to_csv(os.path.join(run_dir, "table3.csv"), float_format="%.4f")
+    with open(os.path.join(run_dir, "table3.json"), "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2)
+
+
+def evaluate_validation(predictor: RegressorPredictor, val_ds, run_dir: str | None = None,
+                        paths: list[str] | None = None) -> dict[str, Any]:
+    """Table III: RMSE/SAGR/CCC of the validation split (+ 8-class accuracy for MobileNetV2)."""
+    from caae_tf.evaluation.metrics import va_metrics  # noqa: PLC0415
+
+    res = predict_dataset(predictor, val_ds)
+    if len(res["va"]) == 0:
+        raise DataError("the validation split is empty")
+    out: dict[str, Any] = {"arch": predictor.arch, "num_images": int(len(res["va"])),
+                           "metrics": va_metrics(res["va"], res["pred"])}
+    if "pred_emotion8" in res:
+        known = res["emotion8"] >= 0
+        out["emotion8_known"] = int(known.sum())
+        out["emotion8_accuracy"] = (float(np.mean(res["pred_emotion8"][known].argmax(-1) == res["emotion8"][known]))
+                                    if known.any() else None)
+    if run_dir:
+        import pandas as pd  # noqa: PLC0415
+
+        df = pd.DataFrame({
+            "image": paths if paths is not None and len(paths) == len(res["va"]) else np.arange(len(res["va"])),
+            "valence": res["va"][:, 0], "arousal": res["va"][:, 1],
+            "pred_valence": res["pred"][:, 0], "pred_arousal": res["pred"][:, 1],
+        })
+        df.to_csv(os.path.join(run_dir, "val_predictions.csv"), index=False, float_format="%.5f")
+        _write_table3(run_dir, out)
+    return out
+
+
+def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str | None = None,
+                    verbose: int = 1) -> dict[str, Any]:
+    """Train ``cfg.arch`` on ``data``, save weights/config/logs in ``run_dir``, evaluate the validation split.
+
+    Returns the Table III result dict (also written to ``run_dir/table3.{csv,json}``).
+    """
+    tf = _tf()
+    import keras  # noqa: PLC0415
+
+    from caae_tf.models.regressors import compile_regressor  # noqa: PLC0415
+
+    try:
+        os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: cannot create run directory: {exc.strerror}") from None
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.mixed_precision in ("mixed_bfloat16", "mixed_float16"):
+        keras.mixed_precision.set_global_policy(cfg.mixed_precision)
+
+    val_paths = None
+    n_train = n_val = None
+    if is_records_source(data):
+        train_ds = _records_datasets(data, cfg, True, None if val_data else "train")
+        if val_data:
+            val_ds = _records_datasets(val_data, cfg, False) if is_records_source(val_data) else None
+        else:
+            val_ds = _records_datasets(data, cfg, False, "val")
+    else:
+        df, arrays, skips = load_va_table(data, progress=verbose > 0)
+        if val_data:
+            train_mask = np.ones(len(df), bool)
+        else:
+            train_mask = ~split_by_identity(arrays["identity"], cfg.val_fraction, cfg.seed)
+        sel = {k: v[train_mask] for k, v in arrays.items()}
+        train_bytes = [b for b, m in zip(df["image_bytes"], train_mask) if m]
+        n_train = len(train_bytes)
+        train_ds = table_dataset(train_bytes, sel, image_size=cfg.image_size, batch_size=min(cfg.batch_size, n_train),
+                                 training=True, seed=cfg.seed, augment_flip=cfg.augment_flip)
+        val_ds = None
+        if not val_data:
+            vsel = {k: v[~train_mask] for k, v in arrays.items()}
+            vbytes = [b for b, m in zip(df["image_bytes"], train_mask) if not m]
+            val_paths = [p for p, m in zip(df["path"], train_mask) if not m]
+            n_val = len(vbytes)
+            val_ds = table_dataset(vbytes, vsel, image_size=cfg.image_size, batch_size=cfg.batch_size, training=False)
+        if verbose and skips:
+            print(f"skipped rows of {data}: {skips}")
+    if val_data and val_ds is None and is_records_source(val_data):
+        val_ds = _records_datasets(val_data, cfg, False)
+    elif val_data and val_ds is None:
+        vdf, varrays, _ = load_va_table(val_data, progress=verbose > 0)
+        val_paths = list(vdf["path"])
+        n_val = len(vdf)
+        val_ds = table_dataset(list(vdf["image_bytes"]), varrays, image_size=cfg.image_size,
+                               batch_size=cfg.batch_size, training=False)
+    if verbose and n_train is not None:
+        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch})")
+
+    model = _build_and_compile(cfg, compile_regressor)
+    save_config(cfg, os.path.join(run_dir, CONFIG_FILE),
+                extra={"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
+                       "created": time.strftime("%Y-%m-%d %H:%M:%S")})
+    steps_per_epoch = min(cfg.steps, cfg.checkpoint_every)
+    epochs = math.ceil(cfg.steps / steps_per_epoch)
+    callbacks = [
+        keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs"), update_freq=cfg.log_every),
+        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, WEIGHTS_FILE), save_weights_only=True),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    history = model.fit(train_ds.map(_to_keras(cfg.arch)), epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose)
+    losses = history.history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise TrainingError(f"{run_dir}: training stopped, loss became non-finite ({losses[-1]})")
+    model.save_weights(os.path.join(run_dir, WEIGHTS_FILE))
+    predictor = RegressorPredictor(model, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
+    result = evaluate_validation(predictor, val_ds, run_dir, val_paths)
+    result["steps"] = int(epochs * steps_per_epoch)
+    result["final_loss"] = float(losses[-1]) if losses else None
+    _write_table3(run_dir, result)
+    return result
+
+
+def _build_and_compile(cfg: RegressorConfig, compile_regressor):
+    model = build_from_config(cfg)
+    compile_regressor(model, cfg.arch, learning_rate=cfg.learning_rate, momentum=cfg.momentum,
+                      va_loss=cfg.va_loss, emotion_weight=cfg.emotion_weight)
+    return model
