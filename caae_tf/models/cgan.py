@@ -58,6 +58,7 @@ from keras import ops  # noqa: E402
 
 from caae_tf import images as _images  # noqa: E402
 from caae_tf import labels as _labels  # noqa: E402
+from caae_tf.losses import per_example_bce  # noqa: E402
 
 NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
@@ -179,6 +180,11 @@ class CGANGenerator(keras.Model):
             h = ops.relu(bn(conv(h), training=training))
         return self.tanh(self.to_rgb(h))
 
+    def build(self, input_shape=None):
+        """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
+        self.call((ops.zeros([1, self.z_dim]), ops.zeros([1, self.num_emotions])), training=False)
+        self.built = True
+
     def compute_output_shape(self, input_shape):
         return (None, self.image_size, self.image_size, 3)
 
@@ -240,6 +246,12 @@ class CGANDiscriminator(keras.Model):
                 h = self.concat_h1([h, ops.cast(tile_condition(v, s // 2, s // 2), h.dtype)])
         return self.logit(self.flatten(h))
 
+    def build(self, input_shape=None):
+        """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
+        s = self.image_size
+        self.call((ops.zeros([1, s, s, 3]), ops.zeros([1, self.num_emotions])), training=False)
+        self.built = True
+
     def compute_output_shape(self, input_shape):
         return (None, 1)
 
@@ -253,20 +265,22 @@ class CGANDiscriminator(keras.Model):
 
 # ------------------------------------------------------------------------------------------------ CGAN
 
-def _masked_mean(per_example, mask):
+def _masked_mean(per_example, mask, *, global_batch: bool = False):
     """Mean of ``per_example`` [B] over the rows where ``mask`` [B] is 1 (0 when no row is valid).
 
-    Under a ``tf.distribute`` strategy each replica averages its own valid rows and the driver's
-    all-reduce of the gradients averages replicas (equal per-replica batches).
+    ``global_batch=True`` is the loss to differentiate: inside a ``tf.distribute`` replica context with
+    several replicas the denominator is the number of valid rows of the *global* batch (all-reduced), so
+    summing the replicas' gradients gives the gradient of the global masked mean — the masked counterpart
+    of :func:`caae_tf.losses.mean_over_global_batch`. Otherwise (and for logged values, which the driver
+    averages over replicas) it is the local masked mean.
     """
-    per_example = tf.cast(per_example, tf.float32)
-    return tf.math.divide_no_nan(tf.reduce_sum(per_example * mask), tf.reduce_sum(mask))
-
-
-def _bce_logits(target: float, logits):
-    """Per-example binary cross-entropy with logits against a constant target, [B, 1] → [B]."""
-    logits = tf.cast(tf.reshape(logits, [-1]), tf.float32)
-    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
+    per_example = tf.cast(tf.reshape(per_example, [-1]), tf.float32)
+    count = tf.reduce_sum(mask)
+    if global_batch:
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return tf.math.divide_no_nan(tf.reduce_sum(per_example * mask), count)
 
 
 @keras.saving.register_keras_serializable(package="caae_tf")
@@ -334,16 +348,18 @@ class CGAN(keras.Model):
             if opt is not None and not opt.built:
                 opt.build(net.trainable_variables)
 
+    def build(self, input_shape=None):
+        """Create G's and D's variables (a one-row forward pass of each); ``input_shape`` is ignored."""
+        if not self.G.built:
+            self.G.build()
+        if not self.D.built:
+            self.D.build()
+        self.built = True
+
     def build_all(self, batch: dict | None = None) -> None:
-        """Create every variable (G, D, optimizer slots) by running the networks once."""
-        n = 2
-        if batch is not None and "image" in batch:
-            n = int(batch["image"].shape[0] or 2)
-        s = self.image_size
-        z = tf.zeros([n, self.z_dim], tf.float32)
-        v = tf.one_hot(tf.zeros([n], tf.int32), self.num_emotions)
-        self({"z": z, "emotion_weights": v}, training=False)
-        self.D((tf.zeros([n, s, s, 3], tf.float32), v), training=False)
+        """Create every variable (G, D and, once :meth:`build_optimizers` ran, the Adam slots)."""
+        if not self.built:
+            self.build()
         self._build_optimizer_state()
 
     def call(self, inputs, training=False):
@@ -374,10 +390,12 @@ class CGAN(keras.Model):
             fake = self.G((z, v), training=True)
             real_logits = self.D((x, v), training=True)
             fake_logits = self.D((tf.stop_gradient(fake), v), training=True)
-            d_loss_real = _masked_mean(_bce_logits(real_target, real_logits), mask)
-            d_loss_fake = _masked_mean(_bce_logits(0.0, fake_logits), mask)
-            d_loss = d_loss_real + d_loss_fake
-            scaled = self.d_optimizer.scale_loss(d_loss)
+            bce_real = per_example_bce(real_target, real_logits)
+            bce_fake = per_example_bce(0.0, fake_logits)
+            d_loss_global = _masked_mean(bce_real, mask, global_batch=True) + _masked_mean(
+                bce_fake, mask, global_batch=True
+            )
+            scaled = self.d_optimizer.scale_loss(d_loss_global)
         d_vars = self.D.trainable_variables
         d_grads = tape.gradient(scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
@@ -385,17 +403,23 @@ class CGAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.G((z, v), training=True)
             gen_logits = self.D((fake, v), training=True)
-            g_loss = _masked_mean(_bce_logits(1.0, gen_logits), mask)  # non-saturating
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            bce_gen = per_example_bce(1.0, gen_logits)  # non-saturating: -log D(G(z, v), v)
+            g_loss_global = _masked_mean(bce_gen, mask, global_batch=True)
+            scaled = self.g_optimizer.scale_loss(g_loss_global)
         g_vars = self.G.trainable_variables
         g_grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
 
-        d_real = _masked_mean(tf.sigmoid(tf.reshape(tf.cast(real_logits, tf.float32), [-1])), mask)
-        d_fake = _masked_mean(tf.sigmoid(tf.reshape(tf.cast(fake_logits, tf.float32), [-1])), mask)
+        # Logged values: local masked means (the driver averages them over replicas).
+        d_loss_real = _masked_mean(bce_real, mask)
+        d_loss_fake = _masked_mean(bce_fake, mask)
         return {
-            "g_loss": g_loss, "d_loss": d_loss, "d_loss_real": d_loss_real, "d_loss_fake": d_loss_fake,
-            "d_real": d_real, "d_fake": d_fake,
+            "g_loss": _masked_mean(bce_gen, mask),
+            "d_loss": d_loss_real + d_loss_fake,
+            "d_loss_real": d_loss_real,
+            "d_loss_fake": d_loss_fake,
+            "d_real": _masked_mean(tf.sigmoid(tf.cast(tf.reshape(real_logits, [-1]), tf.float32)), mask),
+            "d_fake": _masked_mean(tf.sigmoid(tf.cast(tf.reshape(fake_logits, [-1]), tf.float32)), mask),
         }
 
     # ------------------------------------------------------------------ samples
