@@ -357,7 +357,8 @@ def write_records(
       source path is a JPEG, else PNG).
 
     Rows whose image cannot be read are skipped and counted by reason (never raised); ``skipped`` adds
-    counts from earlier stages (CSV validation) to the manifest. Returns the manifest dict.
+    counts from earlier stages (CSV validation, or a row generator's own skips: it is read after the
+    last row) to the manifest. Returns the manifest dict.
     """
     from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
 
@@ -372,7 +373,7 @@ def write_records(
     num_shards = max(1, int(num_shards))
     names = [os.path.join(out_dir, f"{prefix}-{k:05d}-of-{num_shards:05d}.tfrecord") for k in range(num_shards)]
     writers = [tf.io.TFRecordWriter(n) for n in names]
-    skips: Counter = Counter({k: int(v) for k, v in (skipped or {}).items() if v})
+    skips: Counter = Counter()
     stats = _Stats()
     shard_counts = [0] * num_shards
     bar = None
@@ -422,6 +423,9 @@ def write_records(
             w.close()
         if bar is not None:
             bar.close()
+    for k, v in (skipped or {}).items():  # read at the end: a row generator may still be adding to it
+        if v:
+            skips[k] += int(v)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "source": os.fspath(source),
