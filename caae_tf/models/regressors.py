@@ -68,6 +68,15 @@ class Table2CNN(keras.Model):
                 self.blocks.append(layers.Dropout(dropout, name=f"dropout{n_fc}"))
         self.out = layers.Dense(1, activation="tanh", name="out", dtype="float32")
 
+    def build(self, input_shape):
+        """Create every variable without running the network (layer by layer via output shapes)."""
+        shape = tuple(input_shape)
+        for layer in self.blocks + [self.out]:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
     def call(self, x, training=False):
         for layer in self.blocks:
             x = layer(x, training=training) if isinstance(layer, layers.Dropout) else layer(x)
