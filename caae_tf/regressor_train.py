@@ -12,6 +12,11 @@ Run directory::
     run_dir/table3.csv / table3.json validation RMSE/SAGR/CCC in the layout of paper 000 Table III
     run_dir/val_predictions.csv      valence, arousal, pred_valence, pred_arousal per validation image
 
+Training runs ``ceil(steps / checkpoint_every)`` Keras epochs of ``min(steps, checkpoint_every)`` steps
+(so the step count is rounded up to a multiple of ``checkpoint_every``). ``mixed_precision: auto`` trains in
+float32 (the regressors are small next to the GANs); ``mixed_bfloat16`` / ``mixed_float16`` set the Keras
+global policy (the output heads stay float32).
+
 Data
 ----
 ``source`` is anything :func:`caae_tf.data.table.load_table` reads (a generic CSV, a folder with
