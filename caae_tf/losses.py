@@ -1,0 +1,147 @@
+"""Loss functions of paper 000 (Lindt et al. 2019, Eq. 1–5) and the GAN losses of paper 001.
+
+Every loss is written per example and reduced with :func:`mean_over_global_batch`, so the same code is
+correct on one device and under a ``tf.distribute`` strategy (where each replica divides by the *global*
+batch size and the optimizer sums the replicas' gradients).
+
+Discriminators return **logits**; D(·) of the paper is ``sigmoid(logit)``. The binary cross-entropy
+with ``from_logits=True`` equals the paper's log-likelihood terms exactly:
+
+    BCE(1, l) = -log σ(l) = -log D,      BCE(0, l) = -log(1 - σ(l)) = -log(1 - D),
+
+but is evaluated as ``max(l, 0) - l·t + log(1 + exp(-|l|))``, which is finite for any logit (the
+probability form saturates to log 0 once D is confident). So "max_D E[log D(real)] + E[log(1 - D(fake))]"
+of Eq. (3)/(4) is "min_D BCE(1, real) + BCE(0, fake)" here.
+
+For the encoder/generator side we use the non-saturating form of Goodfellow et al. (2014):
+min_G -log D(fake) = BCE(1, fake) instead of min_G log(1 - D(fake)). Both have the same fixed point; the
+non-saturating one gives useful gradients early in training when D rejects every fake (this is also what
+the authors' TF1 code and the original CAAE of Zhang et al. 2017 do).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+_BCE = keras.losses.BinaryCrossentropy(from_logits=True, reduction=None)
+
+
+# --------------------------------------------------------------------------------------- reduction
+
+def mean_over_global_batch(per_example: tf.Tensor) -> tf.Tensor:
+    """Mean of a per-example loss ``[B, ...]`` over the *global* batch.
+
+    Inside a ``tf.distribute`` replica context with more than one replica this is
+    ``tf.nn.compute_average_loss`` (sum over the replica's examples / (B_replica · num_replicas)), so that
+    summing the replicas' gradients gives the gradient of the global-batch mean. Elsewhere it is
+    ``reduce_mean``. Non-batch axes are averaged first. Always returns a float32 scalar.
+    """
+    per_example = tf.cast(per_example, tf.float32)
+    if per_example.shape.rank is not None and per_example.shape.rank > 1:
+        per_example = tf.reduce_mean(per_example, axis=list(range(1, per_example.shape.rank)))
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        return tf.nn.compute_average_loss(per_example)
+    return tf.reduce_mean(per_example)
+
+
+def per_example_l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """Mean absolute error per example: ``mean_{i} |a_i - b_i|`` over all non-batch axes → ``[B]`` float32."""
+    a = tf.cast(a, tf.float32)
+    b = tf.cast(b, tf.float32)
+    diff = tf.abs(a - b)
+    return tf.reduce_mean(tf.reshape(diff, [tf.shape(diff)[0], -1]), axis=1)
+
+
+def per_example_bce(target: float, logits: tf.Tensor) -> tf.Tensor:
+    """Binary cross-entropy of logits ``[B, 1]`` (or ``[B]``) against a constant target → ``[B]`` float32."""
+    logits = tf.cast(logits, tf.float32)
+    logits = tf.reshape(logits, [tf.shape(logits)[0], 1])
+    return _BCE(tf.fill(tf.shape(logits), tf.constant(target, tf.float32)), logits)
+
+
+# ------------------------------------------------------------------------------- paper 000, Eq. 1–5
+
+def reconstruction_loss(x: tf.Tensor, x_gen: tf.Tensor) -> tf.Tensor:
+    """L_rec (Eq. 1): L1(x, G(E(x), y)), the mean absolute error between input and reconstruction.
+
+    (The paper prints G(E(x), z); G's second argument is the label y — see ``caae_tf.models.caae``.)
+    """
+    return mean_over_global_batch(per_example_l1(x, x_gen))
+
+
+def identity_loss(features_real: Sequence[tf.Tensor], features_gen: Sequence[tf.Tensor]) -> tf.Tensor:
+    """L_iden (Eq. 2): Σ_l L1(φ_l(x), φ_l(G(E(x), y))) over the identity network's layers l.
+
+    ``features_*`` are lists of activations ``[B_id, h_l, w_l, c_l]`` (conv1_2 … conv5_2 of VGG-Face in the
+    paper), each layer's L1 being the mean over its elements; the layers are summed, not averaged.
+    """
+    if len(features_real) != len(features_gen):
+        raise ValueError(f"identity_loss: {len(features_real)} real vs {len(features_gen)} generated feature maps")
+    if not features_real:
+        raise ValueError("identity_loss needs at least one feature layer")
+    per_example = tf.add_n([per_example_l1(a, b) for a, b in zip(features_real, features_gen)])
+    return mean_over_global_batch(per_example)
+
+
+def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor, real_target: float = 1.0) -> tf.Tensor:
+    """A discriminator's loss: BCE(real → ``real_target``) + BCE(fake → 0), each a global-batch mean.
+
+    This is -[E log D(real) + E log(1 - D(fake))] (the max over D of Eq. 3 and Eq. 4 of paper 000, and the
+    discriminator objective of paper 001). ``real_target`` < 1 is one-sided label smoothing.
+    """
+    return mean_over_global_batch(per_example_bce(real_target, real_logits)) + mean_over_global_batch(
+        per_example_bce(0.0, fake_logits)
+    )
+
+
+def generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Non-saturating adversarial loss of the generating network: BCE(D(fake) → 1) = -E log D(fake)."""
+    return mean_over_global_batch(per_example_bce(1.0, fake_logits))
+
+
+def latent_discriminator_loss(prior_logits: tf.Tensor, encoded_logits: tf.Tensor) -> tf.Tensor:
+    """D_z's side of L_z (Eq. 3): prior samples z_prior ~ U[-1,1]^50 → 1, encoded z = E(x) → 0."""
+    return discriminator_loss(prior_logits, encoded_logits)
+
+
+def encoder_adversarial_loss(encoded_logits: tf.Tensor) -> tf.Tensor:
+    """E's side of L_z (Eq. 3), non-saturating: -E log D_z(E(x)) (E wants D_z to call z a prior sample)."""
+    return generator_loss(encoded_logits)
+
+
+def image_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
+    """D_img's side of L_img (Eq. 4): real pairs (x, y) → 1, generated pairs (G(E(x), y), y) → 0."""
+    return discriminator_loss(real_logits, fake_logits)
+
+
+def generator_adversarial_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """G's side of L_img (Eq. 4), non-saturating: -E log D_img(G(E(x), y), y)."""
+    return generator_loss(fake_logits)
+
+
+def total_eg_loss(
+    loss_rec: tf.Tensor,
+    loss_iden: tf.Tensor,
+    loss_z: tf.Tensor,
+    loss_img: tf.Tensor,
+    lambda_rec: float = 1.0,
+    lambda_iden: float = 1.0 / 3.0,
+    lambda_z: float = 0.01,
+    lambda_img: float = 0.01,
+) -> tf.Tensor:
+    """Eq. (5) for E and G: λ1 L_rec + λ2 L_iden + λ3 L_z^E + λ4 L_img^G (paper: 1, 1/3, 0.01, 0.01)."""
+    return (
+        lambda_rec * tf.cast(loss_rec, tf.float32)
+        + lambda_iden * tf.cast(loss_iden, tf.float32)
+        + lambda_z * tf.cast(loss_z, tf.float32)
+        + lambda_img * tf.cast(loss_img, tf.float32)
+    )
+
+
+def mean_probability(logits: tf.Tensor) -> tf.Tensor:
+    """Mean of sigmoid(logits) over the (global) batch — the D(·) values the paper talks about."""
+    return mean_over_global_batch(tf.sigmoid(tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)))

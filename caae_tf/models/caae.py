@@ -1,0 +1,478 @@
+"""The Conditional Adversarial Autoencoder of Lindt et al. (2019), §III (paper 000).
+
+Four networks (Fig. 1): the encoder E maps a face x ∈ [-1,1]^{S×S×3} to z = E(x) ∈ [-1,1]^50; the
+generator G maps (z, y) — y = (valence, arousal) ∈ [-1,1]^2, each component repeated 50 times
+("scaled to 50 times its size") and concatenated to z, 150 inputs — to x_gen = G(z, y); D_z tells
+z = E(x) from samples of the prior U[-1,1]^50 (Eq. 3); D_img tells real pairs (x, y) from generated
+pairs (G(E(x), y), y) (Eq. 4). E and G minimise Eq. (5)
+λ1 L_rec + λ2 L_iden + λ3 L_z + λ4 L_img with the paper's λ = (1, 1/3, 0.01, 0.01).
+
+Architecture (§III-B-1), at the default 96 px:
+
+* E: 4 × [Conv 5×5 stride 2 'same' + ReLU] (64, 128, 256, 512) → Flatten (6·6·512) → FC 50 + tanh.
+  5,228,210 parameters.
+* G: FC 150 → 6·6·1024 + ReLU → 6 transposed convs 5×5: 4 with stride 2 (512, 256, 128, 64) and 2 with
+  stride 1 (32, then 3 + tanh). 23,029,059 parameters. The paper mentions no batch normalisation in E
+  or G, and we use none (the parameter counts above are exact; E/G train well without it here).
+* D_img: 4 × [Conv 5×5 stride 2 + BatchNorm + LeakyReLU(0.2)] (16, 32, 64, 128); after *each* block
+  the enlarged label (the 100-dim repeated y, tiled over the block's h×w map) is concatenated to the
+  block output ("Following each block of convolution and batch normalization, the enlarged emotion label
+  y is concatenated to the block's output"). y is not concatenated to the raw input image: the paper
+  says "following each block", and the first block's output already receives it. Then Flatten →
+  FC 1024 + LeakyReLU(0.2) → FC 1 (logit).
+* D_z: FC 64, 32, 16, each followed by BatchNorm + LeakyReLU(0.2), then FC 1 (logit).
+
+The paper does not name the discriminators' activation; we use LeakyReLU(0.2) (DCGAN, Radford et al.
+2016, which the paper cites as inspiration), with ReLU in E and G. BatchNorm uses momentum 0.9 and
+ε = 1e-5 (the TF1 DCGAN defaults the CAAE code base uses); γ starts at 1, β at 0.
+
+Initialisation (§III-B-2): every kernel ~ N(0, 0.02), every bias 0. x, y, z are in [-1, 1].
+
+Discriminators return logits: D(·) = sigmoid(logit). The losses (``caae_tf.losses``) use
+binary cross-entropy *from logits*, which is identical to the log D / log(1 - D) terms of Eq. (3)/(4)
+but numerically stable. E and G use the non-saturating adversarial loss -log D(fake).
+
+Resolved paper typos:
+
+* Eq. (1)/(2) read G(E(x), z); G's inputs are (E(x), y) — Eq. (1) is L1(x, G(E(x), y)).
+* "λ3 = 0.01 and λ3 = 0.01": the second one is λ4 (weight of L_img).
+
+Differences from the authors' public TF1 code, where it differs from the paper (we follow the paper):
+that code concatenates y in D_img only once, never trains G's FC layer and never runs the BatchNorm
+moving-average updates. Here y is concatenated after every D_img block, every layer of G is trained and
+BatchNorm statistics are updated in every training call.
+
+Mixed precision: all layers follow the global Keras dtype policy; the last layer of every network
+(E's FC, G's last transposed conv, both D's final FC) computes in float32, so z, x_gen and the logits —
+and with them every loss — are float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from caae_tf import losses as L
+from caae_tf.config import CAAEConfig
+from caae_tf.errors import TrainingError
+
+
+def _kernel_init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def _bn(name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+
+
+def _attach(owner: keras.Layer, layers: list) -> list:
+    """Also set each layer as an attribute named like the layer: ``tf.train.Checkpoint`` does not see
+    layers held only in Python lists of a Keras 3 model (they would silently be missing from checkpoints)."""
+    for layer in layers:
+        setattr(owner, layer.name, layer)
+    return layers
+
+
+class RepeatLabel(keras.layers.Layer):
+    """y = (valence, arousal) [B, 2] → [v]*repeat + [a]*repeat [B, 2·repeat] (``labels.tile_labels``)."""
+
+    def __init__(self, repeat: int = 50, **kwargs):
+        super().__init__(**kwargs)
+        self.repeat = int(repeat)
+
+    def call(self, y):
+        return tf.repeat(tf.cast(y, self.compute_dtype), self.repeat, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] * self.repeat)
+
+    def get_config(self):
+        return {**super().get_config(), "repeat": self.repeat}
+
+
+class TileConcat(keras.layers.Layer):
+    """Concatenate a label vector [B, C_y], tiled over the h×w map, to features [B, h, w, C] → C + C_y."""
+
+    def call(self, inputs):
+        features, y = inputs
+        y = tf.cast(y, features.dtype)
+        shape = tf.shape(features)
+        tiled = tf.tile(y[:, None, None, :], [1, shape[1], shape[2], 1])
+        return tf.concat([features, tiled], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        f, y = input_shape
+        return (*f[:-1], f[-1] + y[-1])
+
+
+class Encoder(keras.Model):
+    """E: x [B, S, S, 3] in [-1,1] → z [B, z_dim] in [-1,1] (float32). §III-B-1."""
+
+    def __init__(self, z_dim: int = 50, filters: Sequence[int] = (64, 128, 256, 512), kernel_size: int = 5,
+                 name: str = "E", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.z_dim = int(z_dim)
+        self.filters = [int(f) for f in filters]
+        self.kernel_size = int(kernel_size)
+        self.convs = _attach(self, [
+            keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", activation="relu",
+                                kernel_initializer=_kernel_init(), name=f"conv{i + 1}")
+            for i, f in enumerate(self.filters)
+        ])
+        self.flatten = keras.layers.Flatten(name="flatten")
+        self.fc = keras.layers.Dense(self.z_dim, activation="tanh", kernel_initializer=_kernel_init(),
+                                     dtype="float32", name="fc_z")
+
+    def call(self, x, training=None):
+        h = x
+        for conv in self.convs:
+            h = conv(h)
+        return self.fc(self.flatten(h))
+
+    def get_config(self):
+        return {"z_dim": self.z_dim, "filters": self.filters, "kernel_size": self.kernel_size, "name": self.name}
+
+
+class Generator(keras.Model):
+    """G: (z [B, z_dim], y [B, 2]) → x_gen [B, S, S, 3] in [-1,1] (float32). §III-B-1.
+
+    y is repeated ``label_repeat`` times per component and concatenated to z; FC → (S/16)² × fc_channels
+    + ReLU; transposed convs: ``filters[:4]`` stride 2, ``filters[4:]`` stride 1 (ReLU), then a stride-1
+    transposed conv to 3 channels + tanh.
+    """
+
+    def __init__(self, image_size: int = 96, z_dim: int = 50, label_repeat: int = 50, fc_channels: int = 1024,
+                 filters: Sequence[int] = (512, 256, 128, 64, 32), kernel_size: int = 5, name: str = "G",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        if image_size % 16:
+            raise ValueError(f"G: image_size must be a multiple of 16, got {image_size}")
+        if len(filters) < 4:
+            raise ValueError("G: filters needs at least the four stride-2 layers")
+        self.image_size = int(image_size)
+        self.z_dim = int(z_dim)
+        self.label_repeat = int(label_repeat)
+        self.fc_channels = int(fc_channels)
+        self.filters = [int(f) for f in filters]
+        self.kernel_size = int(kernel_size)
+        self.base = self.image_size // 16
+        self.repeat_label = RepeatLabel(self.label_repeat, name="repeat_y")
+        self.fc = keras.layers.Dense(self.base * self.base * self.fc_channels, kernel_initializer=_kernel_init(),
+                                     name="fc")
+        self.reshape = keras.layers.Reshape((self.base, self.base, self.fc_channels), name="reshape")
+        self.fc_act = keras.layers.ReLU(name="fc_relu")
+        self.deconvs = _attach(self, [
+            keras.layers.Conv2DTranspose(f, self.kernel_size, strides=2 if i < 4 else 1, padding="same",
+                                         activation="relu", kernel_initializer=_kernel_init(),
+                                         name=f"deconv{i + 1}")
+            for i, f in enumerate(self.filters)
+        ])
+        self.to_rgb = keras.layers.Conv2DTranspose(3, self.kernel_size, strides=1, padding="same",
+                                                   activation="tanh", kernel_initializer=_kernel_init(),
+                                                   dtype="float32", name=f"deconv{len(self.filters) + 1}")
+
+    def call(self, inputs, training=None):
+        z, y = inputs
+        h = tf.concat([tf.cast(z, self.compute_dtype), self.repeat_label(y)], axis=-1)
+        h = self.fc_act(self.reshape(self.fc(h)))
+        for deconv in self.deconvs:
+            h = deconv(h)
+        return self.to_rgb(h)
+
+    def get_config(self):
+        return {"image_size": self.image_size, "z_dim": self.z_dim, "label_repeat": self.label_repeat,
+                "fc_channels": self.fc_channels, "filters": self.filters, "kernel_size": self.kernel_size,
+                "name": self.name}
+
+
+class ImageDiscriminator(keras.Model):
+    """D_img: (x [B, S, S, 3], y [B, 2]) → logit [B, 1] (float32); D_img(x, y) = sigmoid(logit). §III-B-1.
+
+    Each block is Conv 5×5 stride 2 + BatchNorm + LeakyReLU(0.2) followed by a :class:`TileConcat` of the
+    repeated label (2·label_repeat channels), so y is seen after every block; then FC ``fc_units`` +
+    LeakyReLU(0.2) and FC 1.
+    """
+
+    def __init__(self, filters: Sequence[int] = (16, 32, 64, 128), label_repeat: int = 50, fc_units: int = 1024,
+                 kernel_size: int = 5, name: str = "D_img", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.filters = [int(f) for f in filters]
+        self.label_repeat = int(label_repeat)
+        self.fc_units = int(fc_units)
+        self.kernel_size = int(kernel_size)
+        self.repeat_label = RepeatLabel(self.label_repeat, name="repeat_y")
+        self.convs, self.bns, self.acts, self.concats = [], [], [], []
+        for i, f in enumerate(self.filters):
+            self.convs.append(keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same",
+                                                  kernel_initializer=_kernel_init(), name=f"conv{i + 1}"))
+            self.bns.append(_bn(f"bn{i + 1}"))
+            self.acts.append(keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}"))
+            self.concats.append(TileConcat(name=f"concat_y{i + 1}"))
+        for group in (self.convs, self.bns, self.acts, self.concats):
+            _attach(self, group)
+        self.flatten = keras.layers.Flatten(name="flatten")
+        self.fc = keras.layers.Dense(self.fc_units, kernel_initializer=_kernel_init(), name="fc1")
+        self.fc_act = keras.layers.LeakyReLU(0.2, name="fc1_lrelu")
+        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32", name="fc2")
+
+    def call(self, inputs, training=None):
+        x, y = inputs
+        y_rep = self.repeat_label(y)
+        h = x
+        for conv, bn, act, concat in zip(self.convs, self.bns, self.acts, self.concats):
+            h = concat([act(bn(conv(h), training=training)), y_rep])
+        return self.logit(self.fc_act(self.fc(self.flatten(h))))
+
+    def get_config(self):
+        return {"filters": self.filters, "label_repeat": self.label_repeat, "fc_units": self.fc_units,
+                "kernel_size": self.kernel_size, "name": self.name}
+
+
+class LatentDiscriminator(keras.Model):
+    """D_z: z [B, z_dim] → logit [B, 1] (float32); FC units each + BatchNorm + LeakyReLU(0.2), then FC 1."""
+
+    def __init__(self, units: Sequence[int] = (64, 32, 16), name: str = "D_z", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.units = [int(u) for u in units]
+        self.fcs = [keras.layers.Dense(u, kernel_initializer=_kernel_init(), name=f"fc{i + 1}")
+                    for i, u in enumerate(self.units)]
+        self.bns = [_bn(f"bn{i + 1}") for i in range(len(self.units))]
+        self.acts = [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.units))]
+        for group in (self.fcs, self.bns, self.acts):
+            _attach(self, group)
+        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32",
+                                        name=f"fc{len(self.units) + 1}")
+
+    def call(self, z, training=None):
+        h = z
+        for fc, bn, act in zip(self.fcs, self.bns, self.acts):
+            h = act(bn(fc(h), training=training))
+        return self.logit(h)
+
+    def get_config(self):
+        return {"units": self.units, "name": self.name}
+
+
+class _Untracked:
+    """Holds the frozen identity network outside Keras/tf.train tracking (it is not part of checkpoints)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class CAAE(keras.Model):
+    """The full model; follows the trainable-model protocol of ``docs/ARCHITECTURE.md``.
+
+    ``CAAE(config, identity_net=None)``: ``identity_net`` is a frozen feature extractor (``images in
+    [-1,1] → list of activations``, e.g. :class:`caae_tf.models.vgg_face.IdentityFeatures`); it may be
+    None only when ``config.identity_weight == 0`` or for an ``inference_only`` model (editing/export).
+    The identity network is not tracked, so checkpoints hold E, G, D_img, D_z (and the optimizers) only.
+
+    Training step (:meth:`train_step`): one forward pass
+    z = E(x), x_gen = G(z, y), D_z(z_prior), D_z(z), D_img(x, y), D_img(x_gen, y), φ(x_gen[:16]) under one
+    persistent tape; then the three updates are computed from it and applied *simultaneously* (each
+    network's gradient is taken at the same parameters; as in the reference implementation, which runs
+    the three optimisers in one ``session.run``): D_z on Eq. (3), D_img on Eq. (4), E+G on Eq. (5).
+    """
+
+    def __init__(self, config: CAAEConfig | dict | None = None, identity_net=None, *, inference_only: bool = False,
+                 name: str = "CAAE", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if config is None:
+            config = CAAEConfig()
+        elif isinstance(config, dict):
+            config = CAAEConfig.from_dict(config)
+        self.config = config
+        self.inference_only = bool(inference_only)
+        if identity_net is None and config.identity_weight > 0 and not inference_only:
+            raise TrainingError(
+                f"CAAE: identity_weight={config.identity_weight:g} needs an identity network; set "
+                "identity_network=PATH (VGG-Face .mat/.h5 or a `caae-tf train-identity` run dir) or identity_weight=0"
+            )
+        if identity_net is not None:
+            identity_net.trainable = False
+        self._identity = _Untracked(identity_net)
+        c = config
+        self.E = Encoder(c.z_dim, c.e_filters, c.kernel_size, name="E")
+        self.G = Generator(c.image_size, c.z_dim, c.label_repeat, c.g_fc_channels, c.g_filters, c.kernel_size,
+                           name="G")
+        self.D_img = ImageDiscriminator(c.d_img_filters, c.label_repeat, c.d_img_fc, c.kernel_size, name="D_img")
+        self.D_z = LatentDiscriminator(c.d_z_units, name="D_z")
+        self.seed_generator = keras.random.SeedGenerator(c.seed, name="prior_seed")
+        # the generator's state variable as an attribute so that checkpoints (and --resume) include it
+        self.prior_seed_state = self.seed_generator.state
+        self.eg_optimizer = self.d_img_optimizer = self.d_z_optimizer = None
+
+    # ------------------------------------------------------------------------------- properties
+    @property
+    def identity_net(self):
+        return self._identity.value
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    @property
+    def eg_variables(self) -> list:
+        return self.E.trainable_variables + self.G.trainable_variables
+
+    # ------------------------------------------------------------------------------- protocol
+    def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        """Adam(lr, β1, β2) for E+G, D_img and D_z (LossScaleOptimizer under a mixed_float16 policy)."""
+        if self.inference_only and self.config.identity_weight > 0 and self.identity_net is None:
+            raise TrainingError(
+                "CAAE: cannot train without an identity network; set identity_network=PATH or identity_weight=0"
+            )
+        c = self.config
+        fp16 = keras.mixed_precision.global_policy().name == "mixed_float16"
+        opts = {}
+        for key in ("eg_optimizer", "d_img_optimizer", "d_z_optimizer"):
+            opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
+            if fp16:
+                opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{key}_lso")
+            opts[key] = opt
+            setattr(self, key, opt)
+        if self.E.built:
+            self._build_optimizer_variables()
+        return opts
+
+    def _build_optimizer_variables(self) -> None:
+        pairs = ((self.eg_optimizer, self.eg_variables), (self.d_img_optimizer, self.D_img.trainable_variables),
+                 (self.d_z_optimizer, self.D_z.trainable_variables))
+        for opt, variables in pairs:
+            if opt is not None and not opt.built:
+                opt.build(variables)
+
+    def build_all(self, batch: dict) -> None:
+        """Create every variable (the four networks and, if made, the optimizers' slots)."""
+        x = tf.convert_to_tensor(batch["image"], tf.float32)
+        y = tf.convert_to_tensor(batch["va"], tf.float32)
+        z = self.E(x, training=False)
+        x_gen = self.G((z, y), training=False)
+        self.D_z(z, training=False)
+        self.D_img((x_gen, y), training=False)
+        self._build_optimizer_variables()
+
+    def sample_prior(self, n) -> tf.Tensor:
+        """z_prior ~ U[-1, 1]^z_dim (D_z's "real" samples, Eq. 3), from the model's seeded generator."""
+        return keras.random.uniform((n, self.config.z_dim), minval=-1.0, maxval=1.0, seed=self.seed_generator)
+
+    def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
+        """One simultaneous update of D_z (Eq. 3), D_img (Eq. 4) and E+G (Eq. 5); see the class docstring."""
+        if self.eg_optimizer is None:
+            raise TrainingError("CAAE.train_step: call build_optimizers() first")
+        c = self.config
+        x = tf.cast(batch["image"], tf.float32)
+        y = tf.cast(batch["va"], tf.float32)
+        use_identity = c.identity_weight > 0 and self.identity_net is not None
+        if use_identity:
+            x_id = x[: c.identity_images]
+            features_real = [tf.stop_gradient(f) for f in self.identity_net(x_id, training=False)]
+        z_prior = self.sample_prior(tf.shape(x)[0])
+
+        with tf.GradientTape(persistent=True) as tape:
+            z = self.E(x, training=True)
+            x_gen = self.G((z, y), training=True)
+            prior_logits = self.D_z(z_prior, training=True)
+            z_logits = self.D_z(z, training=True)
+            real_logits = self.D_img((x, y), training=True)
+            fake_logits = self.D_img((x_gen, y), training=True)
+
+            loss_rec = L.reconstruction_loss(x, x_gen)
+            if use_identity:
+                features_gen = self.identity_net(x_gen[: c.identity_images], training=False)
+                loss_iden = L.identity_loss(features_real, features_gen)
+            else:
+                loss_iden = tf.zeros([], tf.float32)
+            loss_z = L.encoder_adversarial_loss(z_logits)
+            loss_img = L.generator_adversarial_loss(fake_logits)
+            loss_eg = L.total_eg_loss(loss_rec, loss_iden, loss_z, loss_img, c.lambda_rec, c.identity_weight,
+                                      c.lambda_z, c.lambda_img)
+            d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits)
+            d_img_loss = L.image_discriminator_loss(real_logits, fake_logits)
+            scaled = [self.eg_optimizer.scale_loss(loss_eg), self.d_img_optimizer.scale_loss(d_img_loss),
+                      self.d_z_optimizer.scale_loss(d_z_loss)]
+
+        eg_vars = self.eg_variables
+        d_img_vars = self.D_img.trainable_variables
+        d_z_vars = self.D_z.trainable_variables
+        eg_grads = tape.gradient(scaled[0], eg_vars)
+        d_img_grads = tape.gradient(scaled[1], d_img_vars)
+        d_z_grads = tape.gradient(scaled[2], d_z_vars)
+        del tape
+        self.d_z_optimizer.apply(d_z_grads, d_z_vars)
+        self.d_img_optimizer.apply(d_img_grads, d_img_vars)
+        self.eg_optimizer.apply(eg_grads, eg_vars)
+
+        return {
+            "loss_rec": loss_rec,
+            "loss_iden": loss_iden,
+            "loss_z": loss_z,
+            "loss_img": loss_img,
+            "loss_eg_total": loss_eg,
+            "d_z_loss": d_z_loss,
+            "d_img_loss": d_img_loss,
+            "d_z_real": L.mean_probability(prior_logits),
+            "d_z_fake": L.mean_probability(z_logits),
+            "d_img_real": L.mean_probability(real_logits),
+            "d_img_fake": L.mean_probability(fake_logits),
+        }
+
+    # ------------------------------------------------------------------------------- inference
+    def encode(self, images) -> tf.Tensor:
+        """z = E(x) for images float32 [N, S, S, 3] in [-1, 1]."""
+        return self.E(tf.cast(images, tf.float32), training=False)
+
+    def decode(self, z, va) -> tf.Tensor:
+        """x_gen = G(z, y) for z [N, z_dim], y = (valence, arousal) [N, 2]; float32 in [-1, 1]."""
+        return self.G((tf.cast(z, tf.float32), tf.cast(va, tf.float32)), training=False)
+
+    def edit(self, images, va) -> tf.Tensor:
+        """§III-C: G(E(x), y) — the face of x expressing y."""
+        return self.decode(self.encode(images), va)
+
+    def call(self, inputs, training=None):
+        """``{"image": f32 [N,S,S,3] in [-1,1], "va": f32 [N,2]}`` → edited images f32 [N,S,S,3]."""
+        return self.edit(inputs["image"], inputs["va"])
+
+    def sample_images(self, batch: dict, max_images: int = 8, sweep_inputs: int = 4,
+                      sweep_steps: int = 7) -> dict[str, np.ndarray]:
+        """uint8 grids: ``inputs`` (first ``max_images`` images), ``reconstructions`` (G(E(x), y_x) with the
+        image's own label), ``va_sweep`` (one row per input, up to ``sweep_inputs``: the input, then
+        ``sweep_steps`` edits along the diagonal (v, a) = (t, t), t from 0.75 down to -0.75 — high
+        valence/high arousal to low valence/low arousal, the diagonal of the paper's 7×7 grid)."""
+        from caae_tf.images import make_grid, to_uint8  # noqa: PLC0415
+
+        x = np.asarray(batch["image"], np.float32)[:max_images]
+        va = np.asarray(batch["va"], np.float32)[: len(x)]
+        rec = self.edit(x, va).numpy()
+        cols = min(len(x), 8)
+        out = {"inputs": make_grid(to_uint8(x), cols), "reconstructions": make_grid(to_uint8(rec), cols)}
+        n = min(sweep_inputs, len(x))
+        t = np.linspace(0.75, -0.75, sweep_steps, dtype=np.float32)
+        sweep_va = np.stack([t, t], axis=1)
+        z = self.encode(x[:n]).numpy()
+        z_rep = np.repeat(z, sweep_steps, axis=0)
+        va_rep = np.tile(sweep_va, (n, 1))
+        edits = self.decode(z_rep, va_rep).numpy().reshape(n, sweep_steps, *x.shape[1:])
+        tiles = []
+        for i in range(n):
+            tiles.append(to_uint8(x[i]))
+            tiles.extend(to_uint8(e) for e in edits[i])
+        out["va_sweep"] = make_grid(tiles, sweep_steps + 1)
+        return out
+
+    # ------------------------------------------------------------------------------- config
+    def get_config(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_config(cls, config: dict, identity_net=None, **kwargs):
+        """Rebuild from :meth:`get_config`; without ``identity_net`` (and identity_weight > 0) the model is
+        ``inference_only`` (it can edit/export but :meth:`build_optimizers` refuses to train it)."""
+        cfg = CAAEConfig.from_dict(config)
+        inference_only = identity_net is None and cfg.identity_weight > 0
+        return cls(cfg, identity_net=identity_net, inference_only=inference_only, **kwargs)
