@@ -146,6 +146,11 @@ def _rgb(x) -> tuple[float, float, float]:
     return tuple(float(np.clip(c, 0, 255)) for c in x)  # type: ignore[return-value]
 
 
+def _luma(rgb) -> float:
+    r, g, b = (float(c) for c in rgb)
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
 def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
     i = int(h * 6.0) % 6
     f = h * 6.0 - math.floor(h * 6.0)
@@ -164,6 +169,7 @@ def sample_identity(seed: int, identity: int) -> IdentityFactors:
     skin = _SKIN_TONES[i0] * (1 - (k - i0)) + _SKIN_TONES[min(i0 + 1, len(_SKIN_TONES) - 1)] * (k - i0)
     hair = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * u(0.85, 1.15)
     eye = _EYE_COLOURS[rng.integers(len(_EYE_COLOURS))] * u(0.85, 1.15)
+    eye = eye * min(1.0, 0.5 * _luma(skin) / _luma(eye))  # irises read darker than the skin around them
     style = HAIR_STYLES[rng.integers(len(HAIR_STYLES))]
     lip = skin * np.array([0.80, 0.50, 0.52]) + np.array([40.0, 8.0, 12.0]) * u(0.6, 1.2)
 
@@ -197,7 +203,7 @@ def sample_identity(seed: int, identity: int) -> IdentityFactors:
         nose_width=u(0.024, 0.038),
         mouth_gap=mouth_gap,
         mouth_width=u(0.058, 0.076),
-        lip_thickness=u(0.009, 0.017),
+        lip_thickness=u(0.012, 0.02),
         lip_color=_rgb(lip),
         brow_thickness=u(0.009, 0.02),
         brow_arch=u(0.1, 0.45),
@@ -395,9 +401,8 @@ def face_geometry(f: IdentityFactors, valence: float, arousal: float) -> dict[st
         ex = CX + side * f.eye_spacing
         prof_u = (1 - xs ** 2) ** 0.8
         prof_l = (1 - xs ** 2) ** 0.9
-        # inner corner slightly lower than the outer one gives an almond shape; tilt rotates outer corners up
-        skew = 0.06 * ew * (xs * side)
-        upper = np.stack([ex + ew * xs, EYE_Y - up * prof_u * (1 + 0.25 * xs * -side) - skew * 0.0], axis=1)
+        # the upper lid peaks towards the inner corner (almond shape); eye_tilt rotates the outer corner up
+        upper = np.stack([ex + ew * xs, EYE_Y - up * prof_u * (1 - 0.25 * xs * side)], axis=1)
         lower = np.stack([ex + ew * xs, EYE_Y + lo * prof_l], axis=1)
         ang = -side * f.eye_tilt  # rotate so that the outer corner rises
         upper = _rotate(upper, (ex, EYE_Y), ang)
@@ -426,7 +431,7 @@ def face_geometry(f: IdentityFactors, valence: float, arousal: float) -> dict[st
     li = centre_line + opening * 0.70 * prof
     bow = 1 - 0.28 * np.exp(-(xs / 0.2) ** 2)
     uo = ui - f.lip_thickness * 0.85 * (1 - xs ** 2) ** 0.5 * bow
-    lo_ = li - 0.0 + f.lip_thickness * 1.15 * (1 - xs ** 2) ** 0.6
+    lo_ = li + f.lip_thickness * 1.15 * (1 - xs ** 2) ** 0.6
     X = CX + mw * xs
     mouth = {
         "centre": (CX, my),
@@ -469,7 +474,7 @@ def _draw_background(f: IdentityFactors, C: int) -> np.ndarray:
 
 
 def _hair_shapes(f: IdentityFactors):
-    """(back polygon or None, front polygon, extra strokes) for the hair style."""
+    """(polygon behind the head or None, polygon in front of it) for the identity's hair style."""
     fw, cr = f.face_width, f.cranium
     vol = f.hair_volume
     style = f.hair_style
@@ -493,9 +498,8 @@ def _hair_shapes(f: IdentityFactors):
         hy = temple_y - (temple_y - apex_y) * _spow(np.sin(th), 0.25) + 0.006 * np.abs(np.sin(14 * th))
     elif style == "side_part":
         hx = fw * 0.97 * np.cos(th)
-        depth = (temple_y - apex_y) * (1 + 0.0 * th)
         swoop = 1 - 0.55 * np.clip(np.cos(th) * np.sign(sw), 0, None) ** 1.5
-        hy = temple_y - depth * np.sin(th) ** 0.7 * swoop
+        hy = temple_y - (temple_y - apex_y) * np.sin(th) ** 0.7 * swoop
     elif style == "curly":
         hx = fw * 0.97 * np.cos(th)
         hy = temple_y - (temple_y - apex_y) * np.sin(th) ** 0.6 + 0.008 * np.abs(np.sin(9 * th))
@@ -534,8 +538,9 @@ def render_face(
 ) -> np.ndarray:
     """Render one face of identity ``factors`` with expression (valence, arousal) as RGB uint8 [S, S, 3].
 
-    ``rng_or_seed`` (a ``numpy.random.Generator`` or an int seed; ``None`` = seed 0) drives the per-image
-    jitter and pixel noise; with ``jitter=False`` the canonical image is drawn and it is unused. The
+    Valence and arousal are clipped to [-1, 1]. ``rng_or_seed`` (a ``numpy.random.Generator`` or an int
+    seed; ``None`` = seed 0) drives the per-image jitter and pixel noise; with ``jitter=False`` the
+    canonical image is drawn and it is unused. The
     drawing is made at ``size·supersample`` (default: enough for a ≥ 320 px canvas, at least 2×) and
     area-downscaled.
     """
@@ -653,10 +658,12 @@ def render_face(
     P.fill(lips, f.lip_color)
     interior = np.concatenate([m["upper_inner"], m["lower_inner"][::-1]], 0)
     if m["open"] > 1e-4:
-        P.fill(interior, (70, 22, 28))
+        mouth_dark = np.array([70.0, 22.0, 28.0])
+        P.fill(interior, mouth_dark * min(1.0, 0.35 * _luma(skin) / _luma(mouth_dark)))
         teeth_h = min(m["open"] * 0.42, 0.016)
         ui = m["upper_inner"]
-        teeth = np.concatenate([ui, (ui + np.array([0.0, teeth_h]) * (1 - ((ui[:, :1] - CX) / m["width"]) ** 2))[::-1]], 0)
+        teeth_edge = ui + np.array([0.0, teeth_h]) * (1 - ((ui[:, :1] - CX) / m["width"]) ** 2)
+        teeth = np.concatenate([ui, teeth_edge[::-1]], 0)
         P.layer(lambda img: P.fill(teeth, (238, 234, 224), img), 1.0, interior, clip=interior)
     P.stroke(interior, _shade(f.lip_color, 0.45), 0.0045, closed=True)
     # lower-lip highlight
