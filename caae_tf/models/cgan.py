@@ -154,16 +154,22 @@ class CGANGenerator(keras.Model):
         self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=_kernel_init(), name="fc")
         self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
         self.fc_bn = _bn("fc_bn")
-        self.up_convs = []
-        self.up_bns = []
+        up_convs, up_bns = [], []
         for k, w in enumerate(self.widths[1:]):
-            self.up_convs.append(
-                keras.layers.Conv2DTranspose(
-                    w, self.kernel_size, strides=2, padding="same", use_bias=False,
-                    kernel_initializer=_kernel_init(), name=f"deconv{k + 1}",
-                )
+            conv = keras.layers.Conv2DTranspose(
+                w, self.kernel_size, strides=2, padding="same", use_bias=False,
+                kernel_initializer=_kernel_init(), name=f"deconv{k + 1}",
             )
-            self.up_bns.append(_bn(f"deconv{k + 1}_bn"))
+            bn = _bn(f"deconv{k + 1}_bn")
+            # One attribute per layer: layers held only in a list attribute are tracked by Keras but are
+            # NOT children in tf.train.Checkpoint's object graph (Keras 3.15's TrackedList is no TF
+            # Trackable), so their weights would silently be missing from checkpoints.
+            setattr(self, f"deconv{k + 1}", conv)
+            setattr(self, f"deconv{k + 1}_bn", bn)
+            up_convs.append(conv)
+            up_bns.append(bn)
+        self.up_convs = up_convs
+        self.up_bns = up_bns
         self.to_rgb = keras.layers.Conv2DTranspose(
             3, self.kernel_size, strides=2, padding="same", kernel_initializer=_kernel_init(),
             name=f"deconv{len(self.widths)}_rgb",
@@ -218,16 +224,20 @@ class CGANDiscriminator(keras.Model):
         self.widths = discriminator_widths(self.image_size, self.d_filters)
         self.concat_in = keras.layers.Concatenate(axis=-1, name="concat_x_v")
         self.concat_h1 = keras.layers.Concatenate(axis=-1, name="concat_h1_v")
-        self.convs = []
-        self.bns = []
+        convs, bns = [], []
         for k, w in enumerate(self.widths):
-            self.convs.append(
-                keras.layers.Conv2D(
-                    w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
-                    kernel_initializer=_kernel_init(), name=f"conv{k + 1}",
-                )
+            conv = keras.layers.Conv2D(
+                w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
+                kernel_initializer=_kernel_init(), name=f"conv{k + 1}",
             )
-            self.bns.append(None if k == 0 else _bn(f"conv{k + 1}_bn"))
+            bn = None if k == 0 else _bn(f"conv{k + 1}_bn")
+            setattr(self, f"conv{k + 1}", conv)  # one attribute per layer: see CGANGenerator
+            if bn is not None:
+                setattr(self, f"conv{k + 1}_bn", bn)
+            convs.append(conv)
+            bns.append(bn)
+        self.convs = convs
+        self.bns = bns
         self.flatten = keras.layers.Flatten(name="flatten")
         self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32", name="logit")
 
