@@ -201,12 +201,20 @@ def fit(
     first_batch = next(iter(dataset.take(1)))
     model.build_all(first_batch)
 
-    ckpt = tf.train.Checkpoint(step=step_var, model=model, iterator=iterator, **optimizers)
+    ckpt = tf.train.Checkpoint(
+        step=step_var, iterator=iterator, model=variable_map(model.weights),
+        **{name: variable_map(opt.variables) for name, opt in optimizers.items()},
+    )
     manager = tf.train.CheckpointManager(
         ckpt, os.path.join(run_dir, CKPT_DIR), max_to_keep=config.keep_checkpoints
     )
     if resume and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as exc:
+            raise TrainingError(
+                f"{manager.latest_checkpoint}: cannot resume, checkpoint does not match this model/config: {exc}"
+            ) from None
     elif resume:
         print(f"--resume: no checkpoint in {run_dir}/{CKPT_DIR}; starting from step 0", file=sys.stderr)
 
@@ -282,6 +290,20 @@ def fit(
     return FitResult(status, step, losses, ips, run_dir, saved_path)
 
 
+def variable_map(variables) -> dict:
+    """``{"v0000": tf.Variable, ...}`` in the (deterministic) order Keras lists them.
+
+    Keras 3 models do not expose every sub-layer's variables to TF's object-graph checkpointing (layers
+    kept in Python lists are missed), so checkpoints hold the flat, ordered variable lists of the model
+    (weights, BN statistics, SeedGenerator states) and of each optimizer instead. Shapes are checked on
+    restore, so a config/architecture mismatch fails loudly.
+    """
+    out = {}
+    for i, v in enumerate(variables):
+        out[f"v{i:04d}"] = v.value if hasattr(v, "value") and hasattr(v.value, "assign") else v
+    return out
+
+
 def _write_samples(model, batch, writer, run_dir: str, step: int) -> None:
     tf = _tf()
     from caae_tf.images import write_image  # noqa: PLC0415
@@ -325,7 +347,10 @@ def load_model(run_dir: str, *, checkpoint: str | None = None, precision: str = 
     set_policy(precision)
     model = build_model(config, for_training=False)
     model.build_all(dummy_batch(config, 1))
-    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    try:
+        tf.train.Checkpoint(model=variable_map(model.weights)).restore(path).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError) as exc:
+        raise ModelError(f"{path}: checkpoint does not match the model in {cfg_path}: {exc}") from None
     return model, config
 
 

@@ -1,0 +1,40 @@
+"""Tiny datasets and configs shared by the training/editing/export tests."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+TINY_CAAE = [
+    "image_size=32", "batch_size=4", "z_dim=8", "label_repeat=4", "e_filters=[4,8,8,16]", "g_fc_channels=16",
+    "g_filters=[16,8,8,4,4]", "d_img_filters=[4,4,8,8]", "d_img_fc=16", "d_z_units=[8,8,4]",
+    "identity_weight=0", "log_every=1", "sample_every=0", "checkpoint_every=3", "mixed_precision=float32",
+    "shuffle_buffer=16",
+]
+TINY_CGAN = [
+    "image_size=32", "batch_size=4", "z_dim=8", "g_filters=[16,8,8,4]", "d_filters=[4,8,8]",
+    "log_every=1", "sample_every=0", "checkpoint_every=3", "mixed_precision=float32", "shuffle_buffer=16",
+]
+
+
+def write_tiny_set(folder, n: int = 16, size: int = 40, seed: int = 0) -> str:
+    """``n`` smooth random RGB images + a generic labels.csv with va, emotion and identity; returns the CSV."""
+    import cv2
+
+    from caae_tf.labels import CGAN_EMOTIONS
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.join(folder, "images"), exist_ok=True)
+    rows = ["path,identity,valence,arousal,emotion"]
+    for i in range(n):
+        small = rng.integers(0, 255, (5, 5, 3), dtype=np.uint8)
+        img = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+        rel = f"images/{i:03d}.png"
+        cv2.imwrite(os.path.join(folder, rel), img)
+        v, a = rng.uniform(-1, 1, 2)
+        rows.append(f"{rel},{i % 4},{v:.3f},{a:.3f},{CGAN_EMOTIONS[i % 6]}")
+    path = os.path.join(folder, "labels.csv")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(rows) + "\n")
+    return path
