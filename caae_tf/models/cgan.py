@@ -30,8 +30,9 @@ Initialisation is DCGAN's: conv/dense kernels ~ N(0, 0.02), BN γ ~ N(1, 0.02); 
 mixed-precision policy (the last layers use a float32 dtype policy).
 
 Training (:meth:`CGAN.train_step`): z ~ N(0, I) (DCGAN used U(-1,1); the Gaussian is the common modern
-choice and matches :meth:`caae_tf.generate.Generator.sample_z`), drawn from a checkpointed
-``tf.random.Generator`` so a resumed run draws the same noise as an uninterrupted one. With σ the
+choice and matches :meth:`caae_tf.generate.Generator.sample_z`), drawn with stateless ops seeded by
+(config.seed, ``noise_step``), a step counter kept as a model weight, so a resumed run draws the same
+noise as an uninterrupted one. With σ the
 sigmoid and D(x, v) a logit, per example
 
     L_D = BCE(1 - s, D(x, v)) + BCE(0, D(G(z, v), v))          (s = one-sided label smoothing)
@@ -322,9 +323,13 @@ class CGAN(keras.Model):
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
             kernel_size=config.kernel_size, label_reinject=config.d_label_reinject,
         )
-        # Checkpointed noise source for train_step: restoring a checkpoint restores its state, so a
-        # resumed run draws exactly the z an uninterrupted run would have drawn.
-        self.noise_rng = tf.random.Generator.from_seed(int(config.seed), alg="philox")
+        # Noise counter for train_step: z = stateless_normal(seed=(config.seed, counter)), counter += 1
+        # per step. It is a (non-trainable, int64) model weight, so every checkpoint of model.weights
+        # holds it and a resumed run draws exactly the z an uninterrupted run would have drawn.
+        self.noise_step = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, name="noise_step",
+            aggregation="only_first_replica",
+        )
         self.g_optimizer = None
         self.d_optimizer = None
 
@@ -382,6 +387,20 @@ class CGAN(keras.Model):
         weights = tf.convert_to_tensor(weights, tf.float32)
         return self.G((z, weights), training=training)
 
+    def draw_noise(self, n) -> tf.Tensor:
+        """z ~ N(0, I) [n, z_dim] for the next training step (stateless, seeded by (seed, noise_step) and
+        the replica id under a ``tf.distribute`` strategy); advances ``noise_step``."""
+        counter = tf.identity(self.noise_step.value)
+        replica = 0
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + replica, counter])
+        z = tf.random.stateless_normal(tf.stack([tf.cast(n, tf.int32), self.z_dim]), seed=seed, dtype=tf.float32)
+        with tf.control_dependencies([z]):
+            self.noise_step.assign_add(1)
+        return z
+
     def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
         """One D update then one G update (module docstring for the losses); returns float32 scalars
         ``g_loss``, ``d_loss``, ``d_loss_real``, ``d_loss_fake``, ``d_real``, ``d_fake`` (D's mean
@@ -393,7 +412,7 @@ class CGAN(keras.Model):
         # one-hot v (Eq. 1); tf.one_hot gives an all-zero row for -1, and those rows are masked out.
         v = tf.one_hot(e, self.num_emotions, dtype=tf.float32)
         mask = tf.cast(tf.logical_and(e >= 0, e < self.num_emotions), tf.float32)
-        z = self.noise_rng.normal([tf.shape(x)[0], self.z_dim], dtype=tf.float32)
+        z = self.draw_noise(tf.shape(x)[0])
         real_target = 1.0 - float(self.cfg.label_smoothing)
 
         with tf.GradientTape() as tape:
