@@ -19,8 +19,10 @@ Architecture (§III-B-1), at the default 96 px:
   block output ("Following each block of convolution and batch normalization, the enlarged emotion label
   y is concatenated to the block's output"). y is not concatenated to the raw input image: the paper
   says "following each block", and the first block's output already receives it. Then Flatten →
-  FC 1024 + LeakyReLU(0.2) → FC 1 (logit).
-* D_z: FC 64, 32, 16, each followed by BatchNorm + LeakyReLU(0.2), then FC 1 (logit).
+  FC 1024 + LeakyReLU(0.2) → FC 1 (logit). 9,237,761 trainable parameters (the tiled label is the
+  repeated 100-dim vector, so the convs see 16+100, 32+100, 64+100 channels and the FC 6·6·(128+100)).
+* D_z: FC 64, 32, 16, each followed by BatchNorm + LeakyReLU(0.2), then FC 1 (logit). 6,113 trainable
+  parameters.
 
 The paper does not name the discriminators' activation; we use LeakyReLU(0.2) (DCGAN, Radford et al.
 2016, which the paper cites as inspiration), with ReLU in E and G. BatchNorm uses momentum 0.9 and
