@@ -16,6 +16,7 @@ from caae_tf import tf_env
 
 #: subcommand → module under caae_tf.commands
 COMMANDS: dict[str, str] = {
+    "demo": "demo",
     "synth": "synth",
     "prepare": "prepare",
     "train": "train",
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     tf_env.configure(verbose=getattr(args, "verbose", False))
+    if getattr(_load(args._command), "NEEDS_TF", True):
+        tf_env.tf()  # import TensorFlow once, with its C++ start-up banners hidden unless --verbose
     from caae_tf.errors import UserError  # noqa: PLC0415
 
     try:
