@@ -8,8 +8,8 @@ Signatures (uint8 at the edges, float inside):
   ``encode_float(images: float32) -> {"z": float32}`` — the exact model outputs, used by
   :class:`caae_tf.edit.Editor` and the experiments.
 
-S is the model's resolution, fixed in the TensorSpecs, so wrong ranks, sizes and dtypes are rejected by
-the signature itself; labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose
+S is the model's resolution, fixed in the TensorSpecs: wrong ranks and dtypes are rejected by the signature
+itself, wrong sizes by an assertion naming the expected shape (concrete functions do not enforce H, W); labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose
 message says so. A ``caae_tf_export.json`` beside the SavedModel records the model kind, resolution,
 z_dim, the source run and the caae_tf version. The SavedModel loads with plain TensorFlow
 (``tf.saved_model.load``) — no caae_tf import needed.
@@ -35,18 +35,35 @@ def _module(model, image_size: int, z_dim: int):
             super().__init__()
             self.model = model
 
-        def _check_va(self, va):
-            tf.debugging.assert_all_finite(va, "valence_arousal must be finite")
-            tf.debugging.assert_less_equal(
-                tf.reduce_max(tf.abs(va)), 1.0, message="valence_arousal must lie in [-1, 1]"
-            )
+        @staticmethod
+        def _checked(t, expected, what):
+            """``t`` after a runtime check that its shape is ``expected`` (None = any); the check runs before
+            anything else reads ``t`` (a rank mismatch would otherwise abort inside a conv kernel)."""
+            shape = tf.shape(t)
+            padded = tf.concat([shape, tf.zeros([len(expected)], tf.int32)], 0)[: len(expected)]
+            dims = [i for i, d in enumerate(expected) if d is not None]
+            ok = tf.equal(tf.size(shape), len(expected))
+            if dims:
+                want = tf.constant([expected[i] for i in dims], tf.int32)
+                ok = tf.logical_and(ok, tf.reduce_all(tf.equal(tf.gather(padded, dims), want)))
+            label = "[" + ", ".join("N" if d is None else str(d) for d in expected) + "]"
+            check = tf.debugging.Assert(ok, [f"{what} must have shape {label}; got shape", shape])
+            with tf.control_dependencies([check]):
+                return tf.identity(t)
 
         def _edit(self, x, va):
-            self._check_va(va)
-            tf.debugging.assert_equal(
-                tf.shape(x)[0], tf.shape(va)[0], message="images and valence_arousal need the same N"
-            )
-            return tf.cast(self.model.edit(x, va), tf.float32)
+            x = self._checked(x, (None, s, s, 3), "images")
+            va = self._checked(va, (None, 2), "valence_arousal")
+            tf.debugging.assert_all_finite(va, "valence_arousal must be finite")
+            with tf.control_dependencies([
+                tf.debugging.assert_less_equal(
+                    tf.reduce_max(tf.abs(va)), 1.0, message="valence_arousal must lie in [-1, 1]"
+                ),
+                tf.debugging.assert_equal(
+                    tf.shape(x)[0], tf.shape(va)[0], message="images and valence_arousal need the same N"
+                ),
+            ]):
+                return tf.cast(self.model.edit(tf.identity(x), tf.identity(va)), tf.float32)
 
         @tf.function(input_signature=[
             tf.TensorSpec([None, s, s, 3], tf.uint8, name="images"),
@@ -67,12 +84,13 @@ def _module(model, image_size: int, z_dim: int):
 
         @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.uint8, name="images")])
         def encode(self, images):
-            x = tf.cast(images, tf.float32) / 127.5 - 1.0
+            x = tf.cast(self._checked(images, (None, s, s, 3), "images"), tf.float32) / 127.5 - 1.0
             return {"z": tf.cast(self.model.encode(x), tf.float32)}
 
         @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32, name="images")])
         def encode_float(self, images):
-            return {"z": tf.cast(self.model.encode(images), tf.float32)}
+            x = self._checked(images, (None, s, s, 3), "images")
+            return {"z": tf.cast(self.model.encode(x), tf.float32)}
 
     return CAAEEditorModule()
 
