@@ -1,0 +1,125 @@
+"""Smoke test of the paper-001 cGAN pipeline end to end on real (tiny) synthetic data.
+
+synthetic discrete faces (data_prep.synthetic, 32 px) → ``caae_tf.train.train_command("cgan")`` → checkpoint
+→ ``--resume`` → ``caae_tf.generate.Generator(run_dir)`` / ``interpolation_grid`` → ``caae-tf generate``.
+The same sequence at demo size is experiments/cgan_demo.sh.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from caae_tf import cli, labels  # noqa: E402
+from caae_tf.images import read_image  # noqa: E402
+from caae_tf.train import load_model, train_command  # noqa: E402
+
+from _train_helpers import TINY_CGAN  # noqa: E402
+
+S = 32
+FIRST_STEPS, TOTAL_STEPS = 4, 7
+SAMPLE_EVERY = 4
+
+
+@pytest.fixture(scope="module")
+def discrete_set(tmp_path_factory):
+    from data_prep.synthetic import generate_dataset
+
+    out = tmp_path_factory.mktemp("synth_discrete")
+    df = generate_dataset(out, identities=2, per_identity=6, size=S, seed=0, mode="discrete", progress=False)
+    # discrete mode: every identity shows the six cGAN classes in turn (balanced one-hot labels, Eq. 1)
+    assert sorted(df["emotion"].unique()) == sorted(labels.CGAN_EMOTIONS)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def trained_run(discrete_set, tmp_path_factory):
+    """A tiny cGAN trained FIRST_STEPS steps, then resumed to TOTAL_STEPS; returns (run_dir, results)."""
+    run_dir = str(tmp_path_factory.mktemp("cgan_run") / "run")
+    overrides = [o for o in TINY_CGAN if not o.startswith(("sample_every", "checkpoint_every"))] + [
+        f"steps={TOTAL_STEPS}", f"sample_every={SAMPLE_EVERY}", "checkpoint_every=100",
+    ]
+    first = train_command("cgan", discrete_set, run_dir, overrides=overrides, progress=False,
+                          max_steps_this_run=FIRST_STEPS)
+    ckpt_after_first = sorted(os.listdir(os.path.join(run_dir, "checkpoints")))
+    resumed = train_command("cgan", discrete_set, run_dir, resume=True, progress=False)
+    return run_dir, first, ckpt_after_first, resumed
+
+
+@pytest.mark.slow
+def test_train_resume_generate(trained_run):
+    run_dir, first, ckpt_after_first, resumed = trained_run
+    # first leg: stopped early with a checkpoint of its last step (checkpoint_every is larger than the run)
+    assert first.status == "completed" and first.step == FIRST_STEPS
+    assert first.checkpoint and first.checkpoint.endswith(f"ckpt-{FIRST_STEPS}")
+    assert "checkpoint" in ckpt_after_first and f"ckpt-{FIRST_STEPS}.index" in ckpt_after_first
+    expected_terms = {"g_loss", "d_loss", "d_loss_real", "d_loss_fake", "d_real", "d_fake"}
+    for result in (first, resumed):
+        assert set(result.last_losses) == expected_terms
+        assert all(math.isfinite(v) for v in result.last_losses.values()), result.last_losses
+        assert 0.0 <= result.last_losses["d_real"] <= 1.0 and 0.0 <= result.last_losses["d_fake"] <= 1.0
+        # d_loss is the sum of its two BCE terms
+        assert result.last_losses["d_loss"] == pytest.approx(
+            result.last_losses["d_loss_real"] + result.last_losses["d_loss_fake"], rel=1e-5
+        )
+    # --resume continued the step counter to the configured total, not from 0
+    assert resumed.step == TOTAL_STEPS and resumed.checkpoint.endswith(f"ckpt-{TOTAL_STEPS}")
+    status = json.loads(open(os.path.join(run_dir, "status.json"), encoding="utf-8").read())
+    assert status["status"] == "completed" and status["step"] == TOTAL_STEPS
+    assert "resumed_from_step: 4" in open(os.path.join(run_dir, "config.yaml"), encoding="utf-8").read()
+    # sample grids at step 4 (first leg) and at the final step (second leg): 6 one-hot rows x 8 z,
+    # and 5 extreme emotions x 11 interpolation steps
+    samples = sorted(os.listdir(os.path.join(run_dir, "samples")))
+    assert samples == [f"{n}_{s:07d}.png" for n in ("interpolation", "samples") for s in (FIRST_STEPS, TOTAL_STEPS)]
+    grid = read_image(os.path.join(run_dir, "samples", f"samples_{TOTAL_STEPS:07d}.png"))
+    assert grid.shape == (6 * S + 7 * 2, 8 * S + 9 * 2, 3)
+    grid = read_image(os.path.join(run_dir, "samples", f"interpolation_{TOTAL_STEPS:07d}.png"))
+    assert grid.shape == (5 * S + 6 * 2, 11 * S + 12 * 2, 3)
+    # the restored model's noise counter continued too (one z draw per step over both legs)
+    model, cfg = load_model(run_dir)
+    assert int(model.noise_step.numpy()) == TOTAL_STEPS and cfg.image_size == S
+
+    from caae_tf.generate import Generator, interpolation_grid
+
+    gen = Generator(run_dir)
+    assert (gen.image_size, gen.z_dim, gen.kind) == (S, 8, "run")
+    grid, imgs, alphas = interpolation_grid(gen, "happiness", steps=11, num_z=2, seed=3)
+    assert grid.dtype == np.uint8 and grid.shape == (2 * S + 3 * 2, 11 * S + 12 * 2, 3)
+    assert imgs.shape == (2, 11, S, S, 3) and imgs.dtype == np.uint8
+    np.testing.assert_allclose(alphas, np.linspace(0, 1, 11), atol=1e-6)
+    # α=0 of every path is G(z, e_Neutral): identical for two different target emotions
+    _, imgs_fear, _ = interpolation_grid(gen, "fear", steps=11, num_z=2, seed=3)
+    np.testing.assert_array_equal(imgs_fear[:, 0], imgs[:, 0])
+    # different noise vectors give different faces
+    assert np.abs(imgs[0].astype(int) - imgs[1].astype(int)).mean() > 0
+
+
+@pytest.mark.slow
+def test_generate_cli_on_trained_run(trained_run, tmp_path):
+    run_dir = trained_run[0]
+    out = tmp_path / "grid_happiness"
+    rc = cli.main(["generate", "--model", run_dir, "--emotion", "happiness", "--steps", "11", "--num-z", "2",
+                   "--out", str(out), "--quiet"])
+    assert rc == 0
+    grid = read_image(str(out / "grid.png"))
+    assert grid.shape == (2 * S + 3 * 2, 11 * S + 12 * 2, 3)
+    assert (out / "z0_step0.png").exists() and (out / "z1_step10.png").exists()
+    assert np.load(out / "z.npy").shape == (2, 8)
+    with open(out / "weights.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 11
+    for j, row in enumerate(rows):
+        a = float(row["alpha"])
+        assert a == pytest.approx(j / 10, abs=1e-6)
+        v = {e: float(row[e]) for e in labels.CGAN_EMOTIONS}
+        # paper 001 Eq. 4: v1 + v_i = 1 (Neutral + Happiness), every other weight 0
+        assert v["neutral"] + v["happiness"] == pytest.approx(1.0, abs=1e-6)
+        assert v["neutral"] == pytest.approx(1 - a, abs=1e-6) and v["happiness"] == pytest.approx(a, abs=1e-6)
+        assert all(v[e] == 0 for e in ("sadness", "disgust", "fear", "anger"))
