@@ -307,13 +307,13 @@ def load_config(path: str | os.PathLike, cls: type[TrainConfig] | None = None) -
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> None:
     """Write ``cfg`` (plus optional provenance under ``_run``) as YAML; read back with :func:`load_config`."""
-    data = cfg.to_dict()
-    with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(data, fh, sort_keys=False)
-        if extra:
-            fh.write("# run provenance (ignored when loading)\n")
-            for line in yaml.safe_dump({"_run": extra}, sort_keys=False).splitlines():
-                fh.write("# " + line + "\n")
+    from caae_tf.atomic import atomic_write_text  # noqa: PLC0415
+
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    if extra:
+        text += "# run provenance (ignored when loading)\n"
+        text += "".join("# " + line + "\n" for line in yaml.safe_dump({"_run": extra}, sort_keys=False).splitlines())
+    atomic_write_text(path, text)  # a kill mid-write must not leave a truncated config.yaml for --resume
 
 
 def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfig:

@@ -160,6 +160,17 @@ def _fmt(x: float) -> str:
     return f"{x:+.2f}"
 
 
+def _unique(target: str, used: set[str]) -> str:
+    """``target``, or ``target`` with ``_2``, ``_3``... when an earlier input of this run (same file stem,
+    e.g. ``a.jpg`` and ``a.png``) already wrote it — never overwrite a result of the same run."""
+    base, ext = os.path.splitext(target)
+    k, out = 2, target
+    while out in used:
+        out, k = f"{base}_{k}{ext}", k + 1
+    used.add(out)
+    return out
+
+
 def edit_files(
     editor: Editor,
     paths: list[str],
@@ -177,6 +188,7 @@ def edit_files(
     os.makedirs(out_dir, exist_ok=True)
     written: list[str] = []
     failed: list[tuple[str, str]] = []
+    used: set[str] = set()
     bar = Progress(len(paths), f"editing {len(paths)} image(s) with {editor.source}", progress, unit="image")
     for path in paths:
         try:
@@ -202,6 +214,7 @@ def edit_files(
                 else:
                     out = to_uint8(edited)
                 target = os.path.join(out_dir, f"{stem}_v{_fmt(valence)}_a{_fmt(arousal)}.png")
+            target = _unique(target, used)
             write_image(target, out)
             written.append(target)
         except UserError as exc:

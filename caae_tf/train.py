@@ -16,6 +16,7 @@ import datetime
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -36,6 +37,14 @@ SAMPLE_DIR = "samples"
 STATUS_FILE = "status.json"
 
 MODEL_KINDS = {"caae": CAAEConfig, "cgan": CGANConfig}
+
+#: Test hooks read from the environment (used by tests/test_reliability_kill.py; unset = no effect).
+#: ``CAAE_TF_TEST_SLOW_CHECKPOINT=SECONDS`` pauses every checkpoint save after its ``.data``/``.index`` files
+#: are written and before ``CheckpointManager`` updates the ``checkpoints/checkpoint`` state file — the
+#: window a kill test aims at. ``CAAE_TF_INJECT_NAN_AT_STEP=N[:TERM]`` reports loss TERM (default: the
+#: first one) as NaN at step N, to exercise the non-finite guard through the CLI.
+SLOW_CHECKPOINT_ENV = "CAAE_TF_TEST_SLOW_CHECKPOINT"
+INJECT_NAN_ENV = "CAAE_TF_INJECT_NAN_AT_STEP"
 
 
 # --------------------------------------------------------------------------- model construction
@@ -250,6 +259,7 @@ def fit(
     status = "completed"
     t_window, n_window, ips = time.perf_counter(), 0, 0.0
     saved_path = manager.latest_checkpoint
+    nan_step, nan_term = _nan_injection()
 
     with _StopFlag() as stop:
         while int(step_var.numpy()) < target:
@@ -257,6 +267,8 @@ def fit(
             out = train_fn(batch)
             losses = _to_float_dict(out)
             step = int(step_var.assign_add(1).numpy())
+            if step == nan_step:  # test hook, see INJECT_NAN_ENV
+                losses[nan_term or next(iter(losses))] = float("nan")
             bad = [k for k, v in losses.items() if not math.isfinite(v)]
             if bad:
                 _write_status(run_dir, "non-finite", step, losses)
@@ -276,18 +288,59 @@ def fit(
             if config.sample_every and (step % config.sample_every == 0 or step == target):
                 _write_samples(model, sample_batch, writer, run_dir, step)
             if step % config.checkpoint_every == 0:
-                saved_path = manager.save(checkpoint_number=step)
+                saved_path = _save_checkpoint(manager, step, run_dir, losses)
             bar.set(step, **{k: v for k, v in losses.items() if k.startswith(("loss", "d_", "g_"))}, img_s=ips)
             if stop.signum is not None:
                 status = "interrupted"
                 break
         step = int(step_var.numpy())
         if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-            saved_path = manager.save(checkpoint_number=step)
+            saved_path = _save_checkpoint(manager, step, run_dir, losses)
     writer.flush()
     bar.close()
     _write_status(run_dir, status, step, losses)
     return FitResult(status, step, losses, ips, run_dir, saved_path)
+
+
+def _nan_injection() -> tuple[int | None, str | None]:
+    value = os.environ.get(INJECT_NAN_ENV, "").strip()
+    if not value:
+        return None, None
+    step, _, term = value.partition(":")
+    try:
+        return int(step), (term.strip() or None)
+    except ValueError:
+        raise TrainingError(f"{INJECT_NAN_ENV}={value!r}: expected STEP or STEP:TERM") from None
+
+
+def _save_checkpoint(manager, step: int, run_dir: str, losses: dict[str, float]) -> str:
+    """``manager.save`` with a clear error when the write fails (disk full, permissions, I/O error).
+
+    A failed save never damages earlier checkpoints: TensorFlow writes the new ``.data``/``.index`` files
+    first (under their own names) and rewrites the ``checkpoint`` state file atomically afterwards, so the
+    state file still names the last complete checkpoint.
+    """
+    tf = _tf()
+    options = None
+    delay = float(os.environ.get(SLOW_CHECKPOINT_ENV) or 0)
+    if delay > 0:  # test hook: files written, state file not yet updated (a fresh options object per save,
+        # because CheckpointManager appends its own callback to the list it is given)
+        options = tf.train.CheckpointOptions(experimental_write_callbacks=[lambda _path: time.sleep(delay)])
+    previous = manager.latest_checkpoint
+    try:
+        return manager.save(checkpoint_number=step, options=options)
+    except (OSError, tf.errors.OpError) as exc:
+        reason = getattr(exc, "message", None) or getattr(exc, "strerror", None) or str(exc)
+        reason = re.sub(r"\{\{[^}]*\}\}|\[Op:[^\]]*\]", "", reason).strip()  # drop TF's node/op decorations
+        reason = reason.splitlines()[0] if reason else type(exc).__name__
+        try:
+            _write_status(run_dir, "checkpoint-failed", step, losses)
+        except OSError:
+            pass
+        raise TrainingError(
+            f"{manager.directory}: could not write the checkpoint of step {step} ({reason}); the last complete "
+            f"checkpoint is {previous or 'none'} — free disk space or fix permissions, then resume with --resume"
+        ) from None
 
 
 def variable_map(variables) -> dict:

@@ -41,6 +41,8 @@ def load_va_columns(path: str, true_cols: list[str], pred_cols: list[str]):
 
     from caae_tf.errors import DataError  # noqa: PLC0415
 
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, expected a CSV file")
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
     try:

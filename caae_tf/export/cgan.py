@@ -15,7 +15,8 @@ Keras to run (``tf.saved_model.load(out_dir)``), with two signatures:
     ``emotion`` ∈ 0..5 (an index into CGAN_EMOTIONS), α ∈ [0, 1]; out-of-range values fail with a
     readable message.
 
-Wrong ranks/dtypes (e.g. int z, [N, 5] weights) are rejected by the signatures' ``TensorSpec``s. A third,
+Wrong dtypes (e.g. int z) are rejected by the signatures' ``TensorSpec``s, wrong ranks/widths (e.g. [N, 5]
+weights) by ``tf.ensure_shape`` before G. A third,
 non-signature function ``generate_float(z, emotion_weights)`` returns the float32 images in [-1, 1]
 (used by :class:`caae_tf.generate.Generator` for lossless evaluation). ``caae_tf_export.json`` beside
 ``saved_model.pb`` records the model kind, image size, z size, emotion order, source run dir and versions.
@@ -50,6 +51,12 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
     n_e = int(num_emotions)
     z_spec = tf.TensorSpec([None, int(z_dim)], tf.float32, name="z")
 
+    def _shaped(t, shape):
+        # ``signatures[...]`` concrete functions do not enforce their TensorSpec's rank/width; EnsureShape fails
+        # readably ("Shape of tensor z [1,5] is not compatible with expected shape [?,8]") where G's MatMul or
+        # concat would otherwise fail (also during shape inference, before any Assert op could run).
+        return tf.ensure_shape(t, shape)
+
     class CGANServing(tf.Module):
         def __init__(self):
             super().__init__(name="cgan_generator")
@@ -57,6 +64,7 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
 
             @tf.function(input_signature=[z_spec, tf.TensorSpec([None, n_e], tf.float32, name="emotion_weights")])
             def generate_float(z, emotion_weights):
+                z, emotion_weights = _shaped(z, [None, int(z_dim)]), _shaped(emotion_weights, [None, n_e])
                 checks = [
                     tf.debugging.assert_equal(
                         tf.shape(z)[0], tf.shape(emotion_weights)[0],
@@ -92,6 +100,7 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
                 ]
             )
             def interpolate(z, emotion, alpha):
+                z, emotion, alpha = _shaped(z, [None, int(z_dim)]), _shaped(emotion, [None]), _shaped(alpha, [None])
                 checks = [
                     tf.debugging.assert_equal(
                         tf.shape(z)[0], tf.shape(emotion)[0], message="z and emotion must have the same length N"
