@@ -40,8 +40,8 @@ def add_arguments(p) -> None:
     p.add_argument("--calls", type=int, default=30, help="edit/generate: batch-1 calls for the latency percentiles")
     p.add_argument("--inference-batch", type=int, default=64, help="edit/generate: batch for the images/s figure")
     p.add_argument("--peak-size", type=int, action="append", default=None, metavar="N",
-                   help="matrix size of the peak-FLOP/s matmul (repeatable; best wins; default 2048 and 4096)")
-    p.add_argument("--peak-repeats", type=int, default=3, help="timed matmuls per size (best of N)")
+                   help="matrix size of the peak-FLOP/s matmul (repeatable; best wins; default 1024, 2048 and 4096)")
+    p.add_argument("--peak-repeats", type=int, default=5, help="timed matmuls per size (best of N)")
     p.add_argument("--out", default=None, help="also append the JSON line to this .jsonl file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -57,7 +57,7 @@ def run(args) -> int:
         batch_size=args.batch_size, image_size=args.image_size, steps=args.steps, warmup=args.warmup,
         precision=args.precision, jit=args.jit, records=args.records, consumer_ips=args.consumer_ips,
         model_path=args.model, calls=args.calls, inference_batch=args.inference_batch,
-        peak_sizes=tuple(args.peak_size or (2048, 4096)), peak_repeats=args.peak_repeats,
+        peak_sizes=tuple(args.peak_size or (1024, 2048, 4096)), peak_repeats=args.peak_repeats,
         progress=not args.quiet,
     )
     line = json.dumps(result, default=float)
