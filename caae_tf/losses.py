@@ -48,6 +48,15 @@ def mean_over_global_batch(per_example: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean(per_example)
 
 
+def as_replica_mean(global_share: tf.Tensor) -> tf.Tensor:
+    """Turn a :func:`mean_over_global_batch` value (this replica's share of the global mean) back into the
+    replica's own mean, for logging: the driver averages logged values over replicas (``ReduceOp.MEAN``)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        return global_share * float(ctx.num_replicas_in_sync)
+    return global_share
+
+
 def per_example_l1(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Mean absolute error per example: ``mean_{i} |a_i - b_i|`` over all non-batch axes → ``[B]`` float32."""
     a = tf.cast(a, tf.float32)

@@ -203,12 +203,20 @@ def fit(
     for sub in (CKPT_DIR, LOG_DIR, SAMPLE_DIR):
         os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
 
+    replicas = strategy.num_replicas_in_sync
+    if config.batch_size % replicas:
+        raise TrainingError(
+            f"batch_size {config.batch_size} is not divisible by the {replicas} replicas of the distribution strategy"
+        )
+    first_batch = next(iter(dataset.take(1)))
     with strategy.scope():
         optimizers = model.build_optimizers()
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        model.build_all(first_batch)
+    # One checkpointable iterator yields the *global* batch; under several replicas each replica takes its
+    # slice inside the step (DistributedIterators cannot be checkpointed, and this keeps the data order of a
+    # single-device run). Losses are means over the global batch (see caae_tf.losses).
     iterator = iter(dataset)
-    first_batch = next(iter(dataset.take(1)))
-    model.build_all(first_batch)
 
     ckpt = tf.train.Checkpoint(
         step=step_var, iterator=iterator, model=variable_map(model.weights),
@@ -243,6 +251,10 @@ def fit(
 
     @tf.function(jit_compile=bool(config.jit_compile))
     def train_fn(batch):
+        if replicas > 1:
+            batch = strategy.experimental_distribute_values_from_function(
+                lambda ctx: {k: tf.split(v, replicas)[ctx.replica_id_in_sync_group] for k, v in batch.items()}
+            )
         out = strategy.run(model.train_step, args=(batch,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
 
@@ -419,6 +431,42 @@ def dummy_batch(config: TrainConfig, n: int = 1) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- distribution
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def make_strategy(name: str = "default"):
+    """A ``tf.distribute`` strategy by name.
+
+    * ``default``: the default (single-device) strategy;
+    * ``mirrored``: ``MirroredStrategy`` over all local GPUs, or — without GPUs — over all logical CPU
+      devices (create several with ``tf.config.set_logical_device_configuration`` before TF initialises,
+      e.g. via ``CAAE_TF_CPU_REPLICAS=2``; this is how the CI test exercises multi-replica training);
+    * ``multiworker``: ``MultiWorkerMirroredStrategy`` (each host runs the same command with its own
+      ``TF_CONFIG``; the global batch is split across all replicas of all workers).
+    """
+    tf = _tf()
+    if name not in STRATEGIES:
+        raise TrainingError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def configure_cpu_replicas(n: int | None = None) -> None:
+    """Split the CPU into ``n`` logical devices (``$CAAE_TF_CPU_REPLICAS``); must run before TF initialises."""
+    n = n or int(os.environ.get("CAAE_TF_CPU_REPLICAS", "0") or 0)
+    if n > 1:
+        tf = _tf()
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
 # --------------------------------------------------------------------------- CLI entry
 
 def train_command(
@@ -431,8 +479,14 @@ def train_command(
     resume: bool = False,
     progress: bool = True,
     max_steps_this_run: int | None = None,
+    strategy: str = "default",
 ) -> FitResult:
-    """``caae-tf train caae|cgan``: resolve config, build data + model, fit."""
+    """``caae-tf train caae|cgan``: resolve config, build data + model, fit.
+
+    ``strategy``: ``default`` (one device), ``mirrored`` (all local GPUs, else all logical CPUs — see
+    :func:`make_strategy`) or ``multiworker`` (``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``).
+    ``batch_size`` is the global batch; per-replica losses are scaled by it (``tf.nn.compute_average_loss``).
+    """
     import keras  # noqa: PLC0415
 
     from caae_tf.precision import set_policy  # noqa: PLC0415
@@ -443,13 +497,16 @@ def train_command(
     config = resolve_run_config(kind, run_dir, config_file=config_file, overrides=overrides, resume=resume)
     keras.utils.set_random_seed(config.seed)
     policy = set_policy(config.mixed_precision)
+    dist = make_strategy(strategy)
     dataset = make_training_dataset(data, config)
-    model = build_model(config)
-    provenance = {"data": os.path.abspath(data), "policy": policy}
+    with dist.scope():
+        model = build_model(config)
+    provenance = {"data": os.path.abspath(data), "policy": policy, "strategy": strategy,
+                  "replicas": dist.num_replicas_in_sync}
     ident = getattr(getattr(model, "identity_net", None), "description", None)
     if isinstance(config, CAAEConfig):
         provenance["identity_network"] = ident or "none (identity_weight = 0)"
     return fit(
         model, dataset, config, run_dir, resume=resume, progress=progress, provenance=provenance,
-        max_steps_this_run=max_steps_this_run,
+        max_steps_this_run=max_steps_this_run, strategy=dist,
     )

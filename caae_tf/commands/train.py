@@ -19,15 +19,19 @@ def add_arguments(p) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=2000 --set identity_weight=0")
     p.add_argument("--resume", action="store_true", help="continue from the run dir's latest checkpoint")
+    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
+                   help="tf.distribute strategy: mirrored = all local GPUs (or logical CPUs, see "
+                        "CAAE_TF_CPU_REPLICAS); multiworker = MultiWorkerMirroredStrategy via TF_CONFIG")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
-    from caae_tf.train import train_command
+    from caae_tf.train import configure_cpu_replicas, train_command
 
+    configure_cpu_replicas()
     result = train_command(
         args.model, args.data, args.run_dir, config_file=args.config, overrides=args.overrides,
-        resume=args.resume, progress=not args.quiet,
+        resume=args.resume, progress=not args.quiet, strategy=args.strategy,
     )
     losses = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.last_losses.items()))
     print(f"{result.status} at step {result.step}; checkpoint {result.checkpoint}")

@@ -409,7 +409,7 @@ class CAAE(keras.Model):
         self.d_img_optimizer.apply(d_img_grads, d_img_vars)
         self.eg_optimizer.apply(eg_grads, eg_vars)
 
-        return {
+        logs = {
             "loss_rec": loss_rec,
             "loss_iden": loss_iden,
             "loss_z": loss_z,
@@ -422,6 +422,8 @@ class CAAE(keras.Model):
             "d_img_real": L.mean_probability(real_logits),
             "d_img_fake": L.mean_probability(fake_logits),
         }
+        # every value above is this replica's share of a global-batch mean; log replica means instead
+        return {k: L.as_replica_mean(v) for k, v in logs.items()}
 
     # ------------------------------------------------------------------------------- inference
     def encode(self, images) -> tf.Tensor:
