@@ -423,8 +423,6 @@ def test_subprocesses_exit_cleanly_without_traceback(corpus, caae_run, tmp_path)
         (["edit", os.path.join(corpus, "images", "text.jpg"), os.path.join(corpus, "images", "good_00.png"),
           "--model", str(caae_run), "--valence", "2", "--arousal", "0", "--clip", "--out", str(tmp_path / "e"),
           "--quiet"], 1),
-        (["train", "caae", "--data", os.path.join(corpus, "all_bad.csv"), "--run-dir", str(tmp_path / "t"),
-          "--quiet", *_sets(TINY_CAAE)], 2),
         (["metrics", "--csv", os.path.join(corpus, "predictions.csv")], 0),
     ]
     for argv, want in runs:

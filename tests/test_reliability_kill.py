@@ -72,7 +72,7 @@ def _ckpt_state(run: str) -> tuple[int | None, list[int]]:
     return int(latest.group(1)), listed
 
 
-def _wait(pred, proc: subprocess.Popen, timeout: float = 120.0, poll: float = 0.003) -> bool:
+def _wait(pred, proc: subprocess.Popen, timeout: float = 600.0, poll: float = 0.003) -> bool:
     """Poll ``pred`` until true (→ True) or the process exits first (→ False)."""
     t0 = time.monotonic()
     while not pred():
@@ -139,7 +139,7 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
         at_launch, _ = _ckpt_state(run)
         at_launch = at_launch or 0
         t_launch = time.time()
-        extra = {"CAAE_TF_TEST_SLOW_CHECKPOINT": "0.4"} if mode == "ckpt-write" else {}
+        extra = {"CAAE_TF_TEST_SLOW_CHECKPOINT": "2"} if mode == "ckpt-write" else {}  # a 2 s window
         proc = _launch(_cmd(kind, data, run, sets, resume=i > 0), **extra)
         killed_in_window = None
         if mode == "startup":  # during TF import / restore / config write / tracing
@@ -155,7 +155,7 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
 
             def new_index():
                 p = os.path.join(run, "checkpoints", f"ckpt-{target}.index")
-                return os.path.exists(p) and os.path.getmtime(p) >= t_launch - 1
+                return os.path.exists(p) and os.path.getmtime(p) > t_launch  # not a stale one from an earlier kill
             assert _wait(new_index, proc), proc.communicate()
             killed_in_window = target
         else:  # pragma: no cover
@@ -178,14 +178,14 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
     # resume to the end
     at_launch = _ckpt_state(run)[0] or 0
     proc = _launch(_cmd(kind, data, run, sets, resume=True))
-    out, err = proc.communicate(timeout=180)
+    out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert f"completed at step {steps}" in out
     assert _resumed_from(run) == at_launch
     assert json.loads(open(os.path.join(run, "status.json")).read())["step"] == steps
     _check_checkpoints(run)
-    rout, rerr = ref.communicate(timeout=180)
+    rout, rerr = ref.communicate(timeout=600)
     assert ref.returncode == 0, rerr
     for a, b in zip(_weights(ref_dir), _weights(run)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -221,7 +221,8 @@ def test_sigterm_and_sigint_checkpoint_and_exit_zero(tmp_path, tiny_csv):
         out, err = proc.communicate(timeout=30)
         took = time.monotonic() - t0
         assert proc.returncode == 0, (sig, proc.returncode, err)
-        assert took < 5.0, f"{sig!r}: exit took {took:.1f}s"
+        assert took < 10.0, f"{sig!r}: exit took {took:.1f}s"  # typically ~1 s (final save + interpreter exit)
+        print(f"{sig!r}: checkpoint + exit took {took:.2f}s")
         m = re.search(r"interrupted at step (\d+); checkpoint (\S+)", out)
         assert m, out
         step = int(m.group(1))
@@ -242,7 +243,7 @@ def test_nan_through_cli_keeps_last_good_checkpoint(tmp_path, tiny_csv):
     run = str(tmp_path / "run")
     sets = TINY_CAAE + ["steps=20", "checkpoint_every=2", "log_every=5"]
     proc = subprocess.run(_cmd("caae", tiny_csv, run, sets, resume=False), cwd=REPO, capture_output=True,
-                          text=True, timeout=180, env=dict(ENV, CAAE_TF_INJECT_NAN_AT_STEP="7:loss_rec"))
+                          text=True, timeout=600, env=dict(ENV, CAAE_TF_INJECT_NAN_AT_STEP="7:loss_rec"))
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("caae-tf train: error:")]
