@@ -179,6 +179,12 @@ class CAAEConfig(TrainConfig):
     """λ3, weight of L_z (Eq. 3) in the E/G objective."""
     lambda_img: float = 0.01
     """λ4, weight of L_img (Eq. 4) in the E/G objective."""
+    lambda_cond: float = 0.0
+    """Beyond the paper (0 = paper): weight of an adversarial term on edits to random targets y' ~ U[-1,1]²
+    (G is rewarded when D_img accepts (G(E(x), y'), y')), with D_img also taught to reject those edits and
+    real images paired with a mismatched label (matching-aware D, Reed et al. 2016). During the paper's
+    training G only ever sees x's own label, so nothing forces it to take the expression from y rather
+    than from z; this term does, and makes edits follow (v, a) after far fewer steps."""
     identity_images: int = 16
     """L_iden is computed on the first N images of each batch (16 of 49 in the paper)."""
     identity_network: str = ""
@@ -198,6 +204,8 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: g_filters needs at least the four stride-2 layers")
         if self.identity_weight < 0:
             raise ConfigError(f"{source}: identity_weight must be >= 0")
+        if self.lambda_cond < 0:
+            raise ConfigError(f"{source}: lambda_cond must be >= 0")
 
 
 @dataclass

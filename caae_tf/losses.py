@@ -127,6 +127,11 @@ def image_discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> 
     return discriminator_loss(real_logits, fake_logits)
 
 
+def fake_loss(logits: tf.Tensor) -> tf.Tensor:
+    """BCE(D(·) → 0) as a global-batch mean: a discriminator's loss on one kind of negative pair."""
+    return mean_over_global_batch(per_example_bce(0.0, logits))
+
+
 def generator_adversarial_loss(fake_logits: tf.Tensor) -> tf.Tensor:
     """G's side of L_img (Eq. 4), non-saturating: -E log D_img(G(E(x), y), y)."""
     return generator_loss(fake_logits)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -180,8 +182,8 @@ def test_train_step_under_tf_function_updates_every_network(with_identity):
     step = tf.function(m.train_step)
     out = step(b)
     out = step(batch(cfg, 4, seed=1))
-    expected = {"loss_rec", "loss_iden", "loss_z", "loss_img", "loss_eg_total", "d_z_loss", "d_img_loss",
-                "d_z_real", "d_z_fake", "d_img_real", "d_img_fake"}
+    expected = {"loss_rec", "loss_iden", "loss_z", "loss_img", "loss_cond", "loss_eg_total", "d_z_loss",
+                "d_img_loss", "d_z_real", "d_z_fake", "d_img_real", "d_img_fake"}
     assert set(out) == expected
     for k, v in out.items():
         assert v.dtype == tf.float32 and v.shape == () and np.isfinite(float(v)), k
@@ -216,6 +218,24 @@ def test_train_step_is_deterministic_for_a_seed():
         return [float(m.train_step(b)["loss_eg_total"]) for _ in range(2)]  # eager: no tracing cost
 
     assert run() == run()
+
+
+def test_random_target_conditioning_term():
+    """lambda_cond > 0 (beyond the paper): an extra adversarial term on edits to random labels enters Eq. (5)
+    and D_img's loss; with lambda_cond = 0 the step is the paper's."""
+    keras.utils.set_random_seed(0)
+    cfg = dataclasses.replace(tiny_config(), lambda_cond=0.5)
+    m = CAAE(cfg)
+    b = batch(cfg, 4)
+    m.build_all(b)
+    m.build_optimizers()
+    out = m.train_step(b)
+    lam = (cfg.lambda_rec, cfg.identity_weight, cfg.lambda_z, cfg.lambda_img, cfg.lambda_cond)
+    terms = [float(out[k]) for k in ("loss_rec", "loss_iden", "loss_z", "loss_img", "loss_cond")]
+    assert terms[-1] > 0
+    assert float(out["loss_eg_total"]) == pytest.approx(sum(l * t for l, t in zip(lam, terms)), rel=1e-5)
+    # D_img's loss now also holds the edit and mismatch negatives: larger than the two-term paper loss
+    assert float(out["d_img_loss"]) > 2 * 0.69 * 0.9
 
 
 def test_mixed_bfloat16_outputs_are_float32():

@@ -374,6 +374,9 @@ class CAAE(keras.Model):
             x_id = x[: c.identity_images]
             features_real = [tf.stop_gradient(f) for f in self.identity_net(x_id, training=False)]
         z_prior = self.sample_prior(tf.shape(x)[0])
+        use_cond = c.lambda_cond > 0
+        if use_cond:  # beyond the paper: random target labels y' (see CAAEConfig.lambda_cond)
+            y_rand = keras.random.uniform(tf.shape(y), minval=-1.0, maxval=1.0, seed=self.seed_generator)
 
         with tf.GradientTape(persistent=True) as tape:
             z = self.E(x, training=True)
@@ -395,6 +398,15 @@ class CAAE(keras.Model):
                                       c.lambda_z, c.lambda_img)
             d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits)
             d_img_loss = L.image_discriminator_loss(real_logits, fake_logits)
+            if use_cond:
+                x_edit = self.G((z, y_rand), training=True)
+                edit_logits = self.D_img((x_edit, y_rand), training=True)
+                mismatch_logits = self.D_img((x, y_rand), training=True)
+                loss_cond = L.generator_adversarial_loss(edit_logits)
+                loss_eg = loss_eg + c.lambda_cond * loss_cond
+                d_img_loss = d_img_loss + 0.5 * (L.fake_loss(edit_logits) + L.fake_loss(mismatch_logits))
+            else:
+                loss_cond = tf.zeros([], tf.float32)
             scaled = [self.eg_optimizer.scale_loss(loss_eg), self.d_img_optimizer.scale_loss(d_img_loss),
                       self.d_z_optimizer.scale_loss(d_z_loss)]
 
@@ -414,6 +426,7 @@ class CAAE(keras.Model):
             "loss_iden": loss_iden,
             "loss_z": loss_z,
             "loss_img": loss_img,
+            "loss_cond": loss_cond,
             "loss_eg_total": loss_eg,
             "d_z_loss": d_z_loss,
             "d_img_loss": d_img_loss,
