@@ -233,12 +233,20 @@ class CGANConfig(TrainConfig):
     kernel_size: int = 5
     label_smoothing: float = 0.0
     """One-sided label smoothing for real samples in D's loss."""
+    d_mismatch_weight: float = 0.0
+    """Beyond paper 001 (which does not say how D is conditioned): matching-aware D of Reed et al. (2016,
+    GAN-CLS). With w > 0 a share w of D's negative term goes to real images paired with a wrong one-hot
+    label: L_D = BCE(1-s, D(x, v)) + (1-w)·BCE(0, D(G(z, v), v)) + w·BCE(0, D(x, v_wrong)). 0 = the plain cGAN
+    loss; 0.5 = GAN-CLS. Makes D check the label from the first steps, so G learns the conditioning far
+    sooner (experiments/configs/cgan_demo.yaml)."""
     learning_rate: float = 1e-4
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
         if self.num_emotions != 6:
             raise ConfigError(f"{source}: num_emotions must be 6 (Neutral, Sadness, Disgust, Fear, Anger, Happiness)")
+        if not 0.0 <= self.d_mismatch_weight < 1.0:
+            raise ConfigError(f"{source}: d_mismatch_weight must be in [0, 1), got {self.d_mismatch_weight}")
 
 
 @dataclass
