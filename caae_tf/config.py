@@ -44,7 +44,13 @@ class TrainConfig:
     sample_every: int = 500
     """Write TensorBoard image grids (and ``samples/*.png``) every N steps; 0 disables."""
     seed: int = 0
-    """Seed for weights, data order and noise; same seed => bit-identical losses on the same machine."""
+    """Seed for weights, data order and noise; same seed => bit-identical losses on the same machine when
+    ``deterministic`` is true (otherwise multi-threaded CPU kernels may round differently from run to run
+    on a busy machine, and GAN training amplifies that)."""
+    deterministic: bool = False
+    """``caae-tf train caae|cgan``: call ``tf.config.experimental.enable_op_determinism()`` (bit-reproducible
+    runs, ``--resume`` equal to an uninterrupted run even on a busy machine; measured up to ~1.7x slower
+    per step on CPU)."""
     mixed_precision: str = "auto"
     """``auto`` (bf16 where the CPU has AVX512-BF16/AMX or on a GPU, else fp32), ``float32``,
     ``mixed_bfloat16`` or ``mixed_float16`` (GPU only, with loss scaling)."""

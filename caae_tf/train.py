@@ -496,6 +496,8 @@ def train_command(
     check_run_dir(run_dir, resume)
     config = resolve_run_config(kind, run_dir, config_file=config_file, overrides=overrides, resume=resume)
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        _tf().config.experimental.enable_op_determinism()
     policy = set_policy(config.mixed_precision)
     dist = make_strategy(strategy)
     dataset = make_training_dataset(data, config)

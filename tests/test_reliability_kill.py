@@ -13,6 +13,9 @@ such entries (``checkpoint_exists`` looks for the ``.index``) and never restores
 allow exactly that case and nothing else. ``config.yaml`` (read back on ``--resume``) is written
 atomically too (caae_tf.atomic).
 
+The runs use ``deterministic=true`` (op determinism): without it even two uninterrupted runs differ on a
+busy CPU, so "resumed == uninterrupted" could not be checked exactly.
+
 Test hooks in caae_tf/train.py: ``CAAE_TF_TEST_SLOW_CHECKPOINT=S`` pauses each save between "files
 written" and "state file updated" (so a kill can be aimed into that window) and
 ``CAAE_TF_INJECT_NAN_AT_STEP=N[:TERM]`` makes the reported loss TERM NaN at step N.
@@ -120,6 +123,35 @@ def _check_checkpoints(run: str) -> tuple[int | None, list[int]]:
     return latest, listed
 
 
+#: BatchNorm moving statistics are compared loosely: they are not reproducible even between two
+#: uninterrupted CAAE runs (D_z and D_img run twice per train step in training mode; in some fresh
+#: processes — the reference as often as a resumed one — D_z/bn3's moving_mean after step 2 takes a second
+#: value, ~2 % apart: an update-order issue in the model, reported). They never feed back into training (BN uses batch statistics there), so weights
+#: and optimizer slots are still compared strictly; a moving statistic that was not restored would be
+#: off by far more than this tolerance.
+MOVING_STATS_ATOL = 2e-2
+
+
+def _moving_stat_keys(run: str) -> set[str]:
+    from caae_tf.train import load_model
+
+    model, _ = load_model(run)
+    return {f"model/v{i:04d}/.ATTRIBUTES/VARIABLE_VALUE" for i, w in enumerate(model.weights) if "moving_" in w.path}
+
+
+def _same_checkpoint(a: str, b: str, what: str, loose: set[str] = frozenset()) -> None:
+    import tensorflow as tf
+
+    ra, rb = tf.train.load_checkpoint(a), tf.train.load_checkpoint(b)
+    dtypes = ra.get_variable_to_dtype_map()
+    assert dtypes.keys() == rb.get_variable_to_dtype_map().keys()
+    for name, dtype in dtypes.items():
+        if dtype.is_floating or dtype.is_integer:
+            tol = dict(rtol=0, atol=MOVING_STATS_ATOL) if name in loose else dict(rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(rb.get_tensor(name), ra.get_tensor(name), **tol,
+                                       err_msg=f"{b} != {a} at {name} ({what})")
+
+
 def _weights(run: str) -> list[np.ndarray]:
     from caae_tf.train import load_model
 
@@ -130,10 +162,23 @@ def _weights(run: str) -> list[np.ndarray]:
 def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
     """Train ``kind`` with SIGKILLs at the moments ``modes`` pick, resuming each time; returns (run, log)."""
     rng = np.random.default_rng(seed)
-    sets = TINY[kind] + [f"steps={steps}", "checkpoint_every=2", "log_every=5"]
+    # deterministic=true: without op determinism, multi-threaded CPU kernels round differently under load and
+    # even two uninterrupted runs can differ (measured: max |Δw| 0.036 after 40 steps, 3 concurrent runs)
+    sets = TINY[kind] + [f"steps={steps}", "checkpoint_every=2", "log_every=5", "deterministic=true"]
     ref_dir, run = str(tmp_path / "reference"), str(tmp_path / "killed")
     # the uninterrupted reference run, in parallel with the first killed one
-    ref = _launch(_cmd(kind, data, ref_dir, sets, resume=False))
+    ref = _launch(_cmd(kind, data, ref_dir, sets + ["keep_checkpoints=1000"], resume=False))
+    ref_done = []
+
+    def same_as_reference(step: int, what: str) -> None:
+        """The killed run's ckpt-STEP equals the uninterrupted run's (model weights and optimizer slots)."""
+        if not ref_done:
+            rout, rerr = ref.communicate(timeout=600)
+            assert ref.returncode == 0, rerr
+            ref_done.append(_moving_stat_keys(ref_dir))
+        _same_checkpoint(os.path.join(ref_dir, "checkpoints", f"ckpt-{step}"),
+                         os.path.join(run, "checkpoints", f"ckpt-{step}"), f"{what}; kills so far: {log}",
+                         loose=ref_done[0])
     log, last, starts = [], 0, []
     for i, mode in enumerate(modes):
         at_launch, _ = _ckpt_state(run)
@@ -174,6 +219,8 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
             starts.append(_resumed_from(run))
             assert starts[-1] == at_launch, (starts[-1], at_launch)
         log.append((mode, at_launch, latest, round(time.time() - t_launch, 1)))
+        if latest > at_launch:
+            same_as_reference(latest, f"after kill {i + 1} ({mode})")
         last = latest
     # resume to the end
     at_launch = _ckpt_state(run)[0] or 0
@@ -185,10 +232,13 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
     assert _resumed_from(run) == at_launch
     assert json.loads(open(os.path.join(run, "status.json")).read())["step"] == steps
     _check_checkpoints(run)
-    rout, rerr = ref.communicate(timeout=600)
-    assert ref.returncode == 0, rerr
-    for a, b in zip(_weights(ref_dir), _weights(run)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    same_as_reference(steps, "final")  # every model weight and optimizer slot of the checkpoints
+    from caae_tf.train import load_model
+
+    (m_ref, _), (m_run, _) = load_model(ref_dir), load_model(run)
+    for a, b in zip(m_ref.weights, m_run.weights):  # and what inference loads
+        atol = MOVING_STATS_ATOL if "moving_" in a.path else 1e-6
+        np.testing.assert_allclose(np.asarray(b.numpy()), np.asarray(a.numpy()), rtol=1e-5, atol=atol, err_msg=a.path)
     return run, log
 
 
