@@ -189,14 +189,16 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
         killed_in_window = None
         if mode == "startup":  # during TF import / restore / config write / tracing
             delay = float(rng.uniform(1.0, 9.0))
-            _wait(lambda: time.time() - t_launch > delay, proc)
+            # ...but never later than the first new checkpoint: a quiet machine finishes a tiny run in seconds
+            _wait(lambda: time.time() - t_launch > delay or (_ckpt_state(run)[0] or 0) > at_launch, proc)
         elif mode == "train":  # between steps or inside one, a random number of checkpoints later
-            target = min(at_launch + 2 * int(rng.integers(1, 6)), steps - 2)
+            target = min(at_launch + 2 * int(rng.integers(1, 6)), steps - 10)
             assert _wait(lambda: (_ckpt_state(run)[0] or 0) >= target, proc), proc.communicate()
             time.sleep(float(rng.uniform(0.0, 0.08)))
         elif mode == "ckpt-write":  # inside the save: files written, state file not yet updated
-            k = int(rng.integers(1, 3))  # the k-th save of this process
-            target = at_launch + 2 * k
+            k = int(rng.integers(1, 3))  # the k-th save of this process (the final save at `steps` at the latest)
+            target = min(at_launch + 2 * k, steps)
+            assert target > at_launch, f"nothing left to save after step {at_launch}"
 
             def new_index():
                 p = os.path.join(run, "checkpoints", f"ckpt-{target}.index")
@@ -250,7 +252,7 @@ def test_sigkill_anywhere_resumes_to_identical_weights(tmp_path, tiny_csv, kind,
     # write, tracing) and one more of a random kind; in a seeded random order
     modes = ["ckpt-write", "train", "startup", "startup", str(rng.choice(["train", "ckpt-write", "startup"]))]
     modes = [str(m) for m in rng.permutation(modes)]
-    run, log = _kill_and_resume(kind, tiny_csv, tmp_path, steps=40, seed=seed, modes=modes)
+    run, log = _kill_and_resume(kind, tiny_csv, tmp_path, steps=60, seed=seed, modes=modes)
     print(f"{kind} kills (mode, resumed from, last complete step, seconds):", log)
     assert sum(1 for m, *_ in log if m == "ckpt-write") >= 1 and len(log) == 5
 
