@@ -38,3 +38,25 @@ def write_tiny_set(folder, n: int = 16, size: int = 40, seed: int = 0) -> str:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(rows) + "\n")
     return path
+
+
+def tiny_cgan_model(seed: int = 0, z_dim: int = 8):
+    """A tiny untrained 64 px cGAN whose G kernels are re-drawn He-normal, so the uint8 outputs are visible
+    images spanning many levels (used by the generate and export tests)."""
+    import keras
+
+    from caae_tf.config import CGANConfig
+    from caae_tf.models.cgan import CGAN
+
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(seed)
+    cfg = CGANConfig(image_size=64, z_dim=z_dim, g_filters=[32, 16, 8, 8], d_filters=[8, 8, 16, 16], batch_size=4)
+    m = CGAN(cfg)
+    m.build_all()
+    rng = np.random.default_rng(seed)
+    for var in m.G.trainable_variables:
+        if "kernel" in var.path:
+            shape = var.shape
+            fan_in = int(np.prod(shape[:-2])) * int(shape[-1]) if len(shape) == 4 else int(shape[0])
+            var.assign(rng.normal(0, np.sqrt(2.0 / fan_in), shape).astype(np.float32))
+    return m

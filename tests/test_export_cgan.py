@@ -15,28 +15,19 @@ tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 from caae_tf import __version__, labels  # noqa: E402
-from caae_tf.config import CGANConfig, save_config  # noqa: E402
+from caae_tf.config import save_config  # noqa: E402
 from caae_tf.errors import ModelError  # noqa: E402
 from caae_tf.export.cgan import METADATA_FILE, export_cgan, read_export_metadata  # noqa: E402
 from caae_tf.images import to_uint8  # noqa: E402
 from caae_tf.models.cgan import CGAN  # noqa: E402
 
+from _train_helpers import tiny_cgan_model  # noqa: E402
+
 Z_DIM = 8
 
 
 def make_model(seed: int = 0) -> CGAN:
-    """Tiny untrained 64 px cGAN; G kernels re-drawn He-normal so the uint8 outputs span many levels."""
-    keras.mixed_precision.set_global_policy("float32")
-    keras.utils.set_random_seed(seed)
-    m = CGAN(CGANConfig(image_size=64, z_dim=Z_DIM, g_filters=[32, 16, 8, 8], d_filters=[8, 8, 16, 16]))
-    m.build_all()
-    rng = np.random.default_rng(seed)
-    for var in m.G.trainable_variables:
-        if "kernel" in var.path:
-            shape = var.shape
-            fan_in = int(np.prod(shape[:-2])) * int(shape[-1]) if len(shape) == 4 else int(shape[0])
-            var.assign(rng.normal(0, np.sqrt(2.0 / fan_in), shape).astype(np.float32))
-    return m
+    return tiny_cgan_model(seed, z_dim=Z_DIM)
 
 
 # The child process imports TensorFlow only: the SavedModel must be self-contained.

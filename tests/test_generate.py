@@ -17,31 +17,20 @@ from caae_tf.generate import (
 )
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
 
-from caae_tf.config import CGANConfig, save_config  # noqa: E402
+from caae_tf.config import save_config  # noqa: E402
 from caae_tf.errors import ModelError  # noqa: E402
 from caae_tf.generate import Generator, interpolation_grid  # noqa: E402
 from caae_tf.images import read_image, to_uint8  # noqa: E402
 from caae_tf.models.cgan import CGAN  # noqa: E402
 
+from _train_helpers import tiny_cgan_model  # noqa: E402
+
 EXTREME = labels.EXTREME_EMOTIONS
 
 
 def make_model(seed: int = 0) -> CGAN:
-    """A tiny untrained 64 px cGAN whose G kernels are He-normal, so outputs are visible images."""
-    keras.mixed_precision.set_global_policy("float32")
-    keras.utils.set_random_seed(seed)
-    cfg = CGANConfig(image_size=64, z_dim=8, g_filters=[32, 16, 8, 8], d_filters=[8, 8, 16, 16], batch_size=4)
-    m = CGAN(cfg)
-    m.build_all()
-    rng = np.random.default_rng(seed)
-    for var in m.G.trainable_variables:
-        if "kernel" in var.path:
-            shape = var.shape
-            fan_in = int(np.prod(shape[:-2])) * int(shape[-1]) if len(shape) == 4 else int(shape[0])
-            var.assign(rng.normal(0, np.sqrt(2.0 / fan_in), shape).astype(np.float32))
-    return m
+    return tiny_cgan_model(seed, z_dim=8)
 
 
 @pytest.fixture(scope="module")
