@@ -1,29 +1,36 @@
-"""Face detection, eye alignment and paste-back for arbitrary photos (OpenCV Haar cascades).
+"""One face-alignment convention for training and inference: 5 landmarks → a canonical template.
 
-Detection uses the Viola-Jones cascades bundled with ``opencv-python-headless`` 4.x
-(``cv2.data.haarcascades``: ``haarcascade_frontalface_default.xml`` for the face,
-``haarcascade_eye.xml`` then ``haarcascade_eye_tree_eyeglasses.xml`` for the eyes). OpenCV 5 wheels no
-longer ship ``CascadeClassifier`` or the XML files, hence ``opencv-python-headless<5`` in setup.cfg.
-(``cv2.FaceDetectorYN`` would need a YuNet ONNX file that no wheel ships.)
+Detection (:mod:`data_prep.detect`) gives five landmarks per face — image-left eye, image-right eye, nose
+tip, image-left and image-right mouth corner. A **template** places the same five points in a *unit face
+square*; a **margin** ``m`` grows that square by ``m`` of its side on every side, and the crop of size
+``S`` shows the grown square, so a template point ``u`` lands at pixel-index coordinates
 
-:func:`align_face`
-    1. detect faces on the equalised grey image; photos larger than 1024 px are searched at reduced
-       scale. If nothing is found, the image is padded by 25 % then 50 % of its size (edge replication)
-       and searched again with a lower ``minNeighbors`` — tight face crops (e.g. aligned CelebA, where
-       the face fills the frame) are only found with room around them. The largest face wins.
-    2. find the eyes inside the upper 60 % of the face box (the best left/right pair of similar size);
-       if no pair is found the eyes are assumed level at the canonical positions of the Haar box
-       (``eyes_found=False``).
-    3. similarity transform (``cv2.getRotationMatrix2D``) that rotates by the eye-line angle (eyes level),
-       scales the square of side ``max(w, h)·(1 + 2·margin)`` around the face-box centre to ``size`` and
-       translates it to the crop centre; ``cv2.warpAffine`` with edge replication produces the crop
-       (large shrink factors are pre-shrunk with INTER_AREA to avoid aliasing).
-    Raises :class:`NoFaceError` (a :class:`~caae_tf.errors.DataError`) naming the image.
+    p = (u + m) / (1 + 2m) · S − 0.5            (pixel centres at integers, the OpenCV convention).
 
-:func:`paste_back`
-    warps an edited crop back with the inverse transform and blends it through a feathered ellipse
-    (a filled ellipse inset from the crop border, Gaussian-blurred) so the seam is invisible; pixels
-    where the warped mask is 0 — everything outside the crop region — are returned unchanged, bit for bit.
+:func:`similarity_transform` fits the least-squares similarity (rotation, uniform scale, translation; no
+reflection, no shear — Umeyama 1991) that maps the five detected points onto the five template points;
+``cv2.warpAffine`` of the photo with that 2×3 matrix is the aligned crop (shrink factors below 1/2 are
+pre-shrunk with INTER_AREA first, with the matrix adjusted exactly, so large photos do not alias).
+
+Template ``face5`` (the default) is the standard five-point mean face of the 112×112 ArcFace/InsightFace
+crops divided by 112 and made left/right symmetric: eyes at (0.3427, 0.4607) and (0.6573, 0.4607), nose at
+(0.5, 0.6405), mouth corners at (0.3697, 0.8240) and (0.6303, 0.8240). With the default margin 0.2 the eyes
+sit at 47 % of the crop height and 22.5 % of its width apart — within 2 % of the image side of where
+``data_prep.synthetic`` draws them (eyes 45.6 % down and 22.4 % apart, mouth 72 % down), so
+``edit --align`` crops of real photos look like the synthetic training faces, and AffectNet's default box
+margin (0.2) gives the same framing. ``caae-tf prepare`` writes ``{"template", "margin", "size"}`` into
+``manifest.json`` (``"alignment"``), ``caae-tf export caae`` copies it into ``caae_tf_export.json``, and
+``caae-tf edit`` aligns with the model's own template and margin (:func:`caae_tf.edit.model_alignment`).
+
+Paste-back (:func:`paste_back`) warps the edited crop back with the inverse matrix and blends it through a
+**face mask** (:func:`face_mask`: an ellipse around the template's face — brows to chin, cheek to cheek —
+feathered inwards so it falls to exactly 0 at the ellipse) or, with ``blend="seamless"``, Poisson-blends it
+(``cv2.seamlessClone``) inside the same mask. Both touch only pixels where the warped mask is > 0: every
+other pixel of the photo is returned byte-identical. Only the bounding box of the crop's footprint is
+warped, so pasting into a 50-megapixel photo costs the same as into a small one.
+
+The OpenCV Haar functions below (:func:`detect_faces`, :func:`detect_eyes`) are the previous detector, kept
+as :class:`data_prep.detect.HaarDetector` (``--detector haar``) and as the "before" of the benchmark.
 """
 
 from __future__ import annotations
@@ -42,9 +49,140 @@ class NoFaceError(DataError):
     """No face was found in an image; ``str()`` names the image."""
 
 
+# ------------------------------------------------------------------------------------------ templates
+
+@dataclass(frozen=True)
+class FaceTemplate:
+    """Five canonical points in the unit face square (order :data:`data_prep.detect.LANDMARK_NAMES`)."""
+
+    name: str
+    points: tuple[tuple[float, float], ...]
+    mask_centre: tuple[float, float] = (0.5, 0.56)
+    """Face-mask ellipse centre and semi-axes, in unit-face-square units."""
+    mask_axes: tuple[float, float] = (0.40, 0.50)
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.points, dtype=np.float64)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "points": [list(p) for p in self.points],
+                "mask_centre": list(self.mask_centre), "mask_axes": list(self.mask_axes)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FaceTemplate":
+        try:
+            pts = tuple((float(x), float(y)) for x, y in d["points"])
+            if len(pts) != 5:
+                raise ValueError("need 5 points")
+            return cls(str(d.get("name", "custom")), pts, tuple(d.get("mask_centre", (0.5, 0.56))),
+                       tuple(d.get("mask_axes", (0.40, 0.50))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"invalid face template {d!r}: {exc}") from None
+
+
+TEMPLATES: dict[str, FaceTemplate] = {
+    "face5": FaceTemplate("face5", ((0.3427, 0.4607), (0.6573, 0.4607), (0.5, 0.6405), (0.3697, 0.8240),
+                                    (0.6303, 0.8240))),
+}
+DEFAULT_TEMPLATE = "face5"
+DEFAULT_MARGIN = 0.2
+
+
+def get_template(template: "str | dict | FaceTemplate | None" = None) -> FaceTemplate:
+    """A template by name (``face5``), from its dict (as stored in manifests), or itself."""
+    if template is None:
+        return TEMPLATES[DEFAULT_TEMPLATE]
+    if isinstance(template, FaceTemplate):
+        return template
+    if isinstance(template, dict):
+        if "points" not in template and template.get("name") in TEMPLATES:
+            return TEMPLATES[template["name"]]
+        return FaceTemplate.from_dict(template)
+    if template not in TEMPLATES:
+        raise DataError(f"unknown face template {template!r}; known: {', '.join(TEMPLATES)}")
+    return TEMPLATES[template]
+
+
+def alignment_info(size: int, margin: float = DEFAULT_MARGIN, template=None, **extra) -> dict:
+    """The record written to manifests and export metadata: ``{"template": {...}, "margin", "size"}``."""
+    return {"template": get_template(template).to_dict(), "margin": float(margin), "size": int(size), **extra}
+
+
+def template_points(size: int, margin: float = DEFAULT_MARGIN, template=None) -> np.ndarray:
+    """The template's five points in pixel-index coordinates of a ``size``² crop (module docstring)."""
+    if not margin > -0.5:
+        raise DataError(f"margin must be > -0.5, got {margin}")
+    u = get_template(template).array()
+    return (u + margin) / (1.0 + 2.0 * margin) * size - 0.5
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama 1991, no reflection) mapping ``src`` [N,2] onto ``dst`` [N,2];
+    returns the 2×3 float64 matrix ``M`` with ``dst ≈ M @ [x, y, 1]``."""
+    src = np.asarray(src, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(dst, dtype=np.float64).reshape(-1, 2)
+    if src.shape != dst.shape or len(src) < 2:
+        raise DataError(f"similarity_transform needs matching point sets of >= 2 points, got {src.shape}, {dst.shape}")
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s0, d0 = src - mu_s, dst - mu_d
+    var_s = (s0 ** 2).sum() / len(src)
+    if not var_s > 1e-12:
+        raise DataError("similarity_transform: the source points coincide")
+    cov = d0.T @ s0 / len(src)
+    U, D, Vt = np.linalg.svd(cov)
+    S = np.eye(2)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        S[1, 1] = -1.0
+    R = U @ S @ Vt
+    scale = float(np.trace(np.diag(D) @ S) / var_s)
+    M = np.zeros((2, 3))
+    M[:, :2] = scale * R
+    M[:, 2] = mu_d - scale * R @ mu_s
+    return M
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int, margin: float = DEFAULT_MARGIN, template=None) -> np.ndarray:
+    """2×3 matrix photo → crop that puts the five ``landmarks`` on the template (least squares)."""
+    lm = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if lm.shape != (5, 2) or not np.all(np.isfinite(lm)):
+        raise DataError(f"alignment needs 5 finite (x, y) landmarks, got {lm.tolist()}")
+    return similarity_transform(lm, template_points(size, margin, template))
+
+
+def apply_matrix(M: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    return pts @ M[:, :2].T + M[:, 2]
+
+
+def invert_matrix(M: np.ndarray) -> np.ndarray:
+    A = np.asarray(M, dtype=np.float64)[:, :2]
+    Ai = np.linalg.inv(A)
+    return np.c_[Ai, -Ai @ M[:, 2]]
+
+
+def warp_to_crop(rgb: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
+    """``cv2.warpAffine(rgb, M, (size, size))`` with edge replication; when ``M`` shrinks by more than
+    2×, the photo is first shrunk with INTER_AREA (and ``M`` composed with the exact inverse of that
+    resize), so large photos are averaged, not aliased."""
+    cv2 = _cv2()
+    scale = math.sqrt(abs(np.linalg.det(M[:, :2])))
+    src, Ms = rgb, M
+    if scale < 0.5:
+        k = 2.0 * scale
+        H, W = rgb.shape[:2]
+        w2, h2 = max(1, int(round(W * k))), max(1, int(round(H * k)))
+        src = cv2.resize(rgb, (w2, h2), interpolation=cv2.INTER_AREA)
+        kx, ky = w2 / W, h2 / H
+        # shrunk index q = (p + 0.5)·k − 0.5  ⇒  p = (q + 0.5)/k − 0.5
+        A = np.array([[1.0 / kx, 0.0, 0.5 / kx - 0.5], [0.0, 1.0 / ky, 0.5 / ky - 0.5]])
+        Ms = M[:, :2] @ A[:, :2]
+        Ms = np.c_[Ms, M[:, :2] @ A[:, 2] + M[:, 2]]
+    return cv2.warpAffine(src, Ms, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 @dataclass
 class AlignedFace:
-    """Result of :func:`align_face`."""
+    """One aligned face: the crop and everything needed to paste an edit of it back."""
 
     crop: np.ndarray
     """uint8 [S, S, 3] aligned face crop."""
@@ -56,13 +194,31 @@ class AlignedFace:
     """[[left_x, left_y], [right_x, right_y]] in photo coordinates (image-left eye first)."""
     eyes_found: bool = False
     angle: float = 0.0
-    """Eye-line angle in degrees that was removed."""
+    """In-plane rotation (degrees) the alignment removed: the photo's eye-line angle atan2(dy, dx)."""
     photo_shape: tuple[int, int] = (0, 0)
     extra: dict = field(default_factory=dict)
+    landmarks: np.ndarray | None = None
+    """float64 [5, 2] landmarks in photo coordinates (:data:`data_prep.detect.LANDMARK_NAMES`)."""
+    score: float = 1.0
+    template: object = None
+    """The :class:`FaceTemplate` used (None: a legacy crop, pasted with :func:`feather_mask`)."""
+    margin: float = DEFAULT_MARGIN
+    index: int = 0
+    """Position of this face in the photo's detections (largest first)."""
 
     @property
     def size(self) -> int:
         return int(self.crop.shape[0])
+
+    def to_json(self) -> dict:
+        from data_prep.detect import LANDMARK_NAMES  # noqa: PLC0415
+
+        out = {"index": int(self.index), "box": [int(v) for v in self.box], "score": round(float(self.score), 4),
+               "angle": round(float(self.angle), 2)}
+        if self.landmarks is not None:
+            out["landmarks"] = {n: [round(float(p[0]), 2), round(float(p[1]), 2)]
+                                for n, p in zip(LANDMARK_NAMES, self.landmarks)}
+        return out
 
 
 _CASCADES: dict[str, object] = {}
@@ -168,52 +324,82 @@ def _best_pair(eyes, width: int) -> np.ndarray | None:
     return best
 
 
-def align_face(rgb: np.ndarray, size: int = 256, margin: float = 0.25, *, path: str = "<image>",
-               align_eyes: bool = True) -> AlignedFace:
-    """Detect the largest face, level the eyes and crop a ``size``² square (module docstring).
 
-    ``margin`` grows the detected box by that fraction of its size on every side before cropping.
-    Raises :class:`NoFaceError` ("<path>: no face found").
-    """
-    cv2 = _cv2()
+
+# ------------------------------------------------------------------------------------------ alignment
+
+def _angle(M: np.ndarray) -> float:
+    return math.degrees(math.atan2(-M[1, 0], M[0, 0]))
+
+
+def align_landmarks(rgb: np.ndarray, landmarks: np.ndarray, size: int, margin: float = DEFAULT_MARGIN,
+                    template=None, *, box=None, score: float = 1.0, index: int = 0,
+                    eyes_found: bool = True) -> AlignedFace:
+    """Align a face whose five landmarks are known (from a detector, a data set, or a smoothed track)."""
     rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8:
-        rgb = to_uint8(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise DataError(f"{path}: expected an RGB image [H,W,3], got shape {list(rgb.shape)}")
-    boxes = detect_faces(rgb)
-    if not boxes:
-        raise NoFaceError(f"{path}: no face found")
-    box = boxes[0]
-    x, y, w, h = box
-    eyes = detect_eyes(rgb, box) if align_eyes else None
-    eyes_found = eyes is not None
-    if eyes is None:  # canonical eye positions in a Haar frontal-face box
-        eyes = np.array([[x + 0.3 * w, y + 0.38 * h], [x + 0.7 * w, y + 0.38 * h]], dtype=np.float64)
-    dx, dy = eyes[1] - eyes[0]
-    angle = math.degrees(math.atan2(dy, dx)) if eyes_found else 0.0
-    cx, cy = x + w / 2.0, y + h / 2.0
-    side = max(w, h) * (1.0 + 2.0 * margin)
-    s = size / side
-    M = cv2.getRotationMatrix2D((cx, cy), angle, s)
-    M[0, 2] += (size - 1) / 2.0 - cx
-    M[1, 2] += (size - 1) / 2.0 - cy
-    src, Ms = rgb, M
-    if s < 0.5:  # pre-shrink with area averaging, then warp with the matrix for the shrunk image
-        k = 2.0 * s
-        src = cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
-        kx, ky = src.shape[1] / rgb.shape[1], src.shape[0] / rgb.shape[0]
-        Ms = M.copy()
-        Ms[:, 0] /= kx
-        Ms[:, 1] /= ky
-    crop = cv2.warpAffine(src, Ms, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return AlignedFace(crop=crop, matrix=M, box=tuple(int(v) for v in box), eyes=eyes, eyes_found=eyes_found,
-                       angle=float(angle), photo_shape=(int(rgb.shape[0]), int(rgb.shape[1])))
+    tpl = get_template(template)
+    lm = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    M = alignment_matrix(lm, size, margin, tpl)
+    crop = warp_to_crop(rgb, M, size)
+    if box is None:
+        lo, hi = lm.min(0), lm.max(0)
+        box = (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+    return AlignedFace(crop=crop, matrix=M, box=tuple(int(round(v)) for v in box), eyes=lm[:2].copy(),
+                       eyes_found=eyes_found, angle=_angle(M), photo_shape=(int(rgb.shape[0]), int(rgb.shape[1])),
+                       landmarks=lm, score=float(score), template=tpl, margin=float(margin), index=int(index))
 
+
+def align_faces(rgb: np.ndarray, size: int = 256, margin: float = DEFAULT_MARGIN, template=None, *,
+                detector="mtcnn", min_face: float = 20, max_side: int = 1024, faces=None,
+                path: str = "<image>") -> tuple[list[AlignedFace], list[dict]]:
+    """Detect and align every face of ``rgb`` (largest first).
+
+    Returns ``(aligned, skipped)``: ``skipped`` lists ``{"index", "box", "score", "reason"}`` for faces
+    smaller than ``min_face`` px (box side). ``detector`` is a name (``mtcnn``/``haar``) or a detector
+    object; ``faces`` (a list of :class:`data_prep.detect.Face`) skips detection.
+    """
+    from data_prep.detect import as_rgb8, get_detector  # noqa: PLC0415
+
+    rgb = as_rgb8(rgb, path)
+    if faces is None:
+        det = get_detector(detector, min_face=min_face, max_side=max_side) if isinstance(detector, str) else detector
+        faces = det.detect_all(rgb)
+    aligned, skipped = [], []
+    for i, f in enumerate(faces):
+        if f.side < min_face:
+            skipped.append({"index": i, **f.to_json(),
+                            "reason": f"face {f.side:.0f} px < minimum {min_face:g} px"})
+            continue
+        est = f.extra.get("estimated", [])
+        a = align_landmarks(rgb, f.landmarks, size, margin, template, box=f.box, score=f.score, index=i,
+                            eyes_found="left_eye" not in est)
+        a.extra.update(f.extra)
+        aligned.append(a)
+    return aligned, skipped
+
+
+def align_face(rgb: np.ndarray, size: int = 256, margin: float = DEFAULT_MARGIN, *, path: str = "<image>",
+               align_eyes: bool = True, template=None, detector="mtcnn", min_face: float = 20) -> AlignedFace:
+    """Detect the largest face and align it to the template (module docstring).
+
+    Raises :class:`NoFaceError` ("<path>: no face found", or naming the minimum when faces were too
+    small). ``align_eyes`` is accepted for compatibility (alignment always uses the landmarks).
+    """
+    aligned, skipped = align_faces(rgb, size, margin, template, detector=detector, min_face=min_face, path=path)
+    if not aligned:
+        if skipped:
+            raise NoFaceError(f"{path}: no face found of at least {min_face:g} px "
+                              f"({len(skipped)} smaller face(s) skipped)")
+        raise NoFaceError(f"{path}: no face found")
+    return aligned[0]
+
+
+# ------------------------------------------------------------------------------------------ masks
 
 def feather_mask(size: int, feather: float = 0.1) -> np.ndarray:
     """float32 [size, size] in [0, 1]: a filled ellipse inset from the border, Gaussian-blurred so it
-    reaches exactly 0 before the crop border (``feather`` = blur width as a fraction of ``size``)."""
+    reaches exactly 0 before the crop border (``feather`` = blur width as a fraction of ``size``).
+    Used for crops without a template (legacy); template crops use :func:`face_mask`."""
     cv2 = _cv2()
     blur = max(1, int(round(feather * size)))
     mask = np.zeros((size, size), np.float32)
@@ -227,12 +413,82 @@ def feather_mask(size: int, feather: float = 0.1) -> np.ndarray:
     return mask
 
 
-def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace, feather: float = 0.1) -> np.ndarray:
+def face_mask(size: int, margin: float = DEFAULT_MARGIN, template=None, feather: float = 0.1) -> np.ndarray:
+    """float32 [size, size] in [0, 1]: the template's face ellipse (brows to chin, cheek to cheek), 1 inside
+    and falling smoothly to exactly 0 *at* the ellipse over ``feather`` × size pixels (a distance-based
+    ramp, smoothstep-shaped). The ellipse is clipped to stay one feather width inside the crop."""
+    cv2 = _cv2()
+    tpl = get_template(template)
+    k = size / (1.0 + 2.0 * margin)
+    cx, cy = ((np.asarray(tpl.mask_centre) + margin) * k - 0.5)
+    ax, ay = np.asarray(tpl.mask_axes) * k
+    f = max(1.0, feather * size)
+    ax = min(ax, cx - 1.0, size - 2.0 - cx)
+    ay = min(ay, cy - 1.0, size - 2.0 - cy)
+    if ax <= 1 or ay <= 1:
+        return feather_mask(size, feather)
+    inside = np.zeros((size, size), np.uint8)
+    cv2.ellipse(inside, (int(round(cx * 16)), int(round(cy * 16))), (int(round(ax * 16)), int(round(ay * 16))),
+                0, 0, 360, 1, thickness=-1, lineType=cv2.LINE_8, shift=4)
+    dist = cv2.distanceTransform(inside, cv2.DIST_L2, 5)  # distance to the nearest outside pixel
+    t = np.clip((dist - 0.5) / f, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def _crop_mask(aligned: AlignedFace, S: int, feather: float) -> np.ndarray:
+    if aligned.template is None:
+        return feather_mask(S, feather)
+    return face_mask(S, aligned.margin, aligned.template, feather)
+
+
+def _scaled_matrix(aligned: AlignedFace, S: int) -> np.ndarray:
+    M = aligned.matrix.astype(np.float64).copy()
+    if S != aligned.size:
+        k = S / aligned.size
+        # a crop pixel centre c of the aligned size maps to c·k + (k-1)/2 in the S-sized crop
+        M *= k
+        M[:, 2] += (k - 1) / 2.0
+    return M
+
+
+def paste_region(photo_shape, aligned: AlignedFace, S: int | None = None):
+    """``(x0, y0, x1, y1, Minv_roi)``: the photo rectangle that the crop covers and the crop → ROI map."""
+    H, W = int(photo_shape[0]), int(photo_shape[1])
+    S = S or aligned.size
+    Minv = invert_matrix(_scaled_matrix(aligned, S))
+    corners = apply_matrix(Minv, np.array([[-1, -1], [S, -1], [-1, S], [S, S]], np.float64))
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 1
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 2
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    R = Minv.copy()
+    R[:, 2] -= (x0, y0)
+    return x0, y0, x1, y1, R
+
+
+def pasted_mask(photo_shape, aligned: AlignedFace, S: int | None = None, feather: float = 0.1) -> np.ndarray:
+    """float32 [H, W]: the blend weight :func:`paste_back` uses (0 = photo pixel kept byte-identical)."""
+    cv2 = _cv2()
+    S = S or aligned.size
+    H, W = int(photo_shape[0]), int(photo_shape[1])
+    out = np.zeros((H, W), np.float32)
+    x0, y0, x1, y1, R = paste_region(photo_shape, aligned, S)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = cv2.warpAffine(_crop_mask(aligned, S, feather), R, (x1 - x0, y1 - y0),
+                                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return out
+
+
+BLENDS = ("feather", "seamless")
+
+
+def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace, feather: float = 0.1,
+               blend: str = "feather") -> np.ndarray:
     """Blend ``edited_crop`` (uint8, or float in [-1, 1]; any square size) back into ``photo``.
 
-    The crop is warped with the inverse of ``aligned.matrix`` (rescaled when the crop size differs) and
-    mixed through :func:`feather_mask`; outside the mask's support the result equals ``photo`` exactly.
-    Returns uint8 [H, W, 3].
+    The crop is warped with the inverse of ``aligned.matrix`` (rescaled when the crop size differs) into
+    the bounding box of its footprint only, and mixed through the face mask (``blend="feather"``) or
+    Poisson-blended inside it (``blend="seamless"``, ``cv2.seamlessClone``, then feathered at the rim).
+    Wherever the warped mask is 0 the result equals ``photo`` exactly. Returns uint8 [H, W, 3].
     """
     cv2 = _cv2()
     photo = np.asarray(photo)
@@ -241,25 +497,47 @@ def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
     crop = crop if crop.dtype == np.uint8 else to_uint8(crop)
     if crop.ndim != 3 or crop.shape[0] != crop.shape[1]:
         raise DataError(f"paste_back: edited crop must be square [S,S,3], got {list(crop.shape)}")
+    if blend not in BLENDS:
+        raise DataError(f"paste_back: blend must be one of {', '.join(BLENDS)}, got {blend!r}")
     H, W = photo.shape[:2]
     if (H, W) != tuple(aligned.photo_shape) and aligned.photo_shape != (0, 0):
         raise DataError(f"paste_back: photo is {W}x{H} but the face was aligned on a "
                         f"{aligned.photo_shape[1]}x{aligned.photo_shape[0]} image")
     S = crop.shape[0]
-    k = S / aligned.size
-    M = aligned.matrix.copy()
-    if S != aligned.size:
-        # a crop pixel centre c of the aligned size maps to c·k + (k-1)/2 in the S-sized crop
-        M *= k
-        M[:, 2] += (k - 1) / 2.0
-    Minv = cv2.invertAffineTransform(M)
-    mask = feather_mask(S, feather)
-    wmask = cv2.warpAffine(mask, Minv, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=0.0)
-    wcrop = cv2.warpAffine(crop, Minv, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     out = photo.copy()
+    x0, y0, x1, y1, R = paste_region((H, W), aligned, S)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    size = (x1 - x0, y1 - y0)
+    wmask = cv2.warpAffine(_crop_mask(aligned, S, feather), R, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    wcrop = cv2.warpAffine(crop, R, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    roi = photo[y0:y1, x0:x1]
     sel = wmask > 0
+    if not sel.any():
+        return out
+    if blend == "seamless":
+        wcrop = _seamless(wcrop, roi, sel)
     m = wmask[sel][:, None]
-    out[sel] = np.clip(np.round(photo[sel].astype(np.float32) * (1 - m) + wcrop[sel].astype(np.float32) * m),
-                       0, 255).astype(np.uint8)
+    region = out[y0:y1, x0:x1]
+    region[sel] = np.clip(np.round(roi[sel].astype(np.float32) * (1 - m) + wcrop[sel].astype(np.float32) * m),
+                          0, 255).astype(np.uint8)
     return out
+
+
+def _seamless(src: np.ndarray, dst: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Poisson-blend ``src`` into ``dst`` inside ``sel`` (both the same ROI); pixels outside ``sel`` are
+    never used by the caller."""
+    cv2 = _cv2()
+    p = 2  # seamlessClone needs the mask off the image border
+    src_p = cv2.copyMakeBorder(src, p, p, p, p, cv2.BORDER_REPLICATE)
+    dst_p = cv2.copyMakeBorder(dst, p, p, p, p, cv2.BORDER_REPLICATE)
+    mask = cv2.copyMakeBorder(sel.astype(np.uint8) * 255, p, p, p, p, cv2.BORDER_CONSTANT, value=0)
+    ys, xs = np.nonzero(mask)
+    # seamlessClone places the mask's bounding box centred at `center` in dst: use the box's own centre
+    centre = (int((xs.min() + xs.max() + 1) // 2), int((ys.min() + ys.max() + 1) // 2))
+    try:
+        out = cv2.seamlessClone(src_p, dst_p, mask, centre, cv2.NORMAL_CLONE)
+    except cv2.error:
+        return src
+    return out[p:-p, p:-p]

@@ -34,9 +34,10 @@ def test_rotated_face_is_levelled(celeba_dir):
     assert base.eyes_found and a.eyes_found
     # the extra 15° CCW rotation appears as an eye-line angle 15° more negative, within a few degrees
     assert abs((a.angle - base.angle) + 15.0) < 5.0
-    # the detected eyes land on a level line in the crop
+    # the detected eyes land on a level line in the crop (least-squares fit of 5 landmarks to the
+    # template: level within one pixel, not exactly)
     eyes_crop = np.c_[a.eyes, np.ones(2)] @ a.matrix.T
-    assert abs(eyes_crop[0, 1] - eyes_crop[1, 1]) < 1e-6
+    assert abs(eyes_crop[0, 1] - eyes_crop[1, 1]) < 1.0
 
 
 def test_paste_back_keeps_outside_exact(celeba_dir):
