@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "experiment": "experiment",
     "bench": "bench",
     "data-bench": "data_bench",
+    "study": "study",
 }
 
 
