@@ -14,12 +14,16 @@ Frontal (from landmarks), with ``d`` = inter-ocular distance ``righteye_x - left
 - mouth: ``|mouth_mid_x - eye_mid_x| / d <= max_mouth`` (default 0.15; rejects turned or twisted faces
   whose nose happens to be central).
 
-Without a landmark file the same yaw/roll tests are applied to Haar detections (:mod:`data_prep.align`):
-a face must be found, with an eye pair, and the face-box centre stands in for the nose.
+Without a landmark file the same three tests are applied to the five landmarks MTCNN finds
+(:mod:`data_prep.detect`; the largest face of the image).
 
-Images are taken in file-name order; each selected image is centre-cropped to its largest square
-(178×178) and resized to ``size`` (0 keeps 178). Records carry no labels (the heatmap experiment edits
-them); ``crops_dir`` additionally receives the crops as PNG files with the original names.
+Images are taken in file-name order. ``crop="template"`` (the default) aligns each selected image with
+the shared convention of :mod:`data_prep.align` — the similarity transform from its five landmarks (from
+the landmark file when given, else detected) to the ``face5`` template at ``margin`` — exactly as
+``caae-tf edit --align`` does at inference; the template is recorded in the manifest (``"alignment"``).
+``crop="center"`` is the paper's literal recipe: the largest centred square (178×178) resized to ``size``.
+``size`` 0 keeps 178. Records carry no labels (the heatmap experiment edits them); ``crops_dir``
+additionally receives the crops as PNG files with the original names.
 """
 
 from __future__ import annotations
@@ -82,19 +86,24 @@ def is_frontal(lm: np.ndarray, max_yaw: float = 0.12, max_roll: float = 0.10, ma
     return s["yaw"] <= max_yaw and s["roll"] <= max_roll and s["mouth"] <= max_mouth
 
 
-def _frontal_by_detection(rgb: np.ndarray, max_yaw: float, max_roll: float) -> bool:
-    from data_prep.align import detect_eyes, detect_faces  # noqa: PLC0415
+def detected_landmarks(rgb: np.ndarray) -> np.ndarray | None:
+    """The largest face's five landmarks as CelebA's flat float[10] (x, y pairs), or None."""
+    from data_prep.detect import get_detector  # noqa: PLC0415
 
-    boxes = detect_faces(rgb)
-    if not boxes:
-        return False
-    eyes = detect_eyes(rgb, boxes[0])
-    if eyes is None:
-        return False
-    x, y, w, h = boxes[0]
-    d = eyes[1, 0] - eyes[0, 0]
-    mid = eyes[:, 0].mean()
-    return d > 0 and abs(eyes[1, 1] - eyes[0, 1]) / d <= max_roll and abs(x + w / 2 - mid) / d <= max_yaw
+    faces = get_detector("mtcnn").detect(rgb)
+    return faces[0].landmarks.reshape(-1).astype(np.float64) if faces else None
+
+
+def _frontal_by_detection(rgb: np.ndarray, max_yaw: float, max_roll: float, max_mouth: float = 0.15) -> bool:
+    lm = detected_landmarks(rgb)
+    return lm is not None and is_frontal(lm, max_yaw, max_roll, max_mouth)
+
+
+def _find_landmark_file(image_dir: str) -> str | None:
+    for cand in (os.path.join(image_dir, LANDMARK_FILE), os.path.join(os.path.dirname(image_dir.rstrip("/")), LANDMARK_FILE)):
+        if os.path.isfile(cand):
+            return cand
+    return None
 
 
 def select_frontal(image_dir: str, landmarks: str | None = None, *, count: int = 200, max_yaw: float = 0.12,
@@ -107,10 +116,7 @@ def select_frontal(image_dir: str, landmarks: str | None = None, *, count: int =
     if not os.path.isdir(image_dir):
         raise DataError(f"{image_dir}: CelebA image folder not found")
     if landmarks is None:
-        for cand in (os.path.join(image_dir, LANDMARK_FILE), os.path.join(os.path.dirname(image_dir.rstrip("/")), LANDMARK_FILE)):
-            if os.path.isfile(cand):
-                landmarks = cand
-                break
+        landmarks = _find_landmark_file(image_dir)
     files = list_images(image_dir)
     skips: Counter = Counter()
     chosen: list[str] = []
@@ -134,7 +140,7 @@ def select_frontal(image_dir: str, landmarks: str | None = None, *, count: int =
             except ImageReadError as exc:
                 skips[skip_reason(exc)] += 1
                 continue
-            if not _frontal_by_detection(rgb, max_yaw, max_roll):
+            if not _frontal_by_detection(rgb, max_yaw, max_roll, max_mouth):
                 skips["not frontal"] += 1
                 continue
         chosen.append(f)
@@ -143,12 +149,22 @@ def select_frontal(image_dir: str, landmarks: str | None = None, *, count: int =
 
 def prepare_celeba(image_dir: str, out_dir: str, *, landmarks: str | None = None, count: int = 200,
                    size: int = 128, crops_dir: str | None = None, max_yaw: float = 0.12, max_roll: float = 0.10,
-                   max_mouth: float = 0.15, num_shards: int = 1, progress: bool = False) -> dict:
+                   max_mouth: float = 0.15, num_shards: int = 1, progress: bool = False, crop: str = "template",
+                   margin: float | None = None) -> dict:
     """Select, crop and write the heatmap set (module docstring); returns the manifest."""
+    from data_prep.align import DEFAULT_MARGIN, align_landmarks, alignment_info  # noqa: PLC0415
+
+    if crop not in ("template", "center"):
+        raise DataError(f"crop must be 'template' or 'center', got {crop!r}")
+    margin = DEFAULT_MARGIN if margin is None else float(margin)
+    if landmarks is None:
+        landmarks = _find_landmark_file(image_dir)
     chosen, skips = select_frontal(image_dir, landmarks, count=count, max_yaw=max_yaw, max_roll=max_roll,
                                    max_mouth=max_mouth)
     if not chosen:
         raise DataError(f"{image_dir}: no frontal faces found (skipped: {dict(skips)})")
+    lms = read_landmarks(landmarks)[0] if (landmarks and crop == "template") else {}
+    methods: Counter = Counter()
 
     def gen():
         for f in chosen:
@@ -158,16 +174,29 @@ def prepare_celeba(image_dir: str, out_dir: str, *, landmarks: str | None = None
                 skips[skip_reason(exc)] += 1
                 continue
             s = size if size and size > 0 else min(rgb.shape[:2])
-            crop = center_crop_resize(rgb, s)
+            if crop == "template":
+                lm = lms.get(os.path.basename(f))
+                method = "landmarks"
+                if lm is None:
+                    lm, method = detected_landmarks(rgb), "detected"
+                if lm is None:
+                    skips["no face found"] += 1
+                    continue
+                methods[method] += 1
+                img = align_landmarks(rgb, lm.reshape(5, 2), s, margin).crop
+            else:
+                img = center_crop_resize(rgb, s)
+            crop_img = img
             if crops_dir:
-                write_image(os.path.join(crops_dir, os.path.splitext(os.path.basename(f))[0] + ".png"), crop)
-            yield {"image": crop, "format": "png", "path": f}
+                write_image(os.path.join(crops_dir, os.path.splitext(os.path.basename(f))[0] + ".png"), crop_img)
+            yield {"image": crop_img, "format": "png", "path": f}
 
+    alignment = alignment_info(size, margin, method_counts=methods) if crop == "template" else None
     m = write_records(gen(), out_dir, num_shards, skipped=skips, source=image_dir, progress=progress,
-                      total=len(chosen),
+                      total=len(chosen), alignment=alignment,
                       extra={"celeba": {"count_requested": count, "selected": [os.path.basename(c) for c in chosen],
                                         "landmarks": landmarks, "max_yaw": max_yaw, "max_roll": max_roll,
-                                        "max_mouth": max_mouth, "size": size}})
+                                        "max_mouth": max_mouth, "size": size, "crop": crop}})
     if m["num_examples"] < count:
         m["warning"] = f"only {m['num_examples']} of {count} frontal faces found"
     return m

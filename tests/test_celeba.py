@@ -48,7 +48,8 @@ def test_select_first_n_frontal(tmp_path):
     chosen, skips = select_frontal(str(d), count=3)  # landmark file found next to the folder
     assert [p.rsplit("/", 1)[1] for p in chosen] == ["000002.jpg", "000004.jpg", "000005.jpg"]
     assert skips["not frontal"] == 2
-    m = prepare_celeba(str(d), str(tmp_path / "rec"), count=10, size=64, crops_dir=str(tmp_path / "crops"))
+    m = prepare_celeba(str(d), str(tmp_path / "rec"), count=10, size=64, crops_dir=str(tmp_path / "crops"),
+                       crop="center")  # the paper's centred square (the default aligns to the face template)
     assert m["num_examples"] == 4 and m["celeba"]["selected"] == ["000002.jpg", "000004.jpg", "000005.jpg",
                                                                     "000007.jpg"]
     crop = read_image(tmp_path / "crops" / "000002.png")

@@ -51,6 +51,10 @@ def add_arguments(p) -> None:
     c.add_argument("--max-yaw", type=float, default=0.12)
     c.add_argument("--max-roll", type=float, default=0.10)
     c.add_argument("--max-mouth", type=float, default=0.15)
+    c.add_argument("--crop", choices=("template", "center"), default="template",
+                   help="template = align the 5 landmarks to the shared face template (as edit --align); "
+                        "center = the paper's centred square")
+    c.add_argument("--margin", type=float, default=None, help="template margin per side (default 0.2)")
     common(c, 1)
 
     for name, help_ in (("csv", "generic labelled CSV (path,identity,valence,arousal,emotion) or DIR/labels.csv"),
@@ -59,6 +63,11 @@ def add_arguments(p) -> None:
         g.add_argument("path")
         g.add_argument("--size", type=int, default=0, help="centre-crop + resize to this size (0 = keep)")
         g.add_argument("--require", default="", help="comma list of labels rows must have: va,emotion,emotion8,identity")
+        g.add_argument("--align", action="store_true",
+                       help="find the largest face (MTCNN) and align it to the shared template (needs --size); "
+                            "images without a face are skipped and counted")
+        g.add_argument("--margin", type=float, default=None, help="with --align: template margin (default 0.2)")
+        g.add_argument("--min-face", type=float, default=20, help="with --align: smallest face box in px")
         common(g, 4)
 
 
@@ -94,7 +103,8 @@ def run(args) -> int:
 
         m = prepare_celeba(args.folder, args.out, landmarks=args.landmarks, count=args.count, size=args.size,
                            crops_dir=args.crops_dir, max_yaw=args.max_yaw, max_roll=args.max_roll,
-                           max_mouth=args.max_mouth, num_shards=args.shards, progress=progress)
+                           max_mouth=args.max_mouth, num_shards=args.shards, progress=progress, crop=args.crop,
+                           margin=args.margin)
         if m.get("warning"):
             print(f"warning: {m['warning']}")
     else:
@@ -102,6 +112,6 @@ def run(args) -> int:
 
         req = tuple(r.strip() for r in args.require.split(",") if r.strip())
         m = prepare_table(args.path, args.out, size=args.size, num_shards=args.shards, require=req,
-                          progress=progress)
+                          progress=progress, align=args.align, margin=args.margin, min_face=args.min_face)
     _summary(args.out, m)
     return 0

@@ -27,7 +27,11 @@ EXIF-rotated JPEG, BMP, WebP, TIFF) is re-encoded losslessly to PNG by :func:`sa
 
 ``manifest.json`` records counts, label statistics (mean/std/min/max of valence/arousal, emotion
 histograms, identities), label availability (how many examples have each label and each combination),
-the skipped rows by reason, and the exact command that produced the directory.
+the skipped rows by reason, and the exact command that produced the directory. When the crops were made
+with the face-alignment convention of :mod:`data_prep.align`, ``"alignment"`` records it: the template
+(name and five points), margin and crop size, plus how each crop was aligned (``method_counts``, e.g.
+``{"landmarks": 950, "box": 50}``); :func:`alignment_of` reads it back (``caae-tf export`` and ``edit``
+use it so inference crops match the training crops).
 """
 
 from __future__ import annotations
@@ -344,6 +348,7 @@ def write_records(
     extra: Mapping[str, Any] | None = None,
     progress: bool = False,
     total: int | None = None,
+    alignment: Mapping[str, Any] | None = None,
 ) -> dict:
     """Write examples to ``out_dir/{prefix}-KKKKK-of-NNNNN.tfrecord`` round-robin and ``manifest.json``.
 
@@ -358,7 +363,9 @@ def write_records(
 
     Rows whose image cannot be read are skipped and counted by reason (never raised); ``skipped`` adds
     counts from earlier stages (CSV validation, or a row generator's own skips: it is read after the
-    last row) to the manifest. Returns the manifest dict.
+    last row) to the manifest. ``alignment`` (:func:`data_prep.align.alignment_info`) is stored as the
+    manifest's ``"alignment"`` (read after the last row too, so a generator can fill in its counts).
+    Returns the manifest dict.
     """
     from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
 
@@ -438,6 +445,8 @@ def write_records(
     }
     if extra:
         manifest.update(extra)
+    if alignment:
+        manifest["alignment"] = dict(alignment)
     with open(os.path.join(out_dir, MANIFEST), "w") as fh:
         json.dump(manifest, fh, indent=2, sort_keys=False)
     return manifest
@@ -457,6 +466,19 @@ def read_manifest(records_dir: str | os.PathLike) -> dict:
         raise DataError(f"{path}: not found (is {records_dir} a records directory from `caae-tf prepare`?)") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: unreadable manifest ({exc})") from None
+
+
+def alignment_of(source: str | os.PathLike) -> dict | None:
+    """The ``"alignment"`` record of a records dir's manifest (None when absent or not a records dir)."""
+    source = os.fspath(source)
+    if not is_records_dir(source):
+        return None
+    try:
+        m = read_manifest(source)
+    except DataError:
+        return None
+    al = m.get("alignment")
+    return dict(al) if isinstance(al, dict) and al.get("template") else None
 
 
 def shard_files(records_dir: str | os.PathLike) -> list[str]:

@@ -11,7 +11,8 @@ Signatures (uint8 at the edges, float inside):
 S is the model's resolution, fixed in the TensorSpecs: wrong ranks and dtypes are rejected by the signature
 itself, wrong sizes by an assertion naming the expected shape (concrete functions do not enforce H, W); labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose
 message says so. A ``caae_tf_export.json`` beside the SavedModel records the model kind, resolution,
-z_dim, the source run and the caae_tf version. The SavedModel loads with plain TensorFlow
+z_dim, the source run, the caae_tf version and the face alignment (template + margin) of the training
+crops (:func:`caae_tf.edit.model_alignment`), which ``caae-tf edit --align`` uses. The SavedModel loads with plain TensorFlow
 (``tf.saved_model.load``) — no caae_tf import needed.
 """
 
@@ -21,7 +22,7 @@ import json
 import os
 
 from caae_tf import __version__
-from caae_tf.edit import EXPORT_INFO
+from caae_tf.edit import EXPORT_INFO, model_alignment
 from caae_tf.errors import ModelError
 from caae_tf.tf_env import tf as _tf
 
@@ -128,6 +129,7 @@ def export_caae(model_or_run_dir, out_dir: str, *, source: str | None = None) ->
             "encode_float": "images float32 [-1,1] -> z",
         },
         "source": os.path.abspath(source) if source else None,
+        "alignment": model_alignment(source, config.image_size),
         "caae_tf": __version__,
         "tensorflow": tf.__version__,
     }
