@@ -279,6 +279,7 @@ def edit_photo(
             est = f.extra.get("estimated", [])
             a = align_landmarks(photo, f.landmarks, size, margin, template, box=f.box, score=f.score, index=i,
                                 eyes_found="left_eye" not in est)
+            a.extra.update({k: v for k, v in f.extra.items() if k != "raw_landmarks"})
             aligned.append(a)
     t = clock.add("warp", t)
     if not aligned:
