@@ -112,6 +112,10 @@ def run(args) -> int:
         args.valence, args.arousal = float(va[0]), float(va[1])
     elif args.grid is not None and args.grid < 2:
         raise UserError("--grid needs N >= 2")
+    if args.video is not None:  # a bad video fails before the (slow) model load
+        from caae_tf.video import open_video
+
+        open_video(args.video).release()
     editor = Editor.load(args.model)
 
     if args.video is not None:
