@@ -14,9 +14,15 @@ Per row
    values must be finite and in [-1, 1] (else counted as out of range / not a number).
 3. duplicated ``subDirectory_filePath``: first kept.
 4. the image is read (missing/corrupt files counted), the face box (``face_x, face_y, face_width,
-   face_height``; must lie at least partly inside the image and have positive size) is grown by
-   ``margin`` × its size on every side, made square around its centre (side = max(w, h)·(1 + 2·margin)),
-   padded by edge replication where it leaves the photo, and resized to ``size`` (INTER_AREA).
+   face_height``; must lie at least partly inside the image and have positive size) is checked, and the
+   crop is made with the shared face-alignment convention of :mod:`data_prep.align` whenever the row has
+   AffectNet's 68 ``facial_landmarks`` (``x1;y1;...;x68;y68``, iBUG order): the eye centres (mean of
+   points 37-42 and 43-48), the nose tip (31) and the mouth corners (49, 55) go through the similarity
+   transform to the ``face5`` template at ``margin`` and ``size`` — the same crops ``caae-tf edit --align``
+   makes at inference. Rows without usable landmarks fall back to the box: grown by ``margin`` × its size
+   on every side, made square around its centre (side = max(w, h)·(1 + 2·margin)), padded by edge
+   replication where it leaves the photo, and resized to ``size`` (INTER_AREA). Each manifest records the
+   template, margin and ``method_counts`` (``landmarks`` / ``box``).
 
 Splits
 ------
@@ -159,8 +165,51 @@ def balanced_indices(expressions: np.ndarray, rng: np.random.Generator) -> tuple
     return rng.permutation(allidx), factors
 
 
+def landmarks5_from_68(text) -> np.ndarray | None:
+    """AffectNet's ``facial_landmarks`` (68 iBUG points as ``x1;y1;...``) → the five template points
+    [left eye, right eye, nose tip, left mouth corner, right mouth corner] (image-left first), or None."""
+    try:
+        v = np.array([float(t) for t in str(text).replace(",", ";").split(";") if t.strip()], np.float64)
+    except ValueError:
+        return None
+    if v.size != 136 or not np.all(np.isfinite(v)):
+        return None
+    p = v.reshape(68, 2)
+    lm = np.array([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]])
+    if lm[1, 0] < lm[0, 0]:  # mirrored annotation: keep the image-left-first order
+        lm = lm[[1, 0, 2, 4, 3]]
+    return lm if lm[1, 0] - lm[0, 0] > 1.0 else None
+
+
+def read_landmarks5(csv_path: str) -> dict[str, np.ndarray]:
+    """``{subDirectory_filePath: [5, 2]}`` for the rows of an AffectNet CSV with usable landmarks."""
+    import pandas as pd  # noqa: PLC0415
+
+    try:
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return {}
+    df.columns = [c.strip() for c in df.columns]
+    if "facial_landmarks" not in df.columns or "subDirectory_filePath" not in df.columns:
+        return {}
+    out = {}
+    for rel, text in zip(df["subDirectory_filePath"], df["facial_landmarks"]):
+        lm = landmarks5_from_68(text)
+        if lm is not None:
+            out[str(rel).strip()] = lm
+    return out
+
+
+def _alignment(size: int, margin: float, methods: Counter) -> dict:
+    from data_prep.align import alignment_info  # noqa: PLC0415
+
+    return alignment_info(size, margin, method_counts=methods)
+
+
 def _rows(table, images_root: str, margin: float, size: int, fmt: str, skips: Counter,
-          workers: int) -> Iterator[dict]:
+          workers: int, landmarks: dict | None = None, methods: Counter | None = None) -> Iterator[dict]:
+    from data_prep.align import align_landmarks  # noqa: PLC0415
+
     def load(rec):
         path = os.path.join(images_root, rec["rel_path"])
         try:
@@ -171,6 +220,14 @@ def _rows(table, images_root: str, margin: float, size: int, fmt: str, skips: Co
         x, y, w, h = rec["box"]
         if x >= W or y >= H or x + w <= 0 or y + h <= 0:
             return path, None, "face box outside image"
+        lm = (landmarks or {}).get(rec["rel_path"])
+        if lm is not None:
+            s = size if size and size > 0 else max(1, int(round(max(w, h) * (1.0 + 2.0 * margin))))
+            if methods is not None:
+                methods["landmarks"] += 1
+            return path, align_landmarks(rgb, lm, s, margin).crop, None
+        if methods is not None:
+            methods["box"] += 1
         return path, crop_square(rgb, rec["box"], margin, size), None
 
     recs = table.to_dict("records")
@@ -221,25 +278,27 @@ def prepare_affectnet(
             order, factors = balanced_indices(tr["expression"].to_numpy(), np.random.default_rng(seed + 1))
             tr = tr.iloc[order].reset_index(drop=True)
         split_skips = Counter(skips)
+        lms_train, m_train, m_eval = read_landmarks5(train_csv), Counter(), Counter()
         out["train"] = write_records(
-            _rows(tr, images_root, margin, size, image_format, split_skips, workers),
+            _rows(tr, images_root, margin, size, image_format, split_skips, workers, lms_train, m_train),
             os.path.join(out_dir, "train"), num_shards, skipped=split_skips, source=train_csv,
             extra={"split": "train", "affectnet": {**common, "eval_rows_excluded": int(n_eval),
                                                    "balance_factors": factors}},
-            progress=progress, total=len(tr))
+            progress=progress, total=len(tr), alignment=_alignment(size, margin, m_train))
         if n_eval:
             eval_skips: Counter = Counter()
             out["eval"] = write_records(
-                _rows(ev, images_root, margin, size, image_format, eval_skips, workers),
+                _rows(ev, images_root, margin, size, image_format, eval_skips, workers, lms_train, m_eval),
                 os.path.join(out_dir, "eval"), max(1, min(num_shards, 4)), skipped=eval_skips, source=train_csv,
                 extra={"split": "eval", "affectnet": {**common, "drawn_from": "training rows",
                                                       "requested": int(eval_size)}},
-                progress=progress, total=len(ev))
+                progress=progress, total=len(ev), alignment=_alignment(size, margin, m_eval))
     if val_csv is not None:
         table, skips = read_affectnet_csv(val_csv)
-        vskips = Counter(skips)
+        vskips, m_val = Counter(skips), Counter()
         out["val"] = write_records(
-            _rows(table, images_root, margin, size, image_format, vskips, workers),
+            _rows(table, images_root, margin, size, image_format, vskips, workers, read_landmarks5(val_csv), m_val),
             os.path.join(out_dir, "val"), max(1, min(num_shards, 4)), skipped=vskips, source=val_csv,
-            extra={"split": "val", "affectnet": common}, progress=progress, total=len(table))
+            extra={"split": "val", "affectnet": common}, progress=progress, total=len(table),
+            alignment=_alignment(size, margin, m_val))
     return out
