@@ -208,3 +208,32 @@ def test_alignment_info_roundtrip_custom_template():
     assert get_template(info["template"]).points[0] == (0.3, 0.4)
     with pytest.raises(Exception, match="invalid face template"):
         get_template({"points": [[0, 0]]})
+
+
+def test_affectnet_prefers_its_landmarks(tmp_path):
+    """Rows with AffectNet's 68 landmarks are aligned to the template; the others use the face box."""
+    from data_prep.affectnet import landmarks5_from_68, prepare_affectnet
+    from tests._data_helpers import write_csv, write_jpeg
+
+    tpl = template_points(100, 0.0) + 0.5  # 5 points of a face filling a 100 px box at (40, 30)
+    pts = np.zeros((68, 2))
+    pts[36:42], pts[42:48], pts[30], pts[48], pts[54] = tpl[0], tpl[1], tpl[2], tpl[3], tpl[4]
+    pts += (40, 30)
+    text = ";".join(f"{v:.2f}" for v in pts.ravel())
+    np.testing.assert_allclose(landmarks5_from_68(text), tpl + (40, 30))
+    assert landmarks5_from_68("1;2;3") is None and landmarks5_from_68("") is None
+    root = tmp_path / "imgs"
+    img = np.full((180, 180, 3), 50, np.uint8)
+    for x, y in tpl + (40, 30):
+        cv2.circle(img, (int(x), int(y)), 3, (255, 255, 255), -1)
+    write_jpeg(root / "1" / "a.jpg", img, quality=100)
+    write_jpeg(root / "1" / "b.jpg", img, quality=100)
+    header = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
+              "expression", "valence", "arousal"]
+    rows = [("1/a.jpg", 40, 30, 100, 100, text, 1, 0.5, 0.5), ("1/b.jpg", 40, 30, 100, 100, "", 2, -0.5, 0.1)]
+    write_csv(tmp_path / "validation.csv", header, rows)
+    out = prepare_affectnet(None, str(root), str(tmp_path / "rec"), val_csv=str(tmp_path / "validation.csv"),
+                            size=64, margin=0.2, image_format="png", workers=1)
+    al = out["val"]["alignment"]
+    assert al["method_counts"] == {"landmarks": 1, "box": 1} and al["margin"] == 0.2 and al["size"] == 64
+    assert R.alignment_of(tmp_path / "rec" / "val")["template"]["name"] == "face5"
