@@ -200,6 +200,12 @@ class CAAEConfig(TrainConfig):
     identity_layers: list[str] = field(
         default_factory=lambda: ["conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2"]
     )
+    identity_normalization: str = "mean"
+    """L_iden per-layer scale: ``mean`` (each layer's L1 is the mean over its elements — Eq. 2 read like
+    Eq. 1; the paper preset, today's behaviour) or ``authors`` (that mean divided by h_l·w_l as in the
+    authors' released TF1 code, which makes λ2 = 1/3 weigh the term 196–50,176× less per layer at 224 px).
+    Layer names in ``identity_layers`` take features after the ReLU; ``conv1_2_pre_relu`` etc. take them
+    before it, as the authors' code does (README, "Deviations from the papers")."""
     learning_rate: float = 2e-4
 
     def validate(self, source: str = "config") -> None:
@@ -210,6 +216,9 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: g_filters needs at least the four stride-2 layers")
         if self.identity_weight < 0:
             raise ConfigError(f"{source}: identity_weight must be >= 0")
+        if self.identity_normalization not in ("mean", "authors"):
+            raise ConfigError(f"{source}: identity_normalization must be mean or authors, "
+                              f"got {self.identity_normalization!r}")
         if self.lambda_cond < 0:
             raise ConfigError(f"{source}: lambda_cond must be >= 0")
 
@@ -275,9 +284,17 @@ class RegressorConfig(TrainConfig):
     """MobileNetV2 VA-head loss, ``mse`` or ``mae`` (paper 001 does not name it; Table II always uses MAE)."""
     emotion_weight: float = 1.0
     """MobileNetV2: weight of the 8-class cross-entropy (masked where emotion8 = -1) next to the VA loss."""
+    beta_1: float = 0.9
+    """MobileNetV2's Adam β1 (paper 001 names only Adam and lr 1e-3, so the Adam/Keras default 0.9; the Table
+    II CNN uses SGD with ``momentum`` and ignores beta_1/beta_2)."""
+    epochs: int = 0
+    """> 0: train this many passes over the training split (steps = epochs · ceil(n_train / batch_size),
+    counted before training; ``steps`` is then ignored). 0: train ``steps`` steps."""
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.epochs < 0:
+            raise ConfigError(f"{source}: epochs must be >= 0, got {self.epochs}")
         if self.va_loss not in ("mse", "mae"):
             raise ConfigError(f"{source}: va_loss must be mse or mae, got {self.va_loss!r}")
         if self.arch not in ("table2", "mobilenetv2"):

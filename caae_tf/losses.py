@@ -82,17 +82,37 @@ def reconstruction_loss(x: tf.Tensor, x_gen: tf.Tensor) -> tf.Tensor:
     return mean_over_global_batch(per_example_l1(x, x_gen))
 
 
-def identity_loss(features_real: Sequence[tf.Tensor], features_gen: Sequence[tf.Tensor]) -> tf.Tensor:
+#: ``identity_loss(normalization=...)`` values: ``mean`` (each layer's L1 is the mean over its elements, the
+#: reading of Eq. 2 with L1 as in Eq. 1) or ``authors`` (that mean divided once more by the layer's spatial
+#: size h_l·w_l, as the authors' released TF1 code does: at 224 px conv1_2 … conv5_2 are divided by
+#: 224², 112², 56², 28², 14²).
+IDENTITY_NORMALIZATIONS: tuple[str, ...] = ("mean", "authors")
+
+
+def identity_loss(features_real: Sequence[tf.Tensor], features_gen: Sequence[tf.Tensor],
+                  normalization: str = "mean") -> tf.Tensor:
     """L_iden (Eq. 2): Σ_l L1(φ_l(x), φ_l(G(E(x), y))) over the identity network's layers l.
 
     ``features_*`` are lists of activations ``[B_id, h_l, w_l, c_l]`` (conv1_2 … conv5_2 of VGG-Face in the
     paper), each layer's L1 being the mean over its elements; the layers are summed, not averaged.
+    ``normalization="authors"`` further divides each layer's term by h_l·w_l (see
+    :data:`IDENTITY_NORMALIZATIONS`), which makes the term 196–50,176× smaller per layer at 224 px.
     """
+    if normalization not in IDENTITY_NORMALIZATIONS:
+        raise ValueError(f"identity_loss: normalization must be one of {', '.join(IDENTITY_NORMALIZATIONS)}, "
+                         f"got {normalization!r}")
     if len(features_real) != len(features_gen):
         raise ValueError(f"identity_loss: {len(features_real)} real vs {len(features_gen)} generated feature maps")
     if not features_real:
         raise ValueError("identity_loss needs at least one feature layer")
-    per_example = tf.add_n([per_example_l1(a, b) for a, b in zip(features_real, features_gen)])
+    terms = []
+    for a, b in zip(features_real, features_gen):
+        term = per_example_l1(a, b)
+        if normalization == "authors" and a.shape.rank == 4:
+            hw = tf.cast(tf.shape(a)[1] * tf.shape(a)[2], tf.float32)
+            term = term / hw
+        terms.append(term)
+    per_example = tf.add_n(terms)
     return mean_over_global_batch(per_example)
 
 

@@ -12,21 +12,37 @@ Run directory::
     run_dir/table3.csv / table3.json validation RMSE/SAGR/CCC in the layout of paper 000 Table III
     run_dir/val_predictions.csv      valence, arousal, pred_valence, pred_arousal per validation image
 
-Training runs ``ceil(steps / checkpoint_every)`` Keras epochs of ``min(steps, checkpoint_every)`` steps
-(so the step count is rounded up to a multiple of ``checkpoint_every``). ``mixed_precision: auto`` trains in
-float32 (the regressors are small next to the GANs); ``mixed_bfloat16`` / ``mixed_float16`` set the Keras
-global policy (the output heads stay float32).
+With ``epochs: 0`` training runs ``ceil(steps / checkpoint_every)`` Keras epochs of
+``min(steps, checkpoint_every)`` steps (so the step count is rounded up to a multiple of
+``checkpoint_every``). With ``epochs: E > 0`` (paper 001: 100) it runs E real epochs of
+``ceil(n_train / batch_size)`` steps, ``n_train`` being counted before training. ``mixed_precision: auto``
+trains in float32 (the regressors are small next to the GANs); ``mixed_bfloat16`` / ``mixed_float16`` set
+the Keras global policy (the output heads stay float32). The optimiser uses the recorded ``learning_rate``,
+``momentum`` (Table II, SGD) or ``beta_1``/``beta_2`` (MobileNetV2, Adam).
 
 Data
 ----
 ``source`` is anything :func:`caae_tf.data.table.load_table` reads (a generic CSV, a folder with
-``labels.csv``, a class-folder tree) or a TFRecord directory (``manifest.json``, read with
-:func:`caae_tf.data.pipeline.make_dataset`). Rows need valence/arousal. Without ``val_data`` the rows are
-split by identity (``val_fraction`` of the identities, seeded; rows whose identity is unknown count as
-their own identity) so that no person is in both splits. For TFRecord sources the split hashes the
-identity (``(identity·2654435761 + seed) mod 1000 < 1000·val_fraction``) and all unknown identities fall
-on the same side. Tables are decoded from the in-memory (pipeline-safe) image bytes; use a TFRecord
-directory for data sets that do not fit in memory.
+``labels.csv``, a class-folder tree) or a TFRecord directory (``manifest.json``). Rows need
+valence/arousal. Without ``val_data`` the rows are split by identity so that no person is in both splits:
+
+* tables: ``val_fraction`` of the identities (seeded permutation; rows whose identity is unknown count as
+  their own identity);
+* TFRecord directories: a row goes to validation when its key hashes below ``1000·val_fraction`` of 1000
+  buckets. The key is the identity when it is known (``(identity·2654435761 + seed) mod 1000``) and
+  otherwise the row itself: the file name of its ``source/path`` (so the oversampled copies of an image in
+  a balanced (``--balance``) AffectNet set stay on one side, and the split does not depend on where
+  the images were when the records were made), or its encoded bytes when no path was recorded (SipHash
+  keyed with the seed, ``tf.strings.to_hash_bucket_strong``). AffectNet has no identities, so this is the AffectNet case.
+
+Both splits are counted before training; an empty one is a :class:`DataError` before anything is trained.
+Paper 000 validates its Table II networks on 4,500 AffectNet *training* images held out from training:
+``caae-tf prepare affectnet`` writes exactly such a subset to ``OUT/eval``; pass it as ``val_data``.
+
+Augmentation: with ``augment_flip`` each training example is mirrored with probability 1/2, drawn from
+(seed, position of the example in the repeated stream), so an image is flipped in some epochs and not in
+others, and the same seed gives the same flips. Tables are decoded from the in-memory (pipeline-safe)
+image bytes; use a TFRecord directory for data sets that do not fit in memory.
 """
 
 from __future__ import annotations
@@ -96,9 +112,24 @@ def _decode_resize(image_bytes, image_size: int):
     return tf.clip_by_value(img / 127.5 - 1.0, -1.0, 1.0)
 
 
+def _flip_by_position(ds, seed: int):
+    """Mirror each element of ``ds`` (dicts with "image") with probability 1/2, seeded by (seed, its position
+    in ``ds``): apply after ``repeat`` so the draw differs from epoch to epoch but is reproducible."""
+    tf = _tf()
+
+    def flip(k, ex):
+        ex = dict(ex)
+        ex["image"] = tf.image.stateless_random_flip_left_right(
+            ex["image"], tf.stack([tf.constant(int(seed), tf.int64), tf.cast(k, tf.int64)]))
+        return ex
+
+    return ds.enumerate().map(flip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
 def table_dataset(image_bytes: list[bytes], arrays: dict[str, np.ndarray], *, image_size: int, batch_size: int,
                   training: bool, seed: int = 0, augment_flip: bool = True):
-    """tf.data of dict batches {"image", "va", "emotion8"} from encoded bytes (repeat + shuffle when training)."""
+    """tf.data of dict batches {"image", "va", "emotion8"} from encoded bytes (repeat + shuffle when training;
+    flips per example and epoch, see the module docstring)."""
     tf = _tf()
     n = len(image_bytes)
     ds = tf.data.Dataset.from_tensor_slices({
@@ -110,34 +141,110 @@ def table_dataset(image_bytes: list[bytes], arrays: dict[str, np.ndarray], *, im
         ds = ds.shuffle(min(n, 4096), seed=seed, reshuffle_each_iteration=True).repeat()
 
     def prep(ex):
-        img = _decode_resize(ex["image"], image_size)
-        if training and augment_flip:
-            img = tf.image.stateless_random_flip_left_right(
-                img, tf.stack([tf.constant(seed, tf.int64), tf.strings.to_hash_bucket_fast(ex["image"], 2**62)]))
-        return {"image": img, "va": ex["va"], "emotion8": ex["emotion8"]}
+        return {"image": _decode_resize(ex["image"], image_size), "va": ex["va"], "emotion8": ex["emotion8"]}
 
     ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if training and augment_flip:
+        ds = _flip_by_position(ds, seed)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
-def _records_datasets(source: str, cfg: RegressorConfig, training: bool, split: str | None = None):
-    """Datasets from a TFRecord directory via make_dataset; ``split`` None (all rows) / "train" / "val"."""
+def _records_is_val(ex, seed: int, val_fraction: float):
+    """Graph-side split rule of the module docstring: True where the parsed record goes to validation."""
     tf = _tf()
-    from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
+    thr = int(round(1000 * val_fraction))
+    ident = tf.cast(ex["identity"], tf.int64)
+    h_identity = tf.math.floormod(ident * 2654435761 + int(seed), 1000)
+    name = tf.strings.regex_replace(ex["path"], r"^.*[/\\]", "")
+    key = tf.cond(tf.strings.length(name) > 0, lambda: name, lambda: ex["image_bytes"])
+    h_row = tf.strings.to_hash_bucket_strong(key, 1000, [abs(int(seed)), 0])
+    return tf.where(ident >= 0, h_identity, h_row) < thr
 
-    ds = make_dataset(source, image_size=cfg.image_size, batch_size=cfg.batch_size, training=training, seed=cfg.seed,
-                      augment_flip=cfg.augment_flip and training, repeat=training, drop_remainder=training,
-                      require=("va",))
-    if split is None:
-        return ds
-    thr = int(round(1000 * cfg.val_fraction))
 
-    def is_val(ex):
-        h = tf.math.floormod(tf.cast(ex["identity"], tf.int64) * 2654435761 + cfg.seed, 1000)
-        return h < thr
+def _records_examples(source: str, cfg: RegressorConfig, training: bool, split: str | None = None):
+    """Parsed, still encoded records of ``source`` with finite valence/arousal; ``split`` None (all rows) /
+    "train" / "val" keeps one side of the split (decided before any image is decoded)."""
+    tf = _tf()
+    from caae_tf.data import records as R  # noqa: PLC0415
 
-    ds = ds.unbatch().filter(is_val if split == "val" else (lambda ex: tf.logical_not(is_val(ex))))
+    R.read_manifest(source)
+    files = R.shard_files(source)
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training and len(files) > 1:
+        ds = ds.shuffle(len(files), seed=cfg.seed, reshuffle_each_iteration=False)
+    if len(files) > 1:
+        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 16), block_length=1,
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    else:
+        ds = tf.data.TFRecordDataset(files)
+
+    def parse(x):
+        p = R.parse_example(x)
+        return {k: p[k] for k in ("image_bytes", "va", "emotion8", "identity", "path")}
+
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.filter(lambda ex: tf.reduce_all(tf.math.is_finite(ex["va"])))
+    if split == "val":
+        ds = ds.filter(lambda ex: _records_is_val(ex, cfg.seed, cfg.val_fraction))
+    elif split == "train":
+        ds = ds.filter(lambda ex: tf.logical_not(_records_is_val(ex, cfg.seed, cfg.val_fraction)))
+    elif split is not None:
+        raise ValueError(f"split must be None, 'train' or 'val', got {split!r}")
+    return ds
+
+
+def records_split_counts(source: str, cfg: RegressorConfig) -> tuple[int, int]:
+    """(training rows, validation rows) of the TFRecord split of ``source`` (one pass, no image decoding)."""
+    tf = _tf()
+    ds = _records_examples(source, cfg, False).map(
+        lambda ex: tf.cast(_records_is_val(ex, cfg.seed, cfg.val_fraction), tf.int64),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    n, n_val = ds.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+                         lambda acc, v: (acc[0] + 1, acc[1] + v))
+    n, n_val = int(n), int(n_val)
+    return n - n_val, n_val
+
+
+def records_count(source: str, cfg: RegressorConfig) -> int:
+    """Rows of a TFRecord directory with valence/arousal (from the manifest when it says)."""
+    from caae_tf.data.pipeline import dataset_info  # noqa: PLC0415
+
+    info = dataset_info(source, require=("va",))
+    return int(info["num_examples"])
+
+
+def _records_datasets(source: str, cfg: RegressorConfig, training: bool, split: str | None = None):
+    """Batched datasets {"image", "va", "emotion8", "path"} from a TFRecord directory; ``split`` None (all
+    rows) / "train" / "val" (module docstring). Training: shuffled, repeated, flipped per position."""
+    tf = _tf()
+    from caae_tf.data.pipeline import preprocess_image  # noqa: PLC0415
+
+    size = int(cfg.image_size)
+    ds = _records_examples(source, cfg, training, split)
+    if training:
+        ds = ds.shuffle(max(1, int(cfg.shuffle_buffer)), seed=cfg.seed, reshuffle_each_iteration=True).repeat()
+
+    def prep(ex):
+        img = preprocess_image(ex["image_bytes"], size) / 127.5 - 1.0
+        return {"image": img, "va": tf.reshape(ex["va"], [2]), "emotion8": ex["emotion8"], "path": ex["path"]}
+
+    ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if training and cfg.augment_flip:
+        ds = _flip_by_position(ds, cfg.seed)
     return ds.batch(cfg.batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def _check_split(data: str, n_train: int, n_val: int, val_data: str | None, cfg: RegressorConfig) -> None:
+    """DataError (raised before training) when the training or the validation split is empty."""
+    rule = (f"at val_fraction {cfg.val_fraction:g} and seed {cfg.seed}; pass --val-data or change "
+            f"val_fraction/seed")
+    if n_train == 0:
+        why = "no usable image with valence/arousal" if val_data else f"all {n_val} rows fall in validation {rule}"
+        raise DataError(f"{data}: the training split is empty ({why})")
+    if n_val == 0:
+        if val_data:
+            raise DataError(f"{val_data}: the validation split is empty (no usable image with valence/arousal)")
+        raise DataError(f"{data}: the validation split is empty (all {n_train} rows fall in training {rule})")
 
 
 def _to_keras(arch: str):
@@ -249,11 +356,13 @@ def load_regressor(run_dir: str, batch_size: int = 64) -> RegressorPredictor:
 
 def predict_dataset(predictor: RegressorPredictor, dataset) -> dict[str, np.ndarray]:
     """Run over a finite dict dataset: returns true ``va``, ``pred`` [N, 2] (+ ``emotion8``, ``pred_emotion8``)."""
-    true, pred, emo, pemo = [], [], [], []
+    true, pred, emo, pemo, paths = [], [], [], [], []
     for ex in dataset:
         x = ex["image"].numpy()
         out = predictor._forward(x)
         true.append(ex["va"].numpy())
+        if "path" in ex:
+            paths.extend(p.decode("utf-8", "replace") for p in ex["path"].numpy())
         if predictor.arch == "table2":
             pred.append(np.concatenate([out["valence"], out["arousal"]], axis=1))
         else:
@@ -265,6 +374,8 @@ def predict_dataset(predictor: RegressorPredictor, dataset) -> dict[str, np.ndar
     if pemo:
         res["emotion8"] = np.concatenate(emo)
         res["pred_emotion8"] = np.concatenate(pemo)
+    if paths and len(paths) == len(res["va"]):
+        res["paths"] = paths
     return res
 
 
@@ -298,7 +409,8 @@ def evaluate_validation(predictor: RegressorPredictor, val_ds, run_dir: str | No
         import pandas as pd  # noqa: PLC0415
 
         df = pd.DataFrame({
-            "image": paths if paths is not None and len(paths) == len(res["va"]) else np.arange(len(res["va"])),
+            "image": (paths if paths is not None and len(paths) == len(res["va"])
+                      else res.get("paths", np.arange(len(res["va"])))),
             "valence": res["va"][:, 0], "arousal": res["va"][:, 1],
             "pred_valence": res["pred"][:, 0], "pred_arousal": res["pred"][:, 1],
         })
@@ -311,9 +423,10 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
                     verbose: int = 1) -> dict[str, Any]:
     """Train ``cfg.arch`` on ``data``, save weights/config/logs in ``run_dir``, evaluate the validation split.
 
+    Both splits are counted first; an empty one is a :class:`DataError` before anything is trained.
     Returns the Table III result dict (also written to ``run_dir/table3.{csv,json}``).
     """
-    tf = _tf()
+    _tf()
     import keras  # noqa: PLC0415
 
     from caae_tf.models.regressors import compile_regressor  # noqa: PLC0415
@@ -327,50 +440,70 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
         keras.mixed_precision.set_global_policy(cfg.mixed_precision)
 
     val_paths = None
-    n_train = n_val = None
-    if is_records_source(data):
-        train_ds = _records_datasets(data, cfg, True, None if val_data else "train")
+    train_batch = cfg.batch_size
+    train_ds = val_ds = None
+    records = is_records_source(data)
+    if records:  # count first (no decoding); the datasets are built once the splits are known to be usable
         if val_data:
-            val_ds = _records_datasets(val_data, cfg, False) if is_records_source(val_data) else None
+            n_train, n_val = records_count(data, cfg), 0
         else:
-            val_ds = _records_datasets(data, cfg, False, "val")
+            n_train, n_val = records_split_counts(data, cfg)
     else:
         df, arrays, skips = load_va_table(data, progress=verbose > 0)
         if val_data:
             train_mask = np.ones(len(df), bool)
         else:
             train_mask = ~split_by_identity(arrays["identity"], cfg.val_fraction, cfg.seed)
+        n_train, n_val = int(train_mask.sum()), int((~train_mask).sum())
+        if verbose and skips:
+            print(f"skipped rows of {data}: {skips}")
+    if val_data:
+        if is_records_source(val_data):
+            n_val = records_count(val_data, cfg)
+        else:
+            vdf, varrays, _ = load_va_table(val_data, progress=verbose > 0)
+            n_val = len(vdf)
+    _check_split(data, n_train, n_val, val_data, cfg)
+
+    if records:
+        train_ds = _records_datasets(data, cfg, True, None if val_data else "train")
+        if not val_data:
+            val_ds = _records_datasets(data, cfg, False, "val")
+    else:
         sel = {k: v[train_mask] for k, v in arrays.items()}
         train_bytes = [b for b, m in zip(df["image_bytes"], train_mask) if m]
-        n_train = len(train_bytes)
-        train_ds = table_dataset(train_bytes, sel, image_size=cfg.image_size, batch_size=min(cfg.batch_size, n_train),
+        train_batch = min(cfg.batch_size, n_train)
+        train_ds = table_dataset(train_bytes, sel, image_size=cfg.image_size, batch_size=train_batch,
                                  training=True, seed=cfg.seed, augment_flip=cfg.augment_flip)
-        val_ds = None
         if not val_data:
             vsel = {k: v[~train_mask] for k, v in arrays.items()}
             vbytes = [b for b, m in zip(df["image_bytes"], train_mask) if not m]
             val_paths = [p for p, m in zip(df["path"], train_mask) if not m]
-            n_val = len(vbytes)
             val_ds = table_dataset(vbytes, vsel, image_size=cfg.image_size, batch_size=cfg.batch_size, training=False)
-        if verbose and skips:
-            print(f"skipped rows of {data}: {skips}")
-    if val_data and val_ds is None and is_records_source(val_data):
-        val_ds = _records_datasets(val_data, cfg, False)
-    elif val_data and val_ds is None:
-        vdf, varrays, _ = load_va_table(val_data, progress=verbose > 0)
-        val_paths = list(vdf["path"])
-        n_val = len(vdf)
-        val_ds = table_dataset(list(vdf["image_bytes"]), varrays, image_size=cfg.image_size,
-                               batch_size=cfg.batch_size, training=False)
-    if verbose and n_train is not None:
-        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch})")
+    if val_data:
+        if is_records_source(val_data):
+            val_ds = _records_datasets(val_data, cfg, False)
+        else:
+            val_paths = list(vdf["path"])
+            val_ds = table_dataset(list(vdf["image_bytes"]), varrays, image_size=cfg.image_size,
+                                   batch_size=cfg.batch_size, training=False)
+
+    if cfg.epochs > 0:  # real epochs over the training split (paper 001: 100)
+        steps_per_epoch = math.ceil(n_train / train_batch)
+        epochs = int(cfg.epochs)
+    else:
+        steps_per_epoch = min(cfg.steps, cfg.checkpoint_every)
+        epochs = math.ceil(cfg.steps / steps_per_epoch)
+    if verbose:
+        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch}): "
+              f"{epochs} epochs x {steps_per_epoch} steps")
 
     model = _build_and_compile(cfg, compile_regressor)
     save_config(cfg, os.path.join(run_dir, CONFIG_FILE),
                 extra={"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
+                       "num_train": int(n_train), "num_val": int(n_val), "epochs": epochs,
+                       "steps_per_epoch": int(steps_per_epoch), "steps": int(epochs * steps_per_epoch),
                        "created": time.strftime("%Y-%m-%d %H:%M:%S")})
-    steps_per_epoch = min(cfg.steps, cfg.checkpoint_every)
-    epochs = math.ceil(cfg.steps / steps_per_epoch)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs"), update_freq=cfg.log_every),
         keras.callbacks.ModelCheckpoint(os.path.join(run_dir, WEIGHTS_FILE), save_weights_only=True),
@@ -385,6 +518,8 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
     predictor = RegressorPredictor(model, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
     result = evaluate_validation(predictor, val_ds, run_dir, val_paths)
     result["steps"] = int(epochs * steps_per_epoch)
+    result["epochs"] = int(epochs)
+    result["num_train"] = int(n_train)
     result["final_loss"] = float(losses[-1]) if losses else None
     _write_table3(run_dir, result)
     return result
@@ -393,5 +528,5 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
 def _build_and_compile(cfg: RegressorConfig, compile_regressor):
     model = build_from_config(cfg)
     compile_regressor(model, cfg.arch, learning_rate=cfg.learning_rate, momentum=cfg.momentum,
-                      va_loss=cfg.va_loss, emotion_weight=cfg.emotion_weight)
+                      va_loss=cfg.va_loss, emotion_weight=cfg.emotion_weight, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
     return model

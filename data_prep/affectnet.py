@@ -7,9 +7,13 @@ face_y, face_width, face_height, facial_landmarks, expression, valence, arousal`
 Per row
 -------
 1. ``expression`` must be an integer 0-10. Codes 8 (None), 9 (Uncertain) and 10 (Non-Face) are dropped
-   and counted separately (``expression 8 (none)`` ...). Codes 0-7 map to :data:`labels.AFFECTNET_EMOTIONS`
-   (0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt); the cGAN index is
-   set for the six classes of paper 001 and -1 for Surprise/Contempt.
+   and counted separately (``expression 8 (none)`` ...), as the authors' code of paper 000 does (its
+   ``fill_up_equally`` keeps classes 0-7) — although paper 000 says it trains on "the hand-annotated
+   AffectNet images". ``keep_other_expressions=True`` keeps them (for valence/arousal-only training: their
+   class labels are unknown, ``emotion8 = -1``; Non-Face rows mostly carry valence/arousal -2 and are
+   dropped by rule 2). Codes 0-7 map to :data:`labels.AFFECTNET_EMOTIONS` (0 Neutral, 1 Happy, 2 Sad,
+   3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt); the cGAN index is set for the six classes of paper
+   001 and -1 for Surprise/Contempt.
 2. ``valence``/``arousal`` equal to -2 (AffectNet's "uncertain / no face") are dropped (counted); other
    values must be finite and in [-1, 1] (else counted as out of range / not a number).
 3. duplicated ``subDirectory_filePath``: first kept.
@@ -80,10 +84,11 @@ def crop_square(rgb: np.ndarray, box: tuple[float, float, float, float], margin:
     return np.ascontiguousarray(crop)
 
 
-def read_affectnet_csv(csv_path: str):
+def read_affectnet_csv(csv_path: str, keep_other_expressions: bool = False):
     """Parse and validate the label columns; returns ``(rows DataFrame, skips Counter)``.
 
-    The DataFrame has ``rel_path, box (x,y,w,h), expression (0-7), valence, arousal, emotion``.
+    The DataFrame has ``rel_path, box (x,y,w,h), expression (0-7; 0-10 with keep_other_expressions),
+    valence, arousal, emotion`` (``emotion`` None for codes 8-10).
     """
     import pandas as pd  # noqa: PLC0415
 
@@ -112,7 +117,7 @@ def read_affectnet_csv(csv_path: str):
             skips["expression out of range"] += 1
             continue
         code = int(code)
-        if code >= 8:
+        if code >= 8 and not keep_other_expressions:
             skips[f"expression {code} ({EXPRESSION_NAMES[code]})"] += 1
             continue
         try:
@@ -145,7 +150,7 @@ def read_affectnet_csv(csv_path: str):
             continue
         seen.add(rel)
         keep.append({"rel_path": rel, "box": box, "expression": code, "valence": v, "arousal": a,
-                     "emotion": L.AFFECTNET_EMOTIONS[code]})
+                     "emotion": L.AFFECTNET_EMOTIONS[code] if code < len(L.AFFECTNET_EMOTIONS) else None})
     out = pd.DataFrame(keep, columns=["rel_path", "box", "expression", "valence", "arousal", "emotion"])
     return out, skips
 
@@ -160,7 +165,8 @@ def balanced_indices(expressions: np.ndarray, rng: np.random.Generator) -> tuple
         idx = np.flatnonzero(expressions == c)
         reps, rem = divmod(target, idx.size)
         out.append(np.concatenate([np.tile(idx, reps), rng.choice(idx, rem, replace=False)]))
-        factors[L.AFFECTNET_EMOTIONS[int(c)]] = round(target / idx.size, 3)
+        name = L.AFFECTNET_EMOTIONS[int(c)] if int(c) < len(L.AFFECTNET_EMOTIONS) else EXPRESSION_NAMES[int(c)]
+        factors[name] = round(target / idx.size, 3)
     allidx = np.concatenate(out) if out else np.zeros(0, np.int64)
     return rng.permutation(allidx), factors
 
@@ -256,17 +262,22 @@ def prepare_affectnet(
     image_format: str = "jpeg",
     workers: int | None = None,
     progress: bool = False,
+    keep_other_expressions: bool = False,
 ) -> dict[str, dict]:
-    """Write ``out_dir/{train,eval,val}`` records (module docstring); returns ``{split: manifest}``."""
+    """Write ``out_dir/{train,eval,val}`` records (module docstring); returns ``{split: manifest}``.
+
+    ``keep_other_expressions`` keeps expression codes 8-10 (None, Uncertain, Non-Face) with an unknown
+    class label instead of dropping them (paper 000's authors drop them)."""
     if not os.path.isdir(images_root):
         raise DataError(f"{images_root}: image root not found (--images)")
     if train_csv is None and val_csv is None:
         raise DataError("give the AffectNet training.csv and/or validation.csv")
     workers = workers or min(8, os.cpu_count() or 1)
     out: dict[str, dict] = {}
-    common = dict(margin=margin, size=size, balance=balance, seed=seed, eval_size=eval_size)
+    common = dict(margin=margin, size=size, balance=balance, seed=seed, eval_size=eval_size,
+                  keep_other_expressions=bool(keep_other_expressions))
     if train_csv is not None:
-        table, skips = read_affectnet_csv(train_csv)
+        table, skips = read_affectnet_csv(train_csv, keep_other_expressions)
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(table))
         n_eval = min(int(eval_size), len(table))
@@ -294,7 +305,7 @@ def prepare_affectnet(
                                                       "requested": int(eval_size)}},
                 progress=progress, total=len(ev), alignment=_alignment(size, margin, m_eval))
     if val_csv is not None:
-        table, skips = read_affectnet_csv(val_csv)
+        table, skips = read_affectnet_csv(val_csv, keep_other_expressions)
         vskips, m_val = Counter(skips), Counter()
         out["val"] = write_records(
             _rows(table, images_root, margin, size, image_format, vskips, workers, read_landmarks5(val_csv), m_val),

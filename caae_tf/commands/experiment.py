@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, default=64, help="edits per editor/regressor call")
     p.add_argument("--sagr-zero", choices=("exact", "positive"), default="exact",
                    help="sign(0) in SAGR: exact (np.sign, paper formula) or positive")
+    p.add_argument("--extent", type=float, default=0.75, metavar="E",
+                   help="grid of 7x7 labels from -E to E; the four corners (+-E, +-E) are the extreme ones. "
+                        "Default 0.75 as in the authors' released code (editFaces.py); 1.0 = the paper's "
+                        "'extreme values -1 and 1'")
     _common(p)
 
     p = sub.add_parser("heatmaps", help="paper 000 Fig. 2: difference heatmaps for the 48 non-neutral labels")
@@ -128,7 +132,7 @@ def _table4(args) -> int:
     identity = _load_identity(args.identity, args.model) if args.identity else None
     result = run_table4(editor, regressor, faces.batches(editor.image_size, args.batch_size), identity=identity,
                         identity_threshold=args.identity_threshold, chunk=args.chunk, total_images=len(faces),
-                        progress=not args.quiet, sagr_zero=args.sagr_zero)
+                        progress=not args.quiet, sagr_zero=args.sagr_zero, extent=args.extent)
     result.extras.update({"model": args.model, "regressor": args.regressor,
                           "regressor_arousal": args.regressor_arousal, "data": args.data,
                           "skipped_images": faces.skipped})
@@ -195,5 +199,8 @@ def run(args: argparse.Namespace) -> int:
         v = getattr(args, name, None)
         if v is not None and v < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    extent = getattr(args, "extent", None)
+    if extent is not None and not 0 < extent <= 1:
+        raise UserError(f"--extent must be in (0, 1], got {extent}")
     return {"table4": _table4, "heatmaps": _heatmaps, "interpolation-curves": _curves,
             "recognition": _recognition}[args.experiment](args)

@@ -5,10 +5,16 @@ values ±0.75, ±0.5, ±0.25, 0), x' = G(E(x), y); a valence/arousal regressor p
 RMSE/SAGR/CCC (:mod:`caae_tf.evaluation.metrics`) compare y with ŷ, for all edits and for the "extreme"
 ones.
 
+The grid's extent is not in paper 000, which calls −1 and 1 "an extreme emotion value" (§IV-D). ±0.75 in
+steps of 0.25 is the grid of the authors' released code (``Experiments/editFaces.py`` and ``model.py``'s
+``test`` in github.com/pablovin/FaceEditing_ContinualGAN: ``np.arange(0.75, -0.751, -0.25)``), and is our
+default; ``extent=1.0`` (``caae-tf experiment table4 --extent 1.0``) gives the 7×7 grid
+−1, −2/3, …, 1 for the reading of the text. The extreme labels are always the corners of the grid in use.
+
 Counts: the paper evaluates 220,500 generated images, 18,000 of them extreme. 220,500 = 4,500 images × 49
 labels (4,500 = the size of the AffectNet validation set it mentions), and 18,000 = 4,500 × 4, so
-"extreme" are the **four corner labels** (±0.75, ±0.75) (:func:`caae_tf.labels.extreme_label_mask`) — not
-every label with one extreme coordinate (that would be 24 of 49 labels). The result records
+"extreme" are the **four corner labels** (±extent, ±extent) (:func:`caae_tf.labels.extreme_label_mask`) —
+not every label with one extreme coordinate (that would be 24 of 49 labels). The result records
 ``num_images``, ``num_edits`` and ``num_extreme`` so the check ``num_edits = 49·num_images``,
 ``num_extreme = 4·num_images`` is visible in every report.
 
@@ -53,16 +59,22 @@ class Table4Result:
     identity: dict | None = None
     extras: dict = field(default_factory=dict)
 
+    @property
+    def extent(self) -> float:
+        """The grid extent whose corners are the "extreme" labels (0.75 unless run with another grid)."""
+        return float(self.extras.get("extent", 0.75))
+
     def to_json(self) -> dict:
+        e = self.extent
         return {"table4": self.columns, "counts": self.counts, "paper_counts": PAPER_COUNTS,
-                "paper_table4": PAPER_TABLE4, "extreme_definition": "four corner labels (±0.75, ±0.75)",
+                "paper_table4": PAPER_TABLE4, "extreme_definition": f"four corner labels (±{e:g}, ±{e:g})",
                 "identity": self.identity, **self.extras}
 
     def format(self) -> str:
         c = self.counts
         text = format_table(self.columns, title=(
             f"Table IV: {c['num_edits']} edits of {c['num_images']} images "
-            f"({c['num_extreme']} extreme = {c['num_images']} x 4 corner labels)"))
+            f"({c['num_extreme']} extreme = {c['num_images']} x 4 corner labels ±{self.extent:g})"))
         if self.identity and self.identity.get("count"):
             d = self.identity
             base = d.get("baseline_between_inputs")
@@ -74,17 +86,25 @@ class Table4Result:
 
 def run_table4(editor, regressor, batches: Iterable[tuple[list[str], np.ndarray]], *, labels: np.ndarray | None = None,
                identity=None, identity_threshold: float = I.DEFAULT_THRESHOLD, chunk: int = 64,
-               total_images: int | None = None, progress: bool = True, sagr_zero: str = "exact") -> Table4Result:
+               total_images: int | None = None, progress: bool = True, sagr_zero: str = "exact",
+               extent: float | None = None) -> Table4Result:
     """Edit every image of ``batches`` to every label, regress the edits and compute Table IV.
 
     ``editor.edit(images [B,S,S,3], va [B,2]) -> [B,S,S,3]``; ``regressor.predict_va(images) -> [B,2]``;
     optional ``identity.embed(images) -> [B,D]``. ``batches`` yields (names, images at the editor's size).
-    ``chunk`` is the number of edits per editor call.
+    ``chunk`` is the number of edits per editor call. ``labels`` defaults to the 7×7 grid of ±``extent``
+    (default 0.75, the authors' code; 1.0 for the paper's "extreme values −1 and 1"); the extreme labels are
+    the corners (±extent, ±extent), where ``extent`` defaults to the largest |coordinate| of ``labels``.
     """
     import pandas as pd  # noqa: PLC0415
 
-    grid = L.grid_labels() if labels is None else np.asarray(labels, np.float32)
-    extreme = L.extreme_label_mask(grid)
+    if labels is None:
+        extent = 0.75 if extent is None else float(extent)
+        grid = L.grid_labels(7, extent)
+    else:
+        grid = np.asarray(labels, np.float32)
+        extent = float(np.max(np.abs(grid))) if extent is None and grid.size else float(extent or 0.0)
+    extreme = L.extreme_label_mask(grid, extent)
     k = len(grid)
     bar = None
     if progress:
@@ -140,7 +160,7 @@ def run_table4(editor, regressor, batches: Iterable[tuple[list[str], np.ndarray]
         cols.update({"Extreme Valence": ex_m["valence"], "Extreme Arousal": ex_m["arousal"]})
     counts = {"num_images": int(n_images), "num_labels": int(k), "num_edits": int(len(df)),
               "num_extreme": int(e.sum()), "num_extreme_labels": int(extreme.sum())}
-    return Table4Result(df, cols, counts, ident_summary, {"sagr_zero": sagr_zero})
+    return Table4Result(df, cols, counts, ident_summary, {"sagr_zero": sagr_zero, "extent": extent})
 
 
 def per_label_summary(df):

@@ -26,7 +26,10 @@ Architecture (§III-B-1), at the default 96 px:
 
 The paper does not name the discriminators' activation; we use LeakyReLU(0.2) (DCGAN, Radford et al.
 2016, which the paper cites as inspiration), with ReLU in E and G. BatchNorm uses momentum 0.9 and
-ε = 1e-5 (the TF1 DCGAN defaults the CAAE code base uses); γ starts at 1, β at 0.
+ε = 1e-5 with a learned γ (starting at 1) and β (at 0): the paper gives no BatchNorm settings, and these
+are the DCGAN-TensorFlow values, *not* those of the CAAE code base: Zhang et al.'s CAAE calls
+``tf.contrib.layers.batch_norm`` with its defaults, decay 0.999 and ε = 1e-3, and ``scale=False`` (no γ);
+the ``batch_norm`` helper of the authors' own code is not in their released repository.
 
 Initialisation (§III-B-2): every kernel ~ N(0, 0.02), every bias 0. x, y, z are in [-1, 1].
 
@@ -389,7 +392,7 @@ class CAAE(keras.Model):
             loss_rec = L.reconstruction_loss(x, x_gen)
             if use_identity:
                 features_gen = self.identity_net(x_gen[: c.identity_images], training=False)
-                loss_iden = L.identity_loss(features_real, features_gen)
+                loss_iden = L.identity_loss(features_real, features_gen, c.identity_normalization)
             else:
                 loss_iden = tf.zeros([], tf.float32)
             loss_z = L.encoder_adversarial_loss(z_logits)

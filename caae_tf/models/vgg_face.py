@@ -8,7 +8,11 @@ blocks (64, 64 | 128, 128 | 256×3 | 512×3 | 512×3) with 2×2 max-pooling afte
 (a 7×7 "convolution" over pool5 at 224 px, i.e. a dense layer on the flattened 7×7×512 map) + ReLU +
 dropout 0.5, fc7 4096 + ReLU + dropout 0.5, fc8 2622 (one logit per identity of the VGG-Face data set).
 Layer names are exactly conv1_1 … conv5_3, fc6, fc7, fc8. The activation "at conv1_2" is the output of the
-conv layer *after* its ReLU (Keras fuses relu1_2 into conv1_2).
+conv layer *after* its ReLU (MatConvNet's ``relu1_2``); ``conv1_2_pre_relu`` (any conv name +
+:data:`PRE_RELU_SUFFIX`) is the same layer *before* its ReLU (MatConvNet's ``conv1_2``), which is what the
+authors' released code of paper 000 feeds into L_iden (its ``vgg_face.py``, inherited from ExprGAN, stores
+``net['conv1_2']`` before the ReLU). Post-ReLU is our default; set the CAAE's ``identity_layers`` to the
+``_pre_relu`` names for the authors' choice.
 
 ``width_multiplier`` scales every conv width and (unless ``fc_units`` is given) the fc6/fc7 width, for
 CPU-sized identity networks trained with ``caae-tf train-identity``; 1.0 is the original.
@@ -45,6 +49,8 @@ LAYER_NAMES: tuple[str, ...] = CONV_NAMES + FC_NAMES
 VGG_FACE_MEAN_RGB: tuple[float, float, float] = (129.1863, 104.7624, 93.5940)
 #: Layers used by the identity-preserving loss of paper 000 (Eq. 2).
 DEFAULT_IDENTITY_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+#: Suffix of a conv layer name that asks for its activation before the ReLU (``conv1_2_pre_relu``).
+PRE_RELU_SUFFIX = "_pre_relu"
 RUN_WEIGHTS = "identity.weights.h5"
 RUN_META = "identity.json"
 
@@ -75,8 +81,9 @@ class VGGFace(keras.Model):
         for block, n, width in VGG_BLOCKS:
             for i in range(n):
                 lname = f"conv{block}_{i + 1}"
+                # the ReLU is applied in run() so that the pre-ReLU map is available (``*_pre_relu`` names)
                 setattr(self, lname, keras.layers.Conv2D(_scaled(width, self.width_multiplier), 3, padding="same",
-                                                         activation="relu", name=lname))
+                                                         name=lname))
             setattr(self, f"pool{block}", keras.layers.MaxPooling2D(2, 2, name=f"pool{block}"))
         if self.include_top:
             self.flatten = keras.layers.Flatten(name="flatten")
@@ -110,24 +117,37 @@ class VGGFace(keras.Model):
         return seq
 
     def run(self, x, outputs: Sequence[str], training=None) -> list[tf.Tensor]:
-        """Run preprocessed input ``x`` up to the deepest of ``outputs`` and return those activations."""
+        """Run preprocessed input ``x`` up to the deepest of ``outputs`` and return those activations.
+
+        Conv names give the map after the ReLU; ``<conv name>_pre_relu`` the same map before it."""
         wanted = list(outputs)
         available = [n for n, _ in self.layer_sequence()]
-        missing = [n for n in wanted if n not in available]
+
+        def base(n: str) -> str:
+            if n.endswith(PRE_RELU_SUFFIX) and n[: -len(PRE_RELU_SUFFIX)] in CONV_NAMES:
+                return n[: -len(PRE_RELU_SUFFIX)]
+            return n
+
+        missing = [n for n in wanted if base(n) not in available]
         if missing:
-            raise ModelError(f"VGGFace: unknown layer(s) {missing}; available: {', '.join(available)}")
-        last = max(available.index(n) for n in wanted)
+            raise ModelError(f"VGGFace: unknown layer(s) {missing}; available: {', '.join(available)} "
+                             f"(conv layers also as <name>{PRE_RELU_SUFFIX})")
+        last = max(available.index(base(n)) for n in wanted)
         found = {}
         h = x
         for lname, layer in self.layer_sequence()[: last + 1]:
             h = layer(h, training=training) if lname.startswith("drop") else layer(h)
+            if lname in CONV_NAMES:
+                if lname + PRE_RELU_SUFFIX in wanted:
+                    found[lname + PRE_RELU_SUFFIX] = h
+                h = tf.nn.relu(h)
             if lname in wanted:
                 found[lname] = h
         return [found[n] for n in wanted]
 
     def features(self, images, layers: Sequence[str] = DEFAULT_IDENTITY_LAYERS, size: int | None = None,
                  training=None) -> list[tf.Tensor]:
-        """Activations (after ReLU) at ``layers`` for images in [-1, 1]."""
+        """Activations at ``layers`` (after the ReLU; ``*_pre_relu`` names before it) for images in [-1, 1]."""
         return self.run(self.preprocess(images, size), layers, training=training)
 
     def call(self, images, training=None):
