@@ -108,6 +108,29 @@ def test_build_picks_resizes_and_hides_sources(sources, study_dir):
         build_study(study_dir, real=sources[0], generated=sources[1], size=48, force=True)
 
 
+def test_build_from_a_faces_folder_stretches_like_prepare_faces(sources, tmp_path):
+    """Paper 001's real images come from FACES (ID_age_gender_emotion_set.jpg names, portrait photos)."""
+    import cv2
+
+    codes = {"neutral": "n", "sadness": "s", "disgust": "d", "fear": "f", "anger": "a", "happiness": "h"}
+    folder = tmp_path / "FACES"
+    folder.mkdir()
+    for person in ("004", "015", "066"):
+        for e, c in codes.items():
+            img = np.zeros((50, 40, 3), np.uint8)
+            img[:10] = 255  # a white band at the top: kept by stretch, cropped away by crop
+            cv2.imwrite(str(folder / f"{person}_y_f_{c}_a.jpg"), img)
+    out = tmp_path / "study_faces"
+    build_study(str(out), real=str(folder), generated=sources[1], size=40, square="stretch")
+    study = load_study(out)
+    reals = [it for it in study.items.values() if it["source"] == "real"]
+    assert len(reals) == 18 and {it["origin"]["identity"] for it in reals} == {0, 1, 2}
+    for it in reals:
+        assert os.path.basename(it["origin"]["path"]).split("_")[3] == codes[it["emotion"]]
+        top = cv2.imread(study.image_path(it["id"]))[:5].mean()
+        assert top > 200  # stretched, not centre-cropped
+
+
 def test_build_errors(sources, tmp_path):
     real, fake = sources
     with pytest.raises(StudyError, match="needs 7 real image"):
@@ -284,18 +307,18 @@ def test_db_is_wal_constrained_and_hashes_tokens(app, study_dir):
 # ---------------------------------------------------------------------------------- SIGKILL, concurrent
 
 def test_sigkill_mid_study_keeps_every_acknowledged_answer(study_dir):
-    from caae_tf.study.simulate import ServerProcess, oracle_rater, simulate
+    from caae_tf.study.simulate import ServerProcess, make_participants, oracle_rater, run_participants
 
     study = load_study(study_dir)
     server = ServerProcess(study_dir).start()
     assert server.url.startswith("http://127.0.0.1:")  # loopback unless --host says otherwise
     current = {"url": server.url}
-    raters = [oracle_rater(study.manifest, seed=k) for k in range(3)]
+    people = make_participants(lambda: current["url"], [oracle_rater(study.manifest, seed=k) for k in range(3)])
     result: dict = {}
 
     def run():
         try:
-            result["people"] = simulate(lambda: current["url"], raters, deadline=120)
+            run_participants(people, deadline=140)
         except BaseException as exc:  # noqa: BLE001
             result["error"] = exc
 
@@ -303,19 +326,19 @@ def test_sigkill_mid_study_keeps_every_acknowledged_answer(study_dir):
     t.start()
     db = StudyDB(os.path.join(study_dir, DB_FILE), study.emotions)
     end = time.monotonic() + 60
-    while db.counts()["answers"] < 30 and time.monotonic() < end:
+    # mid-study: every participant has started and answered some images, 30+ answers in all
+    while time.monotonic() < end and not (min(len(p.acked) for p in people) >= 3 and db.counts()["answers"] >= 30):
         time.sleep(0.01)
     before = db.counts()["answers"]
-    assert 30 <= before < 108, before  # mid-study, all three participants still answering
     server.kill()  # SIGKILL while participants are posting
     after_kill = db.counts()["answers"]
+    assert 30 <= before < 108, (before, server.lines)
     time.sleep(0.5)  # clients see connection errors and retry
     server2 = ServerProcess(study_dir).start()
     current["url"] = server2.url
     try:
-        t.join(timeout=120)
-        assert not t.is_alive() and "error" not in result, result.get("error")
-        people = result["people"]
+        t.join(timeout=150)
+        assert not t.is_alive() and "error" not in result, (result.get("error"), server.lines, server2.lines)
         assert sum(p.failures for p in people) > 0  # the outage was noticed
         rows = db.ratings()
         stored = {}

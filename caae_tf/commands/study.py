@@ -21,8 +21,8 @@ def add_arguments(p) -> None:
     sub.required = True
 
     b = sub.add_parser("build", help="pick real images, generate fakes, write a study directory")
-    b.add_argument("--real", required=True, help="labelled source of real images (CSV, folder with labels.csv, "
-                   "class folders, e.g. a FACES folder prepared with a labels.csv)")
+    b.add_argument("--real", required=True, help="labelled source of real images: CSV, folder with labels.csv, "
+                   "class folders, or a FACES folder (ID_age_gender_emotion_set.jpg names)")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="cGAN or CAAE run dir or SavedModel (kind detected)")
     src.add_argument("--generated", help="labelled source of images made by any other generator")
@@ -31,6 +31,8 @@ def add_arguments(p) -> None:
                    help="comma-separated emotions (default: the cGAN's six: neutral,sadness,disgust,fear,anger,happiness)")
     b.add_argument("--seed", type=int, default=0, help="seed of the image picks and noise vectors")
     b.add_argument("--size", type=int, default=None, help="image size in px (default: the generator's)")
+    b.add_argument("--square", choices=("crop", "stretch"), default="crop",
+                   help="non-square images: centre crop (default) or stretch (what `prepare faces` trains on)")
     b.add_argument("--display-size", type=int, default=256, help="on-screen size in px (default 256, the paper's)")
     b.add_argument("--caae-inputs", default=None,
                    help="labelled source of faces the CAAE edits (default: --real, never a real stimulus)")
@@ -103,7 +105,8 @@ def _build(args) -> int:
     manifest = build_study(
         args.out, real=args.real, model=args.model, generated=args.generated, per_emotion=args.per_emotion,
         seed=args.seed, size=args.size, emotions=emotions, caae_inputs=args.caae_inputs,
-        title=args.title or DEFAULT_TITLE, display_size=args.display_size, force=args.force, log=print)
+        title=args.title or DEFAULT_TITLE, display_size=args.display_size, force=args.force, square=args.square,
+        log=print)
     n_real = sum(1 for it in manifest["items"] if it["source"] == "real")
     print(f"study {manifest['study_id']}: {n_real} real + {len(manifest['items']) - n_real} generated images; "
           f"manifest.json is private (never served)")

@@ -12,6 +12,9 @@ source and any of three kinds of generated images:
 * ``generated`` = a labelled source (CSV / folder with labels.csv / class folders) of images made by any
   other generator — the study then judges that generator.
 
+Real (and pre-made generated) images come from any labelled source :func:`caae_tf.data.table.load_table`
+reads, or from a FACES folder (file names ``ID_age_gender_emotion_set.jpg``, :mod:`data_prep.faces`).
+
 Every stimulus, real or generated, is centre-cropped, resized to one size (``size``, default: the
 generator's) and re-encoded as PNG under a random file name, so neither names nor formats nor sizes tell
 real from generated. Only ``manifest.json`` records which is which.
@@ -49,9 +52,27 @@ class Stimulus:
 
 # ----------------------------------------------------------------------------------------- picking
 
+def _faces_table(source: str):
+    """A FACES folder (file names ``ID_age_gender_emotion_set.jpg``, no labels.csv) as a table, else None."""
+    if not os.path.isdir(source) or os.path.exists(os.path.join(source, "labels.csv")):
+        return None
+    import pandas as pd  # noqa: PLC0415
+
+    from data_prep.faces import scan_faces  # noqa: PLC0415
+
+    rows, _ = scan_faces(source)
+    if not rows:
+        return None
+    return pd.DataFrame({"path": [os.path.abspath(r["path"]) for r in rows],
+                         "identity": [int(r["identity"]) for r in rows], "emotion": [r["emotion"] for r in rows]})
+
+
 def _table(source: str, emotions: Sequence[str], what: str):
     from caae_tf.data.table import load_table  # noqa: PLC0415
 
+    faces = _faces_table(source)
+    if faces is not None:
+        return faces[faces["emotion"].isin(list(emotions))].reset_index(drop=True), {}
     df, skips = load_table(source, require=(), keep_bytes=False)
     if "emotion" not in df.columns or not (df["emotion"] != "").any():
         raise StudyError(f"{source}: {what} images need emotion labels (an `emotion` column or class folders)")
@@ -77,12 +98,22 @@ def _pick(df, emotion: str, n: int, rng: np.random.Generator, *, exclude: set[st
     return (first + rest)[:n]
 
 
-def _read_square(path: str, size: int | None) -> np.ndarray:
+SQUARE_MODES = ("crop", "stretch")
+
+
+def _read_square(path: str, size: int | None, square: str = "crop") -> np.ndarray:
+    """Any image → ``size``×``size`` (default: its shorter side): centre crop (``crop``) or plain resize
+    (``stretch``, what ``caae-tf prepare faces`` does by default, i.e. what a FACES cGAN was trained on)."""
     from caae_tf.images import center_crop_resize, read_image  # noqa: PLC0415
 
     rgb = read_image(path)
-    s = min(rgb.shape[:2])
-    return center_crop_resize(rgb, size or s)
+    s = size or min(rgb.shape[:2])
+    if square == "stretch" and rgb.shape[0] != rgb.shape[1]:
+        import cv2  # noqa: PLC0415
+
+        interp = cv2.INTER_AREA if min(rgb.shape[:2]) > s else cv2.INTER_CUBIC
+        return cv2.resize(rgb, (s, s), interpolation=interp)
+    return center_crop_resize(rgb, s)
 
 
 def select_real(source: str, emotions: Sequence[str], per_emotion: int, seed: int) -> list[dict]:
@@ -97,14 +128,14 @@ def select_real(source: str, emotions: Sequence[str], per_emotion: int, seed: in
 
 
 def generated_from_source(source: str, emotions: Sequence[str], per_emotion: int, seed: int,
-                          size: int | None, exclude: set[str] = frozenset()) -> list[Stimulus]:
+                          size: int | None, exclude: set[str] = frozenset(), square: str = "crop") -> list[Stimulus]:
     """Pre-made generated images (any generator) from a labelled source (never one of ``exclude``)."""
     df, _ = _table(source, emotions, "generated")
     rng = np.random.default_rng([int(seed), 2])
     out = []
     for e in emotions:
         for r in _pick(df, e, per_emotion, rng, exclude=set(exclude), where=source, what="generated"):
-            img = _read_square(r["path"], size)
+            img = _read_square(r["path"], size, square)
             size = size or img.shape[0]
             out.append(Stimulus(img, "generated", e, {"kind": "images", "path": r["path"]}))
     return out
@@ -166,9 +197,11 @@ def generated_caae(model: str, emotions: Sequence[str], per_emotion: int, seed: 
     from caae_tf.images import center_crop_resize, to_float, to_uint8  # noqa: PLC0415
 
     editor = Editor.load(model)
-    from caae_tf.data.table import load_table  # noqa: PLC0415
+    df = _faces_table(inputs)
+    if df is None:
+        from caae_tf.data.table import load_table  # noqa: PLC0415
 
-    df, _ = load_table(inputs, keep_bytes=False)
+        df, _ = load_table(inputs, keep_bytes=False)
     df = df[~df["path"].isin(exclude)].reset_index(drop=True)
     n = per_emotion * len(emotions)
     if len(df) == 0:
@@ -249,9 +282,12 @@ def build_study(out: str, *, real: str, model: str | None = None, generated: str
                 per_emotion: int = 3, seed: int = 0, size: int | None = None,
                 emotions: Sequence[str] = L.CGAN_EMOTIONS, caae_inputs: str | None = None,
                 title: str = DEFAULT_TITLE, question: str = DEFAULT_QUESTION,
-                display_size: int = DEFAULT_DISPLAY_SIZE, force: bool = False,
+                display_size: int = DEFAULT_DISPLAY_SIZE, force: bool = False, square: str = "crop",
                 log: Callable[[str], None] = lambda msg: None) -> dict:
-    """Build a study directory (module docstring); returns the manifest."""
+    """Build a study directory (module docstring); returns the manifest. ``square`` = how non-square real
+    (and pre-made generated) images become square: ``crop`` (centre) or ``stretch``."""
+    if square not in SQUARE_MODES:
+        raise StudyError(f"square must be one of {SQUARE_MODES}, got {square!r}")
     if (model is None) == (generated is None):
         raise StudyError("give exactly one of model (cGAN/CAAE run dir or SavedModel) or generated (images)")
     if per_emotion < 1:
@@ -276,15 +312,15 @@ def build_study(out: str, *, real: str, model: str | None = None, generated: str
                                          {r["path"] for r in real_rows})
     else:
         fakes = generated_from_source(generated, emotions, per_emotion, seed, size,
-                                      exclude={r["path"] for r in real_rows})
+                                      exclude={r["path"] for r in real_rows}, square=square)
         size = size or fakes[0].image.shape[0]
-    reals = [Stimulus(_read_square(r["path"], size), "real", r["emotion"],
+    reals = [Stimulus(_read_square(r["path"], size, square), "real", r["emotion"],
                       {"kind": "real", "path": r["path"], "identity": int(r["identity"])}) for r in real_rows]
     info = {
         "real": os.path.abspath(real), "model": os.path.abspath(model) if model else None,
         "generated": os.path.abspath(generated) if generated else None, "generator_kind": kind,
         "caae_inputs": os.path.abspath(caae_inputs or real) if kind == "caae" else None,
-        "per_emotion": int(per_emotion), "seed": int(seed), "size": int(size),
+        "per_emotion": int(per_emotion), "seed": int(seed), "size": int(size), "square": square,
     }
     manifest = write_study(out, reals + fakes, emotions=emotions, build_info=info, title=title,
                            question=question, display_size=display_size, force=force)

@@ -67,11 +67,12 @@ table.likert th, table.likert td { padding: 0.35rem 0.3rem; text-align: center; 
 table.likert th { font-size: 0.8rem; font-weight: normal; color: #555; }
 table.likert td.emo { text-align: left; font-weight: 600; }
 table.likert label { display: block; cursor: pointer; }
+table.likert input[type=radio] { width: 1.1rem; height: 1.1rem; cursor: pointer; }
 .progress { color: #555; font-size: 0.9rem; }
 .error { color: #a00; font-weight: 600; }
 button { font-size: 1rem; padding: 0.5rem 1.5rem; margin-top: 1rem; }
 .link { font-family: monospace; word-break: break-all; background: #f4f4f4; padding: 0.2rem; }
-.admin td, .admin th { padding: 0.2rem 0.6rem; border-bottom: 1px solid #eee; }
+.admin td, .admin th { padding: 0.2rem 0.6rem; border-bottom: 1px solid #eee; white-space: nowrap; }
 """
 
 _TEMPLATES = {
@@ -125,9 +126,9 @@ I have read the above and agree to take part.</label></p>
 answered images ({{ counts.ratings }} ratings). Study: {{ n_items }} images.</p>
 <p>Export: <a href="/admin/export.csv?token={{ token }}">export.csv</a> ·
 <a href="/admin/progress.json?token={{ token }}">progress.json</a></p>
-<table class="admin"><tr><th>participant</th><th>started</th><th>answered</th><th>completed</th><th>age</th><th>gender</th></tr>
-{% for p in rows %}<tr><td>{{ p.id }}</td><td>{{ p.created_at }}</td><td>{{ p.answered }} / {{ p.total }}</td>
-<td>{{ p.completed_at or '' }}</td><td>{{ p.age }}</td><td>{{ p.gender }}</td></tr>{% endfor %}
+<table class="admin"><tr><th>participant</th><th>started (UTC)</th><th>answered</th><th>completed (UTC)</th><th>age</th><th>gender</th></tr>
+{% for p in rows %}<tr><td>{{ p.id }}</td><td>{{ p.created_at[:19]|replace('T', ' ') }}</td>
+<td>{{ p.answered }} / {{ p.total }}</td><td>{{ (p.completed_at or '')[:19]|replace('T', ' ') }}</td><td>{{ p.age }}</td><td>{{ p.gender }}</td></tr>{% endfor %}
 </table>{% endblock %}""",
 }
 

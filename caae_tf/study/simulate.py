@@ -96,6 +96,7 @@ class Participant:
         self.pause, self.timeout = pause, timeout
         self.token: str | None = None
         self.acked: dict[str, dict] = {}
+        self.sent: dict[str, dict] = {}
         self.statuses: list[int] = []
         self.failures = 0
         self.done = False
@@ -119,7 +120,10 @@ class Participant:
         if info["done"]:
             self.done = True
             return True
-        ratings = self.acked.get(info["item"]) or self.rater(info["item"], info["emotions"])
+        # A retry of an image whose answer got no response re-sends the same ratings: if the first attempt
+        # was stored after all (slow server), the server accepts the identical retry instead of a conflict.
+        ratings = self.sent.get(info["item"]) or self.rater(info["item"], info["emotions"])
+        self.sent[info["item"]] = ratings
         status, body = request_json(self.url(info["answer"]),
                                     {"item": info["item"], "ticket": info["ticket"], "ratings": ratings},
                                     timeout=self.timeout)
@@ -147,12 +151,16 @@ class Participant:
         raise TimeoutError(f"participant {self.token} not done after {deadline} s")
 
 
-def simulate(base: str | Callable[[], str], raters: list, *, ages=None, genders=None,
-             deadline: float = 120.0) -> list[Participant]:
-    """Run one :class:`Participant` per rater concurrently (one thread each); returns them when all are done."""
+def make_participants(base: str | Callable[[], str], raters: list, *, ages=None, genders=None,
+                      timeout: float = 30.0) -> list[Participant]:
+    """One :class:`Participant` per rater (ages 22-31 and the four gender options in turn by default)."""
     ages = ages or [22 + (k * 3) % 10 for k in range(len(raters))]
     genders = genders or [("female", "male", "diverse", "no-answer")[k % 4] for k in range(len(raters))]
-    people = [Participant(base, r, age=a, gender=g) for r, a, g in zip(raters, ages, genders)]
+    return [Participant(base, r, age=a, gender=g, timeout=timeout) for r, a, g in zip(raters, ages, genders)]
+
+
+def run_participants(people: list[Participant], *, deadline: float = 120.0) -> list[Participant]:
+    """Run the participants concurrently (one thread each) until all are done; re-raises the first error."""
     errors: list[BaseException] = []
 
     def _run(p: Participant) -> None:
@@ -169,6 +177,13 @@ def simulate(base: str | Callable[[], str], raters: list, *, ages=None, genders=
     if errors:
         raise errors[0]
     return people
+
+
+def simulate(base: str | Callable[[], str], raters: list, *, ages=None, genders=None,
+             deadline: float = 120.0, timeout: float = 30.0) -> list[Participant]:
+    """:func:`make_participants` + :func:`run_participants`."""
+    return run_participants(make_participants(base, raters, ages=ages, genders=genders, timeout=timeout),
+                            deadline=deadline)
 
 
 class ServerProcess:
