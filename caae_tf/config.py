@@ -24,6 +24,19 @@ class ConfigError(UserError, ValueError):
     """A config file or ``--set`` override is invalid (unknown key, wrong type, bad value)."""
 
 
+#: ``field(metadata=BEYOND_PAPER)`` marks a key that switches on something the papers do not have. Its
+#: default is "off" (the paper's behaviour), and it is written to resolved configs only when set.
+BEYOND_PAPER = {"beyond_paper": True}
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return dataclasses.MISSING
+
+
 @dataclass
 class TrainConfig:
     """Keys shared by every trainer (CAAE, cGAN, regressors, identity network)."""
@@ -74,8 +87,14 @@ class TrainConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     def to_dict(self) -> dict[str, Any]:
+        """All keys, except beyond-the-paper keys (``field(metadata=BEYOND_PAPER)``) left at their default
+        (off) value: a paper preset's resolved config stays byte-identical as such keys are added."""
         out = {"model": self.model}
-        out.update(dataclasses.asdict(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("beyond_paper") and value == _field_default(f):
+                continue
+            out[f.name] = list(value) if isinstance(value, (list, tuple)) else value
         return out
 
     @classmethod
@@ -191,6 +210,41 @@ class CAAEConfig(TrainConfig):
     real images paired with a mismatched label (matching-aware D, Reed et al. 2016). During the paper's
     training G only ever sees x's own label, so nothing forces it to take the expression from y rather
     than from z; this term does, and makes edits follow (v, a) after far fewer steps."""
+    g_unet: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond the paper (edit mode; false = paper): G also receives E's feature map at every resolution
+    (U-Net skip connections, Ronneberger et al. 2015) and y tiled over every decoder scale, so details that
+    do not depend on the label need not pass through the z_dim bottleneck."""
+    g_residual: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond the paper (edit mode; needs ``g_unet``): G outputs a change Δ and the edit is
+    clip(x + Δ, -1, 1), so "leave the pixel alone" is Δ = 0 (the additive form of GANimation's
+    attention-based output, Pumarola et al. 2018, without the mask that collapses to copying)."""
+    lambda_va: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond the paper (edit mode): weight of the valence/arousal regression loss on edits to random
+    targets y'. An auxiliary regressor D_va, trained jointly on real (x, y) only, reads (v, a) off
+    G(E(x), y'), and G is penalised by ‖D_va(G(E(x), y')) − y'‖² (AC-GAN, Odena et al. 2017; StarGAN's
+    domain-classification loss, Choi et al. 2018; GANimation's AU-regression loss, Pumarola et al. 2018)."""
+    d_va_filters: list[int] = field(default_factory=lambda: [32, 64, 128, 128], metadata=BEYOND_PAPER)
+    """D_va: stride-2 conv + LeakyReLU(0.2) per entry, then FC 2 + tanh (used when lambda_va > 0)."""
+    lambda_va_real: float = field(default=1.0, metadata=BEYOND_PAPER)
+    """Weight of D_va's own regression loss on real (x, y) (its optimizer sees only this term)."""
+    va_noise: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Standard deviation of Gaussian noise added to every D_va input, real and edited (randomized
+    smoothing, Cohen et al. 2019): a change smaller than the noise cannot move D_va's reading, so G has to
+    change the expression instead of adding an imperceptible adversarial pattern."""
+    lambda_va_gp: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Weight of a gradient penalty E‖∂(u·D_va(x))/∂x‖² on real x (u a random ±1 direction over (v, a),
+    an unbiased estimate of the squared Frobenius norm of the input Jacobian). Without it G fools D_va with
+    small adversarial perturbations instead of changing the expression; a regressor with small input
+    gradients has perceptually aligned gradients (Santurkar et al. 2019; R1 of Mescheder et al. 2018
+    applied to the auxiliary regressor)."""
+    lambda_cycle: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond the paper (edit mode): weight of the cycle-reconstruction loss
+    ‖x − G(E(G(E(x), y')), y)‖₁ (CycleGAN, Zhu et al. 2017; StarGAN, Choi et al. 2018): an edit must keep
+    enough of x to be edited back."""
+    lambda_delta: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond the paper (edit mode): weight of ‖G(E(x), y') − x‖₁ on edits to random targets, the
+    sparsity prior that keeps pixels the label does not govern unchanged (GANimation's mask/attention
+    penalty, in additive form)."""
     identity_images: int = 16
     """L_iden is computed on the first N images of each batch (16 of 49 in the paper)."""
     identity_network: str = ""
@@ -219,8 +273,15 @@ class CAAEConfig(TrainConfig):
         if self.identity_normalization not in ("mean", "authors"):
             raise ConfigError(f"{source}: identity_normalization must be mean or authors, "
                               f"got {self.identity_normalization!r}")
-        if self.lambda_cond < 0:
-            raise ConfigError(f"{source}: lambda_cond must be >= 0")
+        for name in ("lambda_cond", "lambda_va", "lambda_va_real", "lambda_va_gp", "lambda_cycle", "lambda_delta"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{source}: {name} must be >= 0")
+        if self.va_noise < 0:
+            raise ConfigError(f"{source}: va_noise must be >= 0")
+        if self.g_unet and len(self.e_filters) != 4:
+            raise ConfigError(f"{source}: g_unet needs exactly 4 e_filters (one skip per G upsampling)")
+        if self.g_residual and not self.g_unet:
+            raise ConfigError(f"{source}: g_residual needs g_unet (G must see x to output x + Δ)")
 
 
 @dataclass

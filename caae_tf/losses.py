@@ -179,3 +179,11 @@ def total_eg_loss(
 def mean_probability(logits: tf.Tensor) -> tf.Tensor:
     """Mean of sigmoid(logits) over the (global) batch — the D(·) values the paper talks about."""
     return mean_over_global_batch(tf.sigmoid(tf.cast(tf.reshape(logits, [tf.shape(logits)[0], -1]), tf.float32)))
+
+
+def va_regression_loss(va_true: tf.Tensor, va_pred: tf.Tensor) -> tf.Tensor:
+    """Beyond the papers (``CAAEConfig.lambda_va``): mean over the global batch of ‖va_pred − va_true‖²
+    (summed over valence and arousal) — the auxiliary regression loss of AC-GAN / StarGAN / GANimation."""
+    va_true = tf.cast(va_true, tf.float32)
+    va_pred = tf.cast(va_pred, tf.float32)
+    return mean_over_global_batch(tf.reduce_sum(tf.square(va_pred - va_true), axis=-1))

@@ -8,7 +8,8 @@ from caae_tf.cli import main
 
 TINY = ["image_size=32", "batch_size=4", "z_dim=8", "e_filters=[4,8,8,16]", "g_fc_channels=16",
         "g_filters=[16,8,8,4,4]", "d_img_filters=[4,4,8,8]", "d_img_fc=16", "identity_input_size=32",
-        "identity_images=2", "sample_every=2", "checkpoint_every=2", "mixed_precision=float32"]
+        "identity_images=2", "sample_every=2", "checkpoint_every=2", "mixed_precision=float32",
+        "identity_weight=0.3333", "d_va_filters=[4,4,8,8]"]
 
 
 @pytest.mark.slow
@@ -31,3 +32,10 @@ def test_demo_end_to_end_tiny(tmp_path, monkeypatch, capsys):
     assert "identity_network: VGG-style identity classifier" in (tmp_path / "demo" / "caae" / "config.yaml").read_text()
     assert "held-out identities" in out and "saved_model_caae" in out
     assert (tmp_path / "demo" / "edits" / "heldout_0_grid7.png").exists()
+    truth = summary["synthetic_truth"]
+    for region in ("whole", "face", "expression", "identity"):
+        m = truth["mae"][region]
+        assert m["edit"] >= 0 and m["ratio"] == pytest.approx(m["edit"] / m["do_nothing"]) if m["do_nothing"] else True
+    assert truth["mae"]["expression"]["do_nothing"] > 0.02 and truth["mae"]["identity"]["do_nothing"] == 0
+    assert "| expression |" in out and "| oracle |" in out
+    assert (tmp_path / "demo" / "synthetic_truth" / "synthetic_truth.png").exists()

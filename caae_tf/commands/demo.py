@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-HELP = "run the main job: synthetic faces -> identity net -> CAAE -> scored edits -> SavedModel"
+HELP = "run the main job: synthetic faces -> CAAE editor -> edits judged against ground truth -> SavedModel"
 DESCRIPTION = (
     "Generate synthetic affect faces, train the identity network and the CAAE (demo preset "
     "experiments/configs/caae_demo.yaml), edit held-out identities to the paper's 7x7 grid and score the edits "
@@ -23,6 +23,9 @@ def add_arguments(p) -> None:
                    help="override a CAAE config key of the demo preset")
     p.add_argument("--celeba-dir", default=None, help="aligned CelebA crops to edit (default: ../shared/...)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default="edit", metavar="edit|paper|FILE",
+                   help="CAAE preset: edit (default; the beyond-the-paper edit mode), paper (the paper's method "
+                        "at the same budget: experiments/configs/caae_demo_paper.yaml) or a config file")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -32,6 +35,6 @@ def run(args) -> int:
     run_demo(
         args.out, identities=args.identities, per_identity=args.per_identity, heldout_identities=args.heldout,
         steps=args.steps, identity_steps=args.identity_steps, overrides=args.overrides,
-        celeba_dir=args.celeba_dir, seed=args.seed, progress=not args.quiet,
+        celeba_dir=args.celeba_dir, seed=args.seed, progress=not args.quiet, preset=args.preset,
     )
     return 0

@@ -132,10 +132,16 @@ class Encoder(keras.Model):
                                      dtype="float32", name="fc_z")
 
     def call(self, x, training=None):
-        h = x
+        return self.encode_with_features(x)[0]
+
+    def encode_with_features(self, x):
+        """(z, [h_1, ..., h_n]): z and every conv block's output (S/2, S/4, ... resolution), for G's
+        U-Net skips (``CAAEConfig.g_unet``)."""
+        h, features = x, []
         for conv in self.convs:
             h = conv(h)
-        return self.fc(self.flatten(h))
+            features.append(h)
+        return self.fc(self.flatten(h)), features
 
     def get_config(self):
         return {"z_dim": self.z_dim, "filters": self.filters, "kernel_size": self.kernel_size, "name": self.name}
@@ -151,7 +157,7 @@ class Generator(keras.Model):
 
     def __init__(self, image_size: int = 96, z_dim: int = 50, label_repeat: int = 50, fc_channels: int = 1024,
                  filters: Sequence[int] = (512, 256, 128, 64, 32), kernel_size: int = 5, name: str = "G",
-                 **kwargs):
+                 unet: bool = False, residual: bool = False, **kwargs):
         super().__init__(name=name, **kwargs)
         if image_size % 16:
             raise ValueError(f"G: image_size must be a multiple of 16, got {image_size}")
@@ -163,6 +169,10 @@ class Generator(keras.Model):
         self.fc_channels = int(fc_channels)
         self.filters = [int(f) for f in filters]
         self.kernel_size = int(kernel_size)
+        self.unet = bool(unet)
+        self.residual = bool(residual)
+        if self.residual and not self.unet:
+            raise ValueError("G: residual output needs unet (G must see x)")
         self.base = self.image_size // 16
         self.repeat_label = RepeatLabel(self.label_repeat, name="repeat_y")
         self.fc = keras.layers.Dense(self.base * self.base * self.fc_channels, kernel_initializer=_kernel_init(),
@@ -176,21 +186,38 @@ class Generator(keras.Model):
             for i, f in enumerate(self.filters)
         ])
         self.to_rgb = keras.layers.Conv2DTranspose(3, self.kernel_size, strides=1, padding="same",
-                                                   activation="tanh", kernel_initializer=_kernel_init(),
+                                                   activation=None if self.residual else "tanh",
+                                                   kernel_initializer=_kernel_init(),
                                                    dtype="float32", name=f"deconv{len(self.filters) + 1}")
+        if self.unet:
+            self.tile_concat = TileConcat(name="concat_skip_y")
 
     def call(self, inputs, training=None):
-        z, y = inputs
+        """``(z, y)``; with ``unet`` ``(z, y, skips, x)``: ``skips`` are E's block outputs
+        (:meth:`Encoder.encode_with_features`), concatenated with y (tiled, 2 channels) before each stride-2
+        transposed conv and, with y, after the last one; with ``residual`` the output is clip(x + Δ, -1, 1)."""
+        if self.unet:
+            z, y, skips, x = inputs
+        else:
+            z, y = inputs
         h = tf.concat([tf.cast(z, self.compute_dtype), self.repeat_label(y)], axis=-1)
         h = self.fc_act(self.reshape(self.fc(h)))
-        for deconv in self.deconvs:
+        for i, deconv in enumerate(self.deconvs):
+            if self.unet and i <= 4:
+                parts = [h, tf.cast(skips[-1 - i], h.dtype)] if i < len(skips) else [h]
+                h = self.tile_concat([tf.concat(parts, axis=-1), y])
             h = deconv(h)
-        return self.to_rgb(h)
+        if self.unet and len(self.deconvs) == 4:
+            h = self.tile_concat([h, y])
+        out = self.to_rgb(h)
+        if self.residual:
+            return tf.clip_by_value(tf.cast(x, tf.float32) + out, -1.0, 1.0)
+        return out
 
     def get_config(self):
         return {"image_size": self.image_size, "z_dim": self.z_dim, "label_repeat": self.label_repeat,
                 "fc_channels": self.fc_channels, "filters": self.filters, "kernel_size": self.kernel_size,
-                "name": self.name}
+                "name": self.name, "unet": self.unet, "residual": self.residual}
 
 
 class ImageDiscriminator(keras.Model):
@@ -261,6 +288,40 @@ class LatentDiscriminator(keras.Model):
         return {"units": self.units, "name": self.name}
 
 
+class VADiscriminator(keras.Model):
+    """D_va (beyond the paper, ``CAAEConfig.lambda_va``): x [B, S, S, 3] → (v, a) [B, 2] in [-1, 1].
+
+    The auxiliary regressor of AC-GAN (Odena et al. 2017) / StarGAN (Choi et al. 2018) / GANimation
+    (Pumarola et al. 2018), as its own network because D_img sees y after every block: stride-2 convs +
+    LeakyReLU(0.2), Flatten, FC 2 + tanh (float32). It is trained on real (x, y) only; G is trained to
+    make it read y' off G(E(x), y').
+    """
+
+    def __init__(self, filters: Sequence[int] = (32, 64, 128, 128), kernel_size: int = 5, name: str = "D_va",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.filters = [int(f) for f in filters]
+        self.kernel_size = int(kernel_size)
+        self.convs = _attach(self, [
+            keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", kernel_initializer=_kernel_init(),
+                                name=f"conv{i + 1}")
+            for i, f in enumerate(self.filters)
+        ])
+        self.acts = _attach(self, [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.filters))])
+        self.flatten = keras.layers.Flatten(name="flatten")
+        self.out = keras.layers.Dense(2, activation="tanh", kernel_initializer=_kernel_init(), dtype="float32",
+                                      name="fc_va")
+
+    def call(self, x, training=None):
+        h = x
+        for conv, act in zip(self.convs, self.acts):
+            h = act(conv(h))
+        return self.out(self.flatten(h))
+
+    def get_config(self):
+        return {"filters": self.filters, "kernel_size": self.kernel_size, "name": self.name}
+
+
 class _Untracked:
     """Holds the frozen identity network outside Keras/tf.train tracking (it is not part of checkpoints)."""
 
@@ -303,13 +364,14 @@ class CAAE(keras.Model):
         c = config
         self.E = Encoder(c.z_dim, c.e_filters, c.kernel_size, name="E")
         self.G = Generator(c.image_size, c.z_dim, c.label_repeat, c.g_fc_channels, c.g_filters, c.kernel_size,
-                           name="G")
+                           name="G", unet=c.g_unet, residual=c.g_residual)
         self.D_img = ImageDiscriminator(c.d_img_filters, c.label_repeat, c.d_img_fc, c.kernel_size, name="D_img")
         self.D_z = LatentDiscriminator(c.d_z_units, name="D_z")
+        self.D_va = VADiscriminator(c.d_va_filters, c.kernel_size, name="D_va") if c.lambda_va > 0 else None
         self.seed_generator = keras.random.SeedGenerator(c.seed, name="prior_seed")
         # the generator's state variable as an attribute so that checkpoints (and --resume) include it
         self.prior_seed_state = self.seed_generator.state
-        self.eg_optimizer = self.d_img_optimizer = self.d_z_optimizer = None
+        self.eg_optimizer = self.d_img_optimizer = self.d_z_optimizer = self.d_va_optimizer = None
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -334,7 +396,8 @@ class CAAE(keras.Model):
         c = self.config
         fp16 = keras.mixed_precision.global_policy().name == "mixed_float16"
         opts = {}
-        for key in ("eg_optimizer", "d_img_optimizer", "d_z_optimizer"):
+        keys = ("eg_optimizer", "d_img_optimizer", "d_z_optimizer") + (("d_va_optimizer",) if self.D_va else ())
+        for key in keys:
             opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
             if fp16:
                 opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{key}_lso")
@@ -347,6 +410,8 @@ class CAAE(keras.Model):
     def _build_optimizer_variables(self) -> None:
         pairs = ((self.eg_optimizer, self.eg_variables), (self.d_img_optimizer, self.D_img.trainable_variables),
                  (self.d_z_optimizer, self.D_z.trainable_variables))
+        if self.D_va is not None:
+            pairs += ((self.d_va_optimizer, self.D_va.trainable_variables),)
         for opt, variables in pairs:
             if opt is not None and not opt.built:
                 opt.build(variables)
@@ -355,11 +420,25 @@ class CAAE(keras.Model):
         """Create every variable (the four networks and, if made, the optimizers' slots)."""
         x = tf.convert_to_tensor(batch["image"], tf.float32)
         y = tf.convert_to_tensor(batch["va"], tf.float32)
-        z = self.E(x, training=False)
-        x_gen = self.G((z, y), training=False)
+        z, features = self.encode_features(x, training=False)
+        x_gen = self.generate(z, y, features, x, training=False)
         self.D_z(z, training=False)
         self.D_img((x_gen, y), training=False)
+        if self.D_va is not None:
+            self.D_va(x, training=False)
         self._build_optimizer_variables()
+
+    def encode_features(self, x, training=None):
+        """(z, skips): z = E(x) and, with ``g_unet``, E's block outputs (else None)."""
+        if self.config.g_unet:
+            return self.E.encode_with_features(x)
+        return self.E(x, training=training), None
+
+    def generate(self, z, y, features, x, training=None):
+        """G(z, y) — with ``g_unet`` also given E's skips and x (and clip(x + Δ) with ``g_residual``)."""
+        if self.config.g_unet:
+            return self.G((z, y, features, x), training=training)
+        return self.G((z, y), training=training)
 
     def sample_prior(self, n) -> tf.Tensor:
         """z_prior ~ U[-1, 1]^z_dim (D_z's "real" samples, Eq. 3), from the model's seeded generator."""
@@ -378,12 +457,13 @@ class CAAE(keras.Model):
             features_real = [tf.stop_gradient(f) for f in self.identity_net(x_id, training=False)]
         z_prior = self.sample_prior(tf.shape(x)[0])
         use_cond = c.lambda_cond > 0
-        if use_cond:  # beyond the paper: random target labels y' (see CAAEConfig.lambda_cond)
+        use_edit = use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
+        if use_edit:  # beyond the paper: random target labels y' (see CAAEConfig.lambda_cond / lambda_va)
             y_rand = keras.random.uniform(tf.shape(y), minval=-1.0, maxval=1.0, seed=self.seed_generator)
 
         with tf.GradientTape(persistent=True) as tape:
-            z = self.E(x, training=True)
-            x_gen = self.G((z, y), training=True)
+            z, features = self.encode_features(x, training=True)
+            x_gen = self.generate(z, y, features, x, training=True)
             prior_logits = self.D_z(z_prior, training=True)
             z_logits = self.D_z(z, training=True)
             real_logits = self.D_img((x, y), training=True)
@@ -401,8 +481,11 @@ class CAAE(keras.Model):
                                       c.lambda_z, c.lambda_img)
             d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits)
             d_img_loss = L.image_discriminator_loss(real_logits, fake_logits)
+            if use_edit:
+                x_edit = self.generate(z, y_rand, features, x, training=True)
+                edit_terms = self._edit_terms(x, y, y_rand, x_edit)
+                loss_eg = loss_eg + edit_terms["eg"]
             if use_cond:
-                x_edit = self.G((z, y_rand), training=True)
                 edit_logits = self.D_img((x_edit, y_rand), training=True)
                 mismatch_logits = self.D_img((x, y_rand), training=True)
                 loss_cond = L.generator_adversarial_loss(edit_logits)
@@ -412,6 +495,8 @@ class CAAE(keras.Model):
                 loss_cond = tf.zeros([], tf.float32)
             scaled = [self.eg_optimizer.scale_loss(loss_eg), self.d_img_optimizer.scale_loss(d_img_loss),
                       self.d_z_optimizer.scale_loss(d_z_loss)]
+            if self.D_va is not None:
+                scaled.append(self.d_va_optimizer.scale_loss(edit_terms["d_va_loss"]))
 
         eg_vars = self.eg_variables
         d_img_vars = self.D_img.trainable_variables
@@ -419,6 +504,9 @@ class CAAE(keras.Model):
         eg_grads = tape.gradient(scaled[0], eg_vars)
         d_img_grads = tape.gradient(scaled[1], d_img_vars)
         d_z_grads = tape.gradient(scaled[2], d_z_vars)
+        if self.D_va is not None:
+            d_va_vars = self.D_va.trainable_variables
+            self.d_va_optimizer.apply(tape.gradient(scaled[3], d_va_vars), d_va_vars)
         del tape
         self.d_z_optimizer.apply(d_z_grads, d_z_vars)
         self.d_img_optimizer.apply(d_img_grads, d_img_vars)
@@ -438,8 +526,55 @@ class CAAE(keras.Model):
             "d_img_real": L.mean_probability(real_logits),
             "d_img_fake": L.mean_probability(fake_logits),
         }
+        if use_edit:
+            logs.update({k: v for k, v in edit_terms.items() if k != "eg"})
         # every value above is this replica's share of a global-batch mean; log replica means instead
         return {k: L.as_replica_mean(v) for k, v in logs.items()}
+
+    def _edit_terms(self, x, y, y_rand, x_edit) -> dict[str, tf.Tensor]:
+        """Beyond-the-paper terms on the edit x' = G(E(x), y') to a random target y' (edit mode).
+
+        * ``loss_va`` = mean ‖D_va(x') − y'‖² (AC-GAN / StarGAN / GANimation), and D_va's own loss
+          ``d_va_loss`` = mean ‖D_va(x) − y‖² on real pairs;
+        * ``loss_cycle`` = ‖x − G(E(x'), y)‖₁ (CycleGAN / StarGAN);
+        * ``loss_delta`` = ‖x' − x‖₁ (edit sparsity, GANimation's mask penalty in additive form).
+
+        Returns the weighted sum for E+G under ``"eg"`` plus each term for logging.
+        """
+        c = self.config
+        zero = tf.zeros([], tf.float32)
+        out = {"loss_va": zero, "loss_cycle": zero, "loss_delta": zero}
+        eg = zero
+        if self.D_va is not None:
+            x_va, x_edit_va = x, x_edit
+            if c.va_noise > 0:
+                x_va = x + c.va_noise * keras.random.normal(tf.shape(x), seed=self.seed_generator)
+                x_edit_va = x_edit + c.va_noise * keras.random.normal(tf.shape(x), seed=self.seed_generator)
+            if c.lambda_va_gp > 0:
+                with tf.GradientTape() as gp_tape:
+                    gp_tape.watch(x_va)
+                    va_real = self.D_va(x_va, training=True)
+                    u = tf.sign(keras.random.uniform(tf.shape(va_real), -1.0, 1.0, seed=self.seed_generator))
+                    projected = tf.reduce_sum(va_real * u)
+                grad_x = tf.cast(gp_tape.gradient(projected, x_va), tf.float32)
+                out["d_va_gp"] = L.mean_over_global_batch(tf.reduce_sum(tf.square(grad_x), axis=[1, 2, 3]))
+            else:
+                va_real = self.D_va(x_va, training=True)
+            out["loss_va"] = L.va_regression_loss(y_rand, self.D_va(x_edit_va, training=True))
+            out["d_va_loss"] = c.lambda_va_real * L.va_regression_loss(y, va_real)
+            if c.lambda_va_gp > 0:
+                out["d_va_loss"] = out["d_va_loss"] + c.lambda_va_gp * out["d_va_gp"]
+            eg = eg + c.lambda_va * out["loss_va"]
+        if c.lambda_cycle > 0:
+            z_edit, features_edit = self.encode_features(x_edit, training=True)
+            x_cycle = self.generate(z_edit, y, features_edit, x_edit, training=True)
+            out["loss_cycle"] = L.reconstruction_loss(x, x_cycle)
+            eg = eg + c.lambda_cycle * out["loss_cycle"]
+        if c.lambda_delta > 0:
+            out["loss_delta"] = L.reconstruction_loss(x, x_edit)
+            eg = eg + c.lambda_delta * out["loss_delta"]
+        out["eg"] = eg
+        return out
 
     # ------------------------------------------------------------------------------- inference
     def encode(self, images) -> tf.Tensor:
@@ -451,8 +586,10 @@ class CAAE(keras.Model):
         return self.G((tf.cast(z, tf.float32), tf.cast(va, tf.float32)), training=False)
 
     def edit(self, images, va) -> tf.Tensor:
-        """§III-C: G(E(x), y) — the face of x expressing y."""
-        return self.decode(self.encode(images), va)
+        """§III-C: G(E(x), y) — the face of x expressing y (with ``g_unet`` G also sees E's skips and x)."""
+        x = tf.cast(images, tf.float32)
+        z, features = self.encode_features(x, training=False)
+        return self.generate(z, tf.cast(va, tf.float32), features, x, training=False)
 
     def call(self, inputs, training=None):
         """``{"image": f32 [N,S,S,3] in [-1,1], "va": f32 [N,2]}`` → edited images f32 [N,S,S,3]."""
@@ -474,10 +611,8 @@ class CAAE(keras.Model):
         n = min(sweep_inputs, len(x))
         t = np.linspace(0.75, -0.75, sweep_steps, dtype=np.float32)
         sweep_va = np.stack([t, t], axis=1)
-        z = self.encode(x[:n]).numpy()
-        z_rep = np.repeat(z, sweep_steps, axis=0)
         va_rep = np.tile(sweep_va, (n, 1))
-        edits = self.decode(z_rep, va_rep).numpy().reshape(n, sweep_steps, *x.shape[1:])
+        edits = self.edit(np.repeat(x[:n], sweep_steps, axis=0), va_rep).numpy().reshape(n, sweep_steps, *x.shape[1:])
         tiles = []
         for i in range(n):
             tiles.append(to_uint8(x[i]))

@@ -1,0 +1,283 @@
+"""The CAAE's beyond-the-paper edit mode (U-Net/residual G, D_va, cycle, edit sparsity) and the synthetic
+ground-truth evaluation."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+EDIT_KEYS = dict(image_size=32, batch_size=4, z_dim=8, label_repeat=4, e_filters=[4, 8, 8, 16], g_fc_channels=16,
+                 g_filters=[16, 8, 8, 4], d_img_filters=[4, 4, 8, 8], d_img_fc=16, d_z_units=[8, 8, 4],
+                 identity_weight=0.0, mixed_precision="float32", g_unet=True, g_residual=True, lambda_va=1.0,
+                 d_va_filters=[4, 4, 8, 8], lambda_cycle=0.5, lambda_delta=0.1, lambda_cond=0.01)
+
+
+def _cfg(**over):
+    from caae_tf.config import CAAEConfig
+
+    cfg = CAAEConfig()
+    for k, v in {**EDIT_KEYS, **over}.items():
+        cfg = cfg.replace(k, v)
+    return cfg
+
+
+def _model(seed=0, **over):
+    import keras
+    import tensorflow as tf
+
+    from caae_tf.models.caae import CAAE
+
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(seed)
+    m = CAAE(_cfg(**over))
+    rng = np.random.default_rng(seed)
+    batch = {"image": tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)),
+             "va": tf.constant(rng.uniform(-1, 1, (4, 2)).astype(np.float32))}
+    m.build_optimizers()
+    m.build_all(batch)
+    return m, batch
+
+
+# ----------------------------------------------------------------------------------------- config
+
+def test_paper_preset_resolved_config_is_byte_identical():
+    """Adding beyond-the-paper keys must not change the paper preset's resolved config (pinned copy)."""
+    import yaml
+
+    from caae_tf.config import load_config
+
+    cfg = load_config(os.path.join(ROOT, "experiments", "configs", "caae_paper.yaml"))
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    with open(os.path.join(HERE, "data", "caae_paper_resolved.yaml"), encoding="utf-8") as fh:
+        assert text == fh.read()
+    for key in ("g_unet", "g_residual", "lambda_va", "lambda_cycle", "lambda_delta", "lambda_va_gp"):
+        assert key not in cfg.to_dict()
+
+
+def test_beyond_paper_keys_round_trip_and_validate(tmp_path):
+    from caae_tf.config import CAAEConfig, ConfigError, load_config, save_config
+
+    cfg = _cfg(lambda_va_gp=2.0)
+    save_config(cfg, tmp_path / "c.yaml")
+    back = load_config(tmp_path / "c.yaml", CAAEConfig)
+    assert back == cfg and back.to_dict()["g_unet"] is True and back.lambda_va_gp == 2.0
+    with pytest.raises(ConfigError, match="g_residual needs g_unet"):
+        CAAEConfig().replace("g_residual", True)
+    with pytest.raises(ConfigError, match="lambda_va must be >= 0"):
+        CAAEConfig().replace("lambda_va", -1)
+    with pytest.raises(ConfigError, match="4 e_filters"):
+        CAAEConfig(e_filters=[8, 8, 8]).replace("g_unet", True)
+
+
+# ----------------------------------------------------------------------------------------- losses
+
+def test_va_regression_loss_known_value():
+    from caae_tf.losses import va_regression_loss
+
+    t = np.array([[0.5, -0.5], [0.0, 1.0]], np.float32)
+    p = np.array([[0.0, 0.0], [0.0, 0.0]], np.float32)
+    # per example: 0.25 + 0.25 = 0.5 and 0 + 1 = 1 -> mean 0.75
+    assert float(va_regression_loss(t, p)) == pytest.approx(0.75)
+
+
+def test_residual_generator_is_identity_when_delta_is_zero():
+    """G outputs clip(x + Δ): with the last layer zeroed the edit is x exactly, for every label."""
+    m, batch = _model()
+    for w in m.G.to_rgb.weights:
+        w.assign(np.zeros(w.shape, np.float32))
+    for va in ([0.9, -0.9], [-0.5, 0.7]):
+        out = m.edit(batch["image"], np.tile(np.array([va], np.float32), (4, 1)))
+        np.testing.assert_array_equal(out.numpy(), batch["image"].numpy())
+
+
+def test_unet_generator_uses_label_and_skips():
+    import tensorflow as tf
+
+    m, batch = _model()
+    x = batch["image"]
+    a = m.edit(x, tf.fill([4, 2], 0.8)).numpy()
+    b = m.edit(x, tf.fill([4, 2], -0.8)).numpy()
+    assert np.abs(a - b).mean() > 1e-6  # y reaches the output
+    z, feats = m.encode_features(x)
+    assert [f.shape[1] for f in feats] == [16, 8, 4, 2]
+    # the skips carry x: with z and y fixed, a different x gives a different output
+    other = m.generate(z, tf.fill([4, 2], 0.8), [f[::-1] for f in feats], x).numpy()
+    assert np.abs(other - a).mean() > 1e-6
+
+
+def test_edit_terms_match_the_loss_functions_exactly():
+    """loss_delta, loss_cycle and loss_va recomputed from the networks equal what the step logs."""
+    import tensorflow as tf
+
+    from caae_tf.losses import reconstruction_loss, va_regression_loss
+
+    m, batch = _model()
+    x, y = batch["image"], batch["va"]
+    y_rand = tf.constant([[0.5, 0.5], [-0.5, 0.2], [0.9, -0.9], [0.0, 0.1]], tf.float32)
+    z, feats = m.encode_features(x, training=True)
+    x_edit = m.generate(z, y_rand, feats, x, training=True)
+    terms = m._edit_terms(x, y, y_rand, x_edit)
+    z2, f2 = m.encode_features(x_edit, training=True)
+    cyc = m.generate(z2, y, f2, x_edit, training=True)
+    assert float(terms["loss_delta"]) == pytest.approx(float(reconstruction_loss(x, x_edit)), rel=1e-6)
+    assert float(terms["loss_cycle"]) == pytest.approx(float(reconstruction_loss(x, cyc)), rel=1e-6)
+    assert float(terms["loss_va"]) == pytest.approx(float(va_regression_loss(y_rand, m.D_va(x_edit))), rel=1e-6)
+    assert float(terms["d_va_loss"]) == pytest.approx(float(va_regression_loss(y, m.D_va(x))), rel=1e-6)
+    c = m.config
+    expected = c.lambda_va * terms["loss_va"] + c.lambda_cycle * terms["loss_cycle"] + c.lambda_delta * terms["loss_delta"]
+    assert float(terms["eg"]) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_va_gradient_penalty_matches_a_separate_tape():
+    """d_va_gp = mean ‖∂(u·D_va(x))/∂x‖² with u = ±1: bounded by the two per-output gradient norms and > 0."""
+    import tensorflow as tf
+
+    m, batch = _model(lambda_va_gp=1.0)
+    x, y = batch["image"], batch["va"]
+    z, feats = m.encode_features(x, training=True)
+    x_edit = m.generate(z, y, feats, x, training=True)
+    terms = m._edit_terms(x, y, y, x_edit)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        out = m.D_va(x)
+        gv, ga = tf.reduce_sum(out[:, 0]), tf.reduce_sum(out[:, 1])
+    g0 = tf.reduce_sum(tf.square(tape.gradient(gv, x)), axis=[1, 2, 3])
+    g1 = tf.reduce_sum(tf.square(tape.gradient(ga, x)), axis=[1, 2, 3])
+    gp = float(terms["d_va_gp"])
+    # ‖J^T u‖² = ‖g_v‖² + ‖g_a‖² ± 2 g_v·g_a  ∈ [(|g_v| - |g_a|)², (|g_v| + |g_a|)²]
+    lo = float(tf.reduce_mean(tf.square(tf.sqrt(g0) - tf.sqrt(g1))))
+    hi = float(tf.reduce_mean(tf.square(tf.sqrt(g0) + tf.sqrt(g1))))
+    assert 0 < gp and lo * 0.999 <= gp <= hi * 1.001
+    assert float(terms["d_va_loss"]) == pytest.approx(float(tf.reduce_mean(tf.reduce_sum(tf.square(m.D_va(x) - y), -1)))
+                                                      + gp, rel=1e-5)
+
+
+def test_train_step_updates_d_va_and_logs_every_term():
+    import tensorflow as tf
+
+    m, batch = _model(lambda_va_gp=1.0)
+    before = [w.numpy().copy() for w in m.D_va.trainable_variables]
+    out = tf.function(m.train_step)(batch)
+    for key in ("loss_va", "loss_cycle", "loss_delta", "d_va_loss", "d_va_gp", "loss_cond"):
+        assert key in out and np.isfinite(float(out[key]))
+    assert any(np.abs(b - w.numpy()).max() > 0 for b, w in zip(before, m.D_va.trainable_variables))
+
+
+def test_d_va_learns_real_labels_on_a_fixed_batch():
+    """D_va's own loss (real pairs) drops over a few steps: its optimizer descends."""
+    import tensorflow as tf
+
+    m, batch = _model(learning_rate=2e-3)
+    step = tf.function(m.train_step)
+    first = float(step(batch)["d_va_loss"])
+    for _ in range(20):
+        last = float(step(batch)["d_va_loss"])
+    assert last < 0.7 * first
+
+
+def test_edit_mode_checkpoint_and_saved_model_round_trip(tmp_path):
+    """Train a tiny edit-mode CAAE through the CLI driver, export it, and compare SavedModel edits."""
+    from caae_tf.edit import Editor
+    from caae_tf.export.caae import export_caae
+    from caae_tf.train import train_command
+    from tests._train_helpers import TINY_CAAE, write_tiny_set
+
+    csv = write_tiny_set(tmp_path / "data")
+    over = [o for o in TINY_CAAE if not o.startswith("g_filters")] + [
+        "g_filters=[16,8,8,4]", "g_unet=true", "g_residual=true", "lambda_va=1", "d_va_filters=[4,4,8,8]",
+        "lambda_cycle=0.5", "lambda_delta=0.1", "lambda_cond=0.01", "steps=4"]
+    run = str(tmp_path / "run")
+    fit = train_command("caae", csv, run, overrides=over, progress=False)
+    assert fit.step == 4
+    fit2 = train_command("caae", csv, run, overrides=over[:-1] + ["steps=6"], resume=True, progress=False)
+    assert fit2.step == 6
+    editor = Editor.load(run)
+    saved = str(tmp_path / "sm")
+    export_caae(run, saved)
+    reloaded = Editor.load(saved)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (3, 32, 32, 3)).astype(np.float32)
+    va = rng.uniform(-1, 1, (3, 2)).astype(np.float32)
+    np.testing.assert_allclose(reloaded.edit(x, va), editor.edit(x, va), atol=1e-5)
+
+
+# ------------------------------------------------------------------------------- ground-truth evaluation
+
+class _Noop:
+    image_size = 32
+
+    def edit(self, x, va):
+        return np.asarray(x)
+
+
+class _Renderer:
+    """The perfect editor: redraws the input's identity at the target label."""
+
+    image_size = 32
+
+    def __init__(self, cases):
+        self.by_input = {c.x.tobytes(): c.identity for c in cases}
+
+    def edit(self, x, va):
+        from caae_tf.images import to_float
+        from data_prep.synthetic import render_face, sample_identity
+
+        ident = self.by_input[np.asarray(x)[0].tobytes()]
+        f = sample_identity(0, ident)
+        return np.stack([to_float(render_face(f, float(v), float(a), 32, jitter=False)) for v, a in va])
+
+
+@pytest.fixture(scope="module")
+def cases():
+    from caae_tf.evaluation.synthetic_truth import make_cases
+
+    return make_cases(2, seed=0, size=32, grid=3, extent=1.0)
+
+
+def test_truth_masks_partition_the_image(cases):
+    for c in cases:
+        m = c.masks
+        assert m["whole"].all()
+        assert not (m["expression"] & m["identity"]).any() and (m["expression"] | m["identity"]).all()
+        assert 0.01 < m["expression"].mean() < 0.3  # mouth, eyes and brows are a small part of the image
+        # the face box contains every expression pixel and is smaller than the image
+        assert (m["expression"] <= m["face"]).all() and m["face"].mean() < 0.9
+        assert len(c.labels) == 9 and c.truth.shape == (9, 32, 32, 3)
+
+
+def test_perfect_editor_scores_zero_and_do_nothing_ratio_one(cases):
+    from caae_tf.evaluation.synthetic_truth import evaluate_editor
+
+    perfect, table, _ = evaluate_editor(_Renderer(cases), cases, template_steps=5)
+    noop, _, _ = evaluate_editor(_Noop(), cases, template_steps=5)
+    for r in ("whole", "face", "expression", "identity"):
+        assert perfect["mae"][r]["edit"] == 0.0
+        assert noop["mae"][r]["ratio"] == pytest.approx(1.0) or noop["mae"][r]["do_nothing"] == 0.0
+    assert noop["mae"]["expression"]["do_nothing"] > 0.02  # the labels really change the expression
+    assert noop["mae"]["identity"]["do_nothing"] == 0.0  # identity pixels never change with the label
+    # the oracle reads the renderer's edits back exactly (labels of the 3x3 grid are on the 5x5 templates)
+    for axis in ("valence", "arousal"):
+        assert perfect["oracle"][axis]["rmse"] == pytest.approx(0.0, abs=1e-6)
+        assert perfect["oracle"][axis]["ccc"] == pytest.approx(1.0, abs=1e-6)
+    assert len(table) == 2 * 9 and {"mae_expression", "noop_mae_expression", "oracle_valence"} <= set(table.columns)
+
+
+def test_synthetic_truth_writes_csv_json_png(tmp_path):
+    import json
+
+    import cv2
+
+    from caae_tf.evaluation.synthetic_truth import format_summary, run_synthetic_truth
+
+    summary = run_synthetic_truth(_Noop(), str(tmp_path), identities=1, grid=3, strips=1)
+    for ext in ("csv", "json", "png"):
+        assert (tmp_path / f"synthetic_truth.{ext}").is_file()
+    assert json.loads((tmp_path / "synthetic_truth.json").read_text())["mae"]["whole"]["ratio"] == pytest.approx(1.0)
+    png = cv2.imread(str(tmp_path / "synthetic_truth.png"))
+    assert png.shape[0] == 2 * 32 + 3 * 2 and png.shape[1] == 8 * 32 + 9 * 2  # input | 7 edits, over blank | 7 truths
+    assert "| expression |" in format_summary(summary)
