@@ -18,6 +18,13 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_CELEBA = REPO.parent / "shared" / "data" / "celeba_aligned_220"
 
+# Child processes (``python -m caae_tf ...``, ``python -c ...``) import caae_tf from this checkout too, like the
+# test process itself (setup.cfg: ``pythonpath = . tests``), whatever their working directory and wherever an
+# editable install points.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    dict.fromkeys([str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+)
+
 
 def pytest_addoption(parser):
     parser.addoption("--celeba-dir", default=None, help="folder of aligned CelebA crops (celeba_aligned_220)")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
+
 import numpy as np
 import pytest
 
@@ -10,7 +14,7 @@ from caae_tf.cli import main
 from caae_tf.data import records as R
 from caae_tf.errors import DataError
 from data_prep.affectnet import balanced_indices, crop_square, read_affectnet_csv
-from tests._data_helpers import write_csv, write_jpeg
+from _data_helpers import write_csv, write_jpeg
 
 HEADER = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
           "expression", "valence", "arousal"]
@@ -59,12 +63,15 @@ def test_label_filter_counts(tree):
                            "duplicate path": 1, "valence/arousal out of range": 1}
 
 
-def test_prepare_splits_and_labels(tree, tmp_path):
+def test_prepare_splits_and_labels(tree, tmp_path, monkeypatch):
     tmp, root, good = tree
     out = tmp_path / "rec"
-    rc = main(["prepare", "affectnet", "--train-csv", str(tmp / "training.csv"), "--val-csv",
-               str(tmp / "validation.csv"), "--images", str(root), "--out", str(out), "--eval-size", "3",
-               "--margin", "0", "--size", "16", "--shards", "2", "--quiet"])
+    argv = ["prepare", "affectnet", "--train-csv", str(tmp / "training.csv"), "--val-csv",
+            str(tmp / "validation.csv"), "--images", str(root), "--out", str(out), "--eval-size", "3",
+            "--margin", "0", "--size", "16", "--shards", "2", "--quiet"]
+    # the manifest records the command line the process was started with: make it the CLI's
+    monkeypatch.setattr(sys, "argv", [os.path.join("somewhere", "bin", "caae-tf"), *argv])
+    rc = main(argv)
     assert rc == 0
     tr, ev, va = (R.read_manifest(out / s) for s in ("train", "eval", "val"))
     assert tr["num_examples"] + ev["num_examples"] == 10
@@ -73,7 +80,8 @@ def test_prepare_splits_and_labels(tree, tmp_path):
     assert image_skips == {"missing file": 1, "corrupt or non-image file": 1, "face box outside image": 1}
     assert tr["skipped"]["expression 8 (none)"] == 1 and tr["num_skipped"] >= 7
     assert va["num_examples"] == 4 and va["split"] == "val"
-    assert "prepare affectnet" in tr["command"] or tr["command"]
+    assert tr["command"] == shlex.join(["caae-tf", *argv])  # the exact command, argv[0] shortened
+    assert ev["command"] == va["command"] == tr["command"]
 
     import tensorflow as tf
 

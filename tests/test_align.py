@@ -40,9 +40,24 @@ def test_rotated_face_is_levelled(celeba_dir):
     assert abs(eyes_crop[0, 1] - eyes_crop[1, 1]) < 1.0
 
 
+def synthetic_photo() -> np.ndarray:
+    """A face the repository renders itself (data_prep.synthetic), inside a larger photo: always available."""
+    from data_prep.synthetic import render_face, sample_identity
+
+    face = render_face(sample_identity(0, 0), 0.3, 0.2, size=256, rng_or_seed=0)
+    return cv2.copyMakeBorder(face, 44, 40, 24, 20, cv2.BORDER_CONSTANT, value=(40, 90, 160))
+
+
+def test_paste_back_keeps_outside_exact_on_a_rendered_face():
+    _check_paste_back(synthetic_photo())
+
+
 def test_paste_back_keeps_outside_exact(celeba_dir):
     img = read_image(list_images(celeba_dir)[2])
-    photo = cv2.copyMakeBorder(cv2.resize(img, (200, 210)), 50, 40, 70, 30, cv2.BORDER_REFLECT)
+    _check_paste_back(cv2.copyMakeBorder(cv2.resize(img, (200, 210)), 50, 40, 70, 30, cv2.BORDER_REFLECT))
+
+
+def _check_paste_back(photo):
     a = align_face(photo, 64)
     for edited in (255 - a.crop, cv2.resize(255 - a.crop, (96, 96))):
         out = paste_back(photo, edited, a, feather=0.1)

@@ -9,7 +9,7 @@ from caae_tf.data import records as R
 from caae_tf.errors import DataError
 from caae_tf.images import read_image
 from data_prep.celeba import frontal_scores, is_frontal, prepare_celeba, read_landmarks, select_frontal
-from tests._data_helpers import write_jpeg
+from _data_helpers import write_jpeg
 
 HEADER = "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y"
 FRONTAL = "69 109 106 109 87 135 72 152 104 152"       # nose and mouth centred, eyes level

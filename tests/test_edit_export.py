@@ -53,11 +53,44 @@ def test_editor_edit_encode_any_count(run_dir):
         ed.edit(x[:1], [2.0, 0.0])
 
 
+def _cell(grid, r, c, s=32, pad=2):
+    """Cell (r, c) of an edit grid: the 7×7 edits start right of the input column (s + 3·pad wide)."""
+    y, x = pad + r * (s + pad), s + 3 * pad + pad + c * (s + pad)
+    return grid[y:y + s, x:x + s]
+
+
 def test_grid_layout(run_dir):
+    from caae_tf.images import to_uint8
+    from caae_tf.labels import grid_labels
+
     ed = Editor.load(str(run_dir))
-    grid = ed.edit_grid(np.zeros((32, 32, 3), np.float32), 7)
-    pad = 2
-    assert grid.shape == (7 * 32 + 8 * pad, 7 * 32 + 8 * pad + 32 + 3 * pad, 3) and grid.dtype == np.uint8
+    s, pad = 32, 2
+    img = np.random.default_rng(3).uniform(-1, 1, (s, s, 3)).astype(np.float32)
+    grid = ed.edit_grid(img, 7)
+    assert grid.shape == (7 * s + 8 * pad, 7 * s + 8 * pad + s + 3 * pad, 3) and grid.dtype == np.uint8
+    # every cell is the model's edit of the input to that cell's label; the input sits left, mid-height
+    edits = to_uint8(ed.edit(np.repeat(img[None], 49, axis=0), grid_labels(7)))
+    for k in range(49):
+        np.testing.assert_array_equal(_cell(grid, k // 7, k % 7), edits[k], err_msg=f"cell {divmod(k, 7)}")
+    y0 = pad + 3 * (s + pad)
+    np.testing.assert_array_equal(grid[y0:y0 + s, pad:pad + s], to_uint8(img))
+    assert np.all(grid[:y0 - pad, :s + 2 * pad] == 255) and np.all(grid[y0 + s + pad:, :s + 2 * pad] == 255)
+
+    class Painter:
+        """An editor that paints its target label: red = valence, green = arousal."""
+        image_size = s
+
+        def edit(self, x, va):
+            va = np.asarray(va, np.float32)
+            return np.broadcast_to(np.concatenate([va, np.zeros_like(va[:, :1])], 1)[:, None, None, :],
+                                   (len(va), s, s, 3)).copy()
+
+    painted = Editor.edit_grid(Painter(), img, 7)
+    # the paper's orientation: valence 0.75 → -0.75 down the rows, arousal 0.75 → -0.75 along the columns
+    t = np.linspace(0.75, -0.75, 7)
+    for r in range(7):
+        for c in range(7):
+            np.testing.assert_array_equal(_cell(painted, r, c)[0, 0], to_uint8(np.array([t[r], t[c], 0.0])))
 
 
 def test_edit_cli_any_size_and_grid(run_dir, tmp_path):
@@ -116,7 +149,7 @@ def test_saved_model_round_trip_in_fresh_process(run_dir, saved_model, tmp_path)
         assert "caae_tf" not in sys.modules
     """)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=900,
                           cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     edited, edited_f = np.load(tmp_path / "edited.npy"), np.load(tmp_path / "edited_f.npy")

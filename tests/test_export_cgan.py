@@ -89,7 +89,7 @@ def exported(tmp_path_factory):
     w = ((1 - a)[:, None] * eye[0] + a[:, None] * eye[e]).astype(np.float32)
     for name, arr in {"z": z, "w": w, "e": e, "a": a}.items():
         np.save(d / f"{name}.npy", arr)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(d)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(d)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1]
     res = json.loads(line[len("RESULT"):])

@@ -10,7 +10,7 @@ import pytest
 from caae_tf import labels as L
 from caae_tf.data import records as R
 from data_prep.faces import AGE, EMOTION, GENDER, parse_faces_name, prepare_faces
-from tests._data_helpers import write_jpeg
+from _data_helpers import write_jpeg
 
 
 def test_every_code_parses():

@@ -29,11 +29,17 @@ def test_tile_labels_layout():
 def test_grid_and_extremes():
     g = L.grid_labels(7)
     assert g.shape == (49, 2)
-    np.testing.assert_allclose(g[0], [0.75, 0.75]) and np.testing.assert_allclose(g[-1], [-0.75, -0.75])
+    np.testing.assert_allclose(g[0], [0.75, 0.75])
+    np.testing.assert_allclose(g[-1], [-0.75, -0.75])
+    # row-major: valence falls down the rows, arousal across the columns, in steps of 0.25
+    np.testing.assert_allclose(g.reshape(7, 7, 2)[:, 0, 0], np.linspace(0.75, -0.75, 7), atol=1e-7)
+    np.testing.assert_allclose(g.reshape(7, 7, 2)[0, :, 1], np.linspace(0.75, -0.75, 7), atol=1e-7)
+    np.testing.assert_allclose(g.reshape(7, 7, 2)[:, :, 0], np.repeat(g.reshape(7, 7, 2)[:, :1, 0], 7, 1))
     np.testing.assert_allclose(g[24], [0, 0], atol=1e-7)
     m = L.extreme_label_mask(g)
     assert m.sum() == 4 and set(np.where(m)[0]) == {0, 6, 42, 48}
-    assert 4500 * 49 == 220500 and 4500 * m.sum() == 18000  # the paper's counts
+    # the paper's counts: 4,500 test images edited to every grid label, and to the 4 extreme ones
+    assert 4500 * len(g) == 220_500 and 4500 * int(m.sum()) == 18_000
 
 
 @pytest.mark.parametrize("emotion", L.EXTREME_EMOTIONS)
@@ -45,7 +51,8 @@ def test_paper_interpolation_constraints(emotion):
     np.testing.assert_allclose(w[:, 0] + w[:, i], 1, atol=1e-6)         # Eq. (4)
     assert np.all(w >= 0) and np.all(w <= 1)                            # Eq. (3)
     np.testing.assert_allclose(w[:, i], np.linspace(0, 1, 11), atol=1e-6)
-    np.testing.assert_allclose(w[0], L.one_hot(0)) and np.testing.assert_allclose(w[-1], L.one_hot(i))
+    np.testing.assert_allclose(w[0], L.one_hot(0))
+    np.testing.assert_allclose(w[-1], L.one_hot(i))
 
 
 def test_two_emotion_and_custom_schedule():

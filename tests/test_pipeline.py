@@ -8,7 +8,7 @@ import pytest
 from caae_tf.data import dataset_info, make_dataset, write_records
 from caae_tf.data.table import load_table
 from caae_tf.errors import DataError
-from tests._data_helpers import smooth_image, write_csv, write_png
+from _data_helpers import smooth_image, write_csv, write_png
 
 EMOS = ["neutral", "sadness", "happiness", "surprise", ""]
 

@@ -10,7 +10,7 @@ import pytest
 
 from caae_tf import labels as L
 from caae_tf.data import records as R
-from tests._data_helpers import smooth_image, write_jpeg, write_png
+from _data_helpers import smooth_image, write_jpeg, write_png
 
 
 def _read_all(out_dir):

@@ -44,9 +44,16 @@ TINY = {"caae": TINY_CAAE, "cgan": TINY_CGAN}
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"
 
 
+#: Generous bound on every wait for a child process: a loaded 2-core machine (load average 8) runs these
+#: tiny trainings 5-10x slower than a quiet one; a hang still fails the test, just later.
+TIMEOUT = 900.0
+
+
 @pytest.fixture(scope="module")
 def tiny_csv(tmp_path_factory):
-    return write_tiny_set(tmp_path_factory.mktemp("tiny_kill"))
+    # 64 images = 16 batches per epoch: the driver's throw-away first-batch iterator never prefetches across an
+    # epoch boundary (with 16 images it sometimes did under load, which shifted that run's data order)
+    return write_tiny_set(tmp_path_factory.mktemp("tiny_kill"), n=64)
 
 
 def _cmd(kind: str, data: str, run: str, sets: list[str], resume: bool) -> list[str]:
@@ -75,7 +82,7 @@ def _ckpt_state(run: str) -> tuple[int | None, list[int]]:
     return int(latest.group(1)), listed
 
 
-def _wait(pred, proc: subprocess.Popen, timeout: float = 600.0, poll: float = 0.003) -> bool:
+def _wait(pred, proc: subprocess.Popen, timeout: float = TIMEOUT, poll: float = 0.003) -> bool:
     """Poll ``pred`` until true (→ True) or the process exits first (→ False)."""
     t0 = time.monotonic()
     while not pred():
@@ -123,15 +130,6 @@ def _check_checkpoints(run: str) -> tuple[int | None, list[int]]:
     return latest, listed
 
 
-#: BatchNorm moving statistics are compared loosely: they are not reproducible even between two
-#: uninterrupted CAAE runs (D_z and D_img run twice per train step in training mode; in some fresh
-#: processes — the reference as often as a resumed one — D_z/bn3's moving_mean after step 2 takes a second
-#: value, ~2 % apart: an update-order issue in the model, reported). They never feed back into training (BN uses batch statistics there), so weights
-#: and optimizer slots are still compared strictly; a moving statistic that was not restored would be
-#: off by far more than this tolerance.
-MOVING_STATS_ATOL = 2e-2
-
-
 def _moving_stat_keys(run: str) -> set[str]:
     from caae_tf.train import load_model
 
@@ -139,17 +137,21 @@ def _moving_stat_keys(run: str) -> set[str]:
     return {f"model/v{i:04d}/.ATTRIBUTES/VARIABLE_VALUE" for i, w in enumerate(model.weights) if "moving_" in w.path}
 
 
-def _same_checkpoint(a: str, b: str, what: str, loose: set[str] = frozenset()) -> None:
+def _same_checkpoint(a: str, b: str, what: str, moving: set[str]) -> None:
+    """Every number in checkpoint ``b`` equals ``a`` exactly: weights, optimizer slots, step, seed states and
+    the BatchNorm moving statistics (``moving``: their keys, named in the message). deterministic=true makes
+    runs bit-identical; a statistic that was not restored on resume, or updated in another order, differs."""
     import tensorflow as tf
 
     ra, rb = tf.train.load_checkpoint(a), tf.train.load_checkpoint(b)
     dtypes = ra.get_variable_to_dtype_map()
     assert dtypes.keys() == rb.get_variable_to_dtype_map().keys()
+    assert moving and moving <= dtypes.keys()  # both GANs have BatchNorm layers
     for name, dtype in dtypes.items():
         if dtype.is_floating or dtype.is_integer:
-            tol = dict(rtol=0, atol=MOVING_STATS_ATOL) if name in loose else dict(rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(rb.get_tensor(name), ra.get_tensor(name), **tol,
-                                       err_msg=f"{b} != {a} at {name} ({what})")
+            kind = "BN moving statistic" if name in moving else "value"
+            np.testing.assert_array_equal(rb.get_tensor(name), ra.get_tensor(name),
+                                          err_msg=f"{b} != {a} at {name} ({kind}; {what})")
 
 
 def _weights(run: str) -> list[np.ndarray]:
@@ -173,12 +175,12 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
     def same_as_reference(step: int, what: str) -> None:
         """The killed run's ckpt-STEP equals the uninterrupted run's (model weights and optimizer slots)."""
         if not ref_done:
-            rout, rerr = ref.communicate(timeout=600)
+            rout, rerr = ref.communicate(timeout=TIMEOUT)
             assert ref.returncode == 0, rerr
             ref_done.append(_moving_stat_keys(ref_dir))
         _same_checkpoint(os.path.join(ref_dir, "checkpoints", f"ckpt-{step}"),
                          os.path.join(run, "checkpoints", f"ckpt-{step}"), f"{what}; kills so far: {log}",
-                         loose=ref_done[0])
+                         moving=ref_done[0])
     log, last, starts = [], 0, []
     for i, mode in enumerate(modes):
         at_launch, _ = _ckpt_state(run)
@@ -208,7 +210,7 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
         else:  # pragma: no cover
             raise ValueError(mode)
         proc.kill()
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=TIMEOUT)
         assert proc.returncode == -signal.SIGKILL, (mode, proc.returncode, out, err)
         assert "Traceback" not in err, err
         latest, listed = _check_checkpoints(run)
@@ -227,7 +229,7 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
     # resume to the end
     at_launch = _ckpt_state(run)[0] or 0
     proc = _launch(_cmd(kind, data, run, sets, resume=True))
-    out, err = proc.communicate(timeout=600)
+    out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert f"completed at step {steps}" in out
@@ -239,8 +241,7 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
 
     (m_ref, _), (m_run, _) = load_model(ref_dir), load_model(run)
     for a, b in zip(m_ref.weights, m_run.weights):  # and what inference loads
-        atol = MOVING_STATS_ATOL if "moving_" in a.path else 1e-6
-        np.testing.assert_allclose(np.asarray(b.numpy()), np.asarray(a.numpy()), rtol=1e-5, atol=atol, err_msg=a.path)
+        np.testing.assert_array_equal(np.asarray(b.numpy()), np.asarray(a.numpy()), err_msg=a.path)
     return run, log
 
 
@@ -262,23 +263,28 @@ def test_sigkill_anywhere_resumes_to_identical_weights(tmp_path, tiny_csv, kind,
 @pytest.mark.slow
 def test_sigterm_and_sigint_checkpoint_and_exit_zero(tmp_path, tiny_csv):
     run = str(tmp_path / "run")
-    sets = TINY_CAAE + ["steps=100000", "checkpoint_every=5", "log_every=5"]
+    # no periodic checkpoint at all: every checkpoint in this run is one a signal made. sample_every=1 writes
+    # samples/va_sweep_<step>.png after every step, which is how the test sees the run's progress.
+    sets = TINY_CAAE + ["steps=100000", "checkpoint_every=100000", "log_every=5", "sample_every=1"]
+
+    def reached(step: int):
+        return lambda: os.path.exists(os.path.join(run, "samples", f"va_sweep_{step:07d}.png"))
+
     last = 0
     for i, sig in enumerate((signal.SIGTERM, signal.SIGINT)):
         proc = _launch(_cmd("caae", tiny_csv, run, sets, resume=i > 0))
-        assert _wait(lambda: (_ckpt_state(run)[0] or 0) >= last + 5, proc), proc.communicate()
-        time.sleep(0.13)  # a few steps past the periodic checkpoint
+        assert _wait(reached(last + 3), proc), proc.communicate()  # this process trained 3 steps
         t0 = time.monotonic()
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
-        took = time.monotonic() - t0
+        out, err = proc.communicate(timeout=TIMEOUT)  # a stop that hangs fails here
         assert proc.returncode == 0, (sig, proc.returncode, err)
-        assert took < 10.0, f"{sig!r}: exit took {took:.1f}s"  # typically ~1 s (final save + interpreter exit)
-        print(f"{sig!r}: checkpoint + exit took {took:.2f}s")
+        print(f"{sig!r}: checkpoint + exit took {time.monotonic() - t0:.2f}s")
         m = re.search(r"interrupted at step (\d+); checkpoint (\S+)", out)
         assert m, out
         step = int(m.group(1))
-        assert step > last + 5 and m.group(2).endswith(f"ckpt-{step}")
+        assert step >= last + 3 and m.group(2).endswith(f"ckpt-{step}")
+        assert os.path.exists(os.path.join(run, "samples", f"va_sweep_{step:07d}.png"))  # it finished that step
+        assert not os.path.exists(os.path.join(run, "samples", f"va_sweep_{step + 1:07d}.png"))  # and stopped
         latest, _ = _check_checkpoints(run)
         assert latest == step  # the stop wrote its own checkpoint at the current step
         status = json.loads(open(os.path.join(run, "status.json")).read())
@@ -295,7 +301,7 @@ def test_nan_through_cli_keeps_last_good_checkpoint(tmp_path, tiny_csv):
     run = str(tmp_path / "run")
     sets = TINY_CAAE + ["steps=20", "checkpoint_every=2", "log_every=5"]
     proc = subprocess.run(_cmd("caae", tiny_csv, run, sets, resume=False), cwd=REPO, capture_output=True,
-                          text=True, timeout=600, env=dict(ENV, CAAE_TF_INJECT_NAN_AT_STEP="7:loss_rec"))
+                          text=True, timeout=TIMEOUT, env=dict(ENV, CAAE_TF_INJECT_NAN_AT_STEP="7:loss_rec"))
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("caae-tf train: error:")]
@@ -304,7 +310,13 @@ def test_nan_through_cli_keeps_last_good_checkpoint(tmp_path, tiny_csv):
     assert lines[0].endswith(os.path.join(run, "checkpoints", "ckpt-6"))
     latest, _ = _check_checkpoints(run)
     assert latest == 6
-    assert all(np.all(np.isfinite(w)) for w in _weights(run))
+    ckdir = os.path.join(run, "checkpoints")
+    assert not [f for f in os.listdir(ckdir) if f.startswith("ckpt-7")], os.listdir(ckdir)  # nothing saved at 7
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(os.path.join(ckdir, "ckpt-6"))  # what inference loads is step 6, as saved
+    for i, w in enumerate(_weights(run)):
+        np.testing.assert_array_equal(w, reader.get_tensor(f"model/v{i:04d}/.ATTRIBUTES/VARIABLE_VALUE"))
     status = json.loads(open(os.path.join(run, "status.json")).read())
     assert status["status"] == "non-finite" and status["step"] == 7 and status["losses"]["loss_rec"] == "nan"
 

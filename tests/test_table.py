@@ -8,7 +8,7 @@ import pytest
 
 from caae_tf.data.table import label_arrays, load_table
 from caae_tf.errors import DataError
-from tests._data_helpers import smooth_image, write_csv, write_png
+from _data_helpers import smooth_image, write_csv, write_png
 
 
 @pytest.fixture()

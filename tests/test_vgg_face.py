@@ -114,10 +114,17 @@ def test_full_size_architecture_matches_parkhi_2015():
     widths = [m.named_layers()[n].filters for n in CONV_NAMES]
     assert widths == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
     assert (m.fc6.units, m.fc7.units, m.fc8.units) == (4096, 4096, 2622)
-    # parameter count of VGG-Face at 224 px (VGG-16 with a 2622-way fc8): 145,002,878
-    convs = sum(9 * i * o + o for i, o in zip([3] + widths[:-1], widths))
-    fcs = (7 * 7 * 512 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 2622 + 2622)
-    assert convs + fcs == 145_002_878
+    # parameter count of VGG-Face at 224 px (VGG-16 with a 2622-way fc8): 145,002,878, counted on the built
+    # layers. Built at 32 px (fc6 then sees 1×1×512 instead of 7×7×512, so 0.18 GB instead of 0.58 GB of
+    # weights); the 48 missing 512×4096 blocks of fc6's kernel are the only part added by hand.
+    small = VGGFace(input_size=32)
+    small.build_weights()
+    assert tuple(small.fc6.kernel.shape) == (512, 4096) and tuple(small.fc8.kernel.shape) == (4096, 2622)
+    convs = sum(small.named_layers()[n].count_params() for n in CONV_NAMES)
+    assert [tuple(small.named_layers()[n].kernel.shape[:2]) for n in CONV_NAMES] == [(3, 3)] * len(CONV_NAMES)
+    assert small.count_params() + (224 // 32) ** 2 * 512 * 4096 - 512 * 4096 == 145_002_878
+    assert convs == 14_714_688  # the 13 convolutions of VGG-16
+    del small
 
 
 def test_preprocess_is_vgg_face_mean_subtraction_at_input_size():
