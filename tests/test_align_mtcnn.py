@@ -213,7 +213,7 @@ def test_alignment_info_roundtrip_custom_template():
 def test_affectnet_prefers_its_landmarks(tmp_path):
     """Rows with AffectNet's 68 landmarks are aligned to the template; the others use the face box."""
     from data_prep.affectnet import landmarks5_from_68, prepare_affectnet
-    from tests._data_helpers import write_csv, write_jpeg
+    from _data_helpers import write_csv, write_jpeg
 
     tpl = template_points(100, 0.0) + 0.5  # 5 points of a face filling a 100 px box at (40, 30)
     pts = np.zeros((68, 2))
