@@ -215,6 +215,60 @@ def test_caae_every_update_descends_its_own_equation(case):
         assert_update_is_descent(before[key], snapshot(variables), grads[key], lr, f"{case}: {key}")
 
 
+def _bn_batch_stats(net, inputs, y=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(mean, variance) over the batch of each BatchNorm layer's input in a training-mode call of D_z
+    (``y`` None) or D_img; leaves the moving statistics as they were."""
+    saved = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in net.bns]
+    stats = []
+    h = inputs
+    if y is None:
+        for fc, bn, act in zip(net.fcs, net.bns, net.acts):
+            pre = fc(h)
+            stats.append((tf.reduce_mean(pre, 0).numpy(), tf.math.reduce_variance(pre, 0).numpy()))
+            h = act(bn(pre, training=True))
+    else:
+        y_rep = net.repeat_label(y)
+        for conv, bn, act, concat in zip(net.convs, net.bns, net.acts, net.concats):
+            pre = conv(h)
+            stats.append((tf.reduce_mean(pre, [0, 1, 2]).numpy(), tf.math.reduce_variance(pre, [0, 1, 2]).numpy()))
+            h = concat([act(bn(pre, training=True)), y_rep])
+    for bn, (mean, var) in zip(net.bns, saved):
+        bn.moving_mean.assign(mean)
+        bn.moving_variance.assign(var)
+    return stats
+
+
+def test_caae_discriminator_bn_statistics_take_both_updates_in_program_order():
+    """D_z and D_img run twice per step in training mode (prior then E(x); real then generated pairs): their
+    BatchNorm moving statistics take both updates, every step, in that order (momentum 0.9), also under
+    tf.function (the driver's mode) — so they are deterministic and a resumed run matches exactly."""
+    cfg = caae_config()
+    b = caae_batch(cfg, 4, seed=2)
+    m = make_caae(cfg, b)
+    step = tf.function(m.train_step)
+    step(caae_batch(cfg, 4, seed=5))  # moving statistics away from their initial 0 / 1
+    x, y = b["image"], b["va"]
+    state = m.seed_generator.state.numpy()
+    z_prior = m.sample_prior(4)
+    m.seed_generator.state.assign(state)
+    z = m.E(x, training=True)
+    x_gen = m.G((z, y), training=True)
+    calls = {"D_z": (m.D_z, [_bn_batch_stats(m.D_z, z_prior), _bn_batch_stats(m.D_z, z)]),
+             "D_img": (m.D_img, [_bn_batch_stats(m.D_img, x, y), _bn_batch_stats(m.D_img, x_gen, y)])}
+    before = {k: [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in net.bns] for k, (net, _) in calls.items()}
+    step(b)
+    for name, (net, (first, second)) in calls.items():
+        for i, bn in enumerate(net.bns):
+            for j, what in enumerate(("moving_mean", "moving_variance")):
+                old = before[name][i][j].astype(np.float64)
+                want = (old * 0.9 + first[i][j] * 0.1) * 0.9 + second[i][j] * 0.1
+                swapped = (old * 0.9 + second[i][j] * 0.1) * 0.9 + first[i][j] * 0.1
+                got = getattr(bn, what).numpy()
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=f"{name}/bn{i + 1} {what}")
+                if j == 0:  # the test can tell the orders apart
+                    assert np.abs(want - swapped).max() > 100 * (1e-5 * np.abs(want).max() + 1e-7), (name, i)
+
+
 def test_caae_identity_loss_sees_only_the_first_identity_images():
     cfg = caae_config(identity_weight=1.0 / 3.0, identity_images=2)
     b = caae_batch(cfg, 4)
