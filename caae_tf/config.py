@@ -237,6 +237,29 @@ class CAAEConfig(TrainConfig):
     small adversarial perturbations instead of changing the expression; a regressor with small input
     gradients has perceptually aligned gradients (Santurkar et al. 2019; R1 of Mescheder et al. 2018
     applied to the auxiliary regressor)."""
+    edit_region: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond the paper (edit mode; needs ``g_unet``): a learned, input-independent editing region
+    m ∈ [0,1]^{S×S} (sigmoid of ``edit_region_resolution``² logits, bilinearly upsampled). E sees the
+    erased face x·(1 − m), and the edit is x·(1 − m) + G(E(x·(1 − m)), y)·m: pixels outside the region are
+    copied, and inside it G must redraw the face from the context and y. Reconstruction (Eq. 1) is then a
+    paired, supervised signal for drawing the expression from y, because the old expression is gone. The
+    region is pushed to cover whatever reveals the label by an adversary D_erased that reads (v, a) off
+    the erased face (Fader networks' adversarial removal of an attribute, Lample et al. 2017, applied to
+    pixels; the region plays the role of GANimation's attention mask, Pumarola et al. 2018, learned once
+    for aligned faces) and kept small by ``lambda_region``."""
+    edit_region_resolution: int = field(default=16, metadata=BEYOND_PAPER)
+    """Side of the editing region's logit grid (upsampled to the image size)."""
+    edit_region_init: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Initial logit of the editing region (sigmoid(0) = 0.5 everywhere)."""
+    edit_region_lr_multiplier: float = field(default=100.0, metadata=BEYOND_PAPER)
+    """The region's logits are stored divided by this factor, so Adam moves them this many times faster
+    than the network weights (a few hundred steps suffice to settle the region)."""
+    lambda_region: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Weight of mean(m), the editing region's size penalty."""
+    lambda_region_adv: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Weight of the region's adversarial term −mean ‖D_erased(x·(1 − m)) − y‖²: the region grows where
+    D_erased can still read the label off the erased face (gradient reversal, Ganin & Lempitsky 2015, as in
+    Fader networks); D_erased itself minimises that error."""
     lambda_cycle: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond the paper (edit mode): weight of the cycle-reconstruction loss
     ‖x − G(E(G(E(x), y')), y)‖₁ (CycleGAN, Zhu et al. 2017; StarGAN, Choi et al. 2018): an edit must keep
@@ -273,13 +296,20 @@ class CAAEConfig(TrainConfig):
         if self.identity_normalization not in ("mean", "authors"):
             raise ConfigError(f"{source}: identity_normalization must be mean or authors, "
                               f"got {self.identity_normalization!r}")
-        for name in ("lambda_cond", "lambda_va", "lambda_va_real", "lambda_va_gp", "lambda_cycle", "lambda_delta"):
+        for name in ("lambda_cond", "lambda_va", "lambda_va_real", "lambda_va_gp", "lambda_cycle", "lambda_delta",
+                     "lambda_region", "lambda_region_adv"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0")
         if self.va_noise < 0:
             raise ConfigError(f"{source}: va_noise must be >= 0")
         if self.g_unet and len(self.e_filters) != 4:
             raise ConfigError(f"{source}: g_unet needs exactly 4 e_filters (one skip per G upsampling)")
+        if self.edit_region and not self.g_unet:
+            raise ConfigError(f"{source}: edit_region needs g_unet")
+        if self.edit_region and self.g_residual:
+            raise ConfigError(f"{source}: edit_region and g_residual are alternatives; choose one")
+        if self.edit_region_resolution < 1:
+            raise ConfigError(f"{source}: edit_region_resolution must be >= 1")
         if self.g_residual and not self.g_unet:
             raise ConfigError(f"{source}: g_residual needs g_unet (G must see x to output x + Δ)")
 

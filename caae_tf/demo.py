@@ -143,6 +143,13 @@ def run_demo(
     cases = make_cases(min(3, heldout_identities), seed=seed, size=size)
     for k, case in enumerate(cases):
         write_image(os.path.join(edits_dir, f"heldout_{k}_grid7.png"), editor.edit_grid(case.x, 7))
+    if caae_cfg.edit_region:
+        from caae_tf.train import load_model  # noqa: PLC0415
+
+        region = load_model(caae_dir)[0].edit_region_mask().numpy()[0, ..., 0]
+        write_image(os.path.join(edits_dir, "edit_region.png"),
+                    np.repeat((np.clip(region, 0, 1) * 255).round().astype(np.uint8)[..., None], 3, axis=-1))
+        truth["edit_region_mean"] = float(region.mean())
     x = cases[0].x
     labels = grid_labels(7)
     clock.lap("heldout_edits")

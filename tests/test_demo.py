@@ -54,6 +54,6 @@ def test_demo_end_to_end_tiny(tmp_path, monkeypatch, capsys):
         assert m["do_nothing"] == pytest.approx(table[f"noop_mae_{region}"].mean(), rel=1e-5, abs=1e-9)
         if m["do_nothing"]:
             assert m["ratio"] == pytest.approx(m["edit"] / m["do_nothing"])
-    assert truth["mae"]["expression"]["do_nothing"] > 0.02 and truth["mae"]["identity"]["do_nothing"] == 0
+    assert truth["mae"]["expression"]["do_nothing"] > 0.02 and truth["mae"]["identity"]["do_nothing"] < 1e-4
     assert "| expression |" in out and "| oracle |" in out
     assert (tmp_path / "demo" / "synthetic_truth" / "synthetic_truth.png").exists()

@@ -368,10 +368,20 @@ class CAAE(keras.Model):
         self.D_img = ImageDiscriminator(c.d_img_filters, c.label_repeat, c.d_img_fc, c.kernel_size, name="D_img")
         self.D_z = LatentDiscriminator(c.d_z_units, name="D_z")
         self.D_va = VADiscriminator(c.d_va_filters, c.kernel_size, name="D_va") if c.lambda_va > 0 else None
+        self.D_erased = None
+        if c.edit_region:
+            r = c.edit_region_resolution
+            self.region_logits = self.add_weight(
+                shape=(1, r, r, 1), trainable=True,
+                initializer=keras.initializers.Constant(c.edit_region_init / c.edit_region_lr_multiplier),
+                name="edit_region_logits", dtype="float32")
+            if c.lambda_region_adv > 0:
+                self.D_erased = VADiscriminator(c.d_va_filters, c.kernel_size, name="D_erased")
         self.seed_generator = keras.random.SeedGenerator(c.seed, name="prior_seed")
         # the generator's state variable as an attribute so that checkpoints (and --resume) include it
         self.prior_seed_state = self.seed_generator.state
         self.eg_optimizer = self.d_img_optimizer = self.d_z_optimizer = self.d_va_optimizer = None
+        self.d_erased_optimizer = None
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -384,7 +394,15 @@ class CAAE(keras.Model):
 
     @property
     def eg_variables(self) -> list:
-        return self.E.trainable_variables + self.G.trainable_variables
+        """E's and G's weights (and the editing region's logits in ``edit_region`` mode)."""
+        extra = [self.region_logits] if self.config.edit_region else []
+        return self.E.trainable_variables + self.G.trainable_variables + extra
+
+    def edit_region_mask(self) -> tf.Tensor:
+        """m [1, S, S, 1] float32 in (0, 1): the learned editing region (``CAAEConfig.edit_region``)."""
+        s = self.config.image_size
+        logits = self.region_logits * self.config.edit_region_lr_multiplier
+        return tf.sigmoid(tf.image.resize(logits, (s, s), method="bilinear"))
 
     # ------------------------------------------------------------------------------- protocol
     def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
@@ -397,6 +415,7 @@ class CAAE(keras.Model):
         fp16 = keras.mixed_precision.global_policy().name == "mixed_float16"
         opts = {}
         keys = ("eg_optimizer", "d_img_optimizer", "d_z_optimizer") + (("d_va_optimizer",) if self.D_va else ())
+        keys += ("d_erased_optimizer",) if self.D_erased else ()
         for key in keys:
             opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
             if fp16:
@@ -412,6 +431,8 @@ class CAAE(keras.Model):
                  (self.d_z_optimizer, self.D_z.trainable_variables))
         if self.D_va is not None:
             pairs += ((self.d_va_optimizer, self.D_va.trainable_variables),)
+        if self.D_erased is not None:
+            pairs += ((self.d_erased_optimizer, self.D_erased.trainable_variables),)
         for opt, variables in pairs:
             if opt is not None and not opt.built:
                 opt.build(variables)
@@ -426,16 +447,25 @@ class CAAE(keras.Model):
         self.D_img((x_gen, y), training=False)
         if self.D_va is not None:
             self.D_va(x, training=False)
+        if self.D_erased is not None:
+            self.D_erased(x, training=False)
         self._build_optimizer_variables()
 
     def encode_features(self, x, training=None):
-        """(z, skips): z = E(x) and, with ``g_unet``, E's block outputs (else None)."""
+        """(z, skips): z = E(x) and, with ``g_unet``, E's block outputs (else None). In ``edit_region`` mode
+        E sees the erased face x·(1 − m)."""
+        if self.config.edit_region:
+            x = x * (1.0 - self.edit_region_mask())
         if self.config.g_unet:
             return self.E.encode_with_features(x)
         return self.E(x, training=training), None
 
     def generate(self, z, y, features, x, training=None):
         """G(z, y) — with ``g_unet`` also given E's skips and x (and clip(x + Δ) with ``g_residual``)."""
+        if self.config.edit_region:
+            m = self.edit_region_mask()
+            kept = tf.cast(x, tf.float32) * (1.0 - m)
+            return kept + self.G((z, y, features, kept), training=training) * m
         if self.config.g_unet:
             return self.G((z, y, features, x), training=training)
         return self.G((z, y), training=training)
@@ -457,7 +487,8 @@ class CAAE(keras.Model):
             features_real = [tf.stop_gradient(f) for f in self.identity_net(x_id, training=False)]
         z_prior = self.sample_prior(tf.shape(x)[0])
         use_cond = c.lambda_cond > 0
-        use_edit = use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
+        use_edit = (use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
+                    or c.lambda_region_adv > 0)
         if use_edit:  # beyond the paper: random target labels y' (see CAAEConfig.lambda_cond / lambda_va)
             y_rand = keras.random.uniform(tf.shape(y), minval=-1.0, maxval=1.0, seed=self.seed_generator)
 
@@ -493,10 +524,15 @@ class CAAE(keras.Model):
                 d_img_loss = d_img_loss + 0.5 * (L.fake_loss(edit_logits) + L.fake_loss(mismatch_logits))
             else:
                 loss_cond = tf.zeros([], tf.float32)
+            if c.edit_region:
+                loss_region = tf.reduce_mean(self.edit_region_mask())
+                loss_eg = loss_eg + c.lambda_region * loss_region
             scaled = [self.eg_optimizer.scale_loss(loss_eg), self.d_img_optimizer.scale_loss(d_img_loss),
                       self.d_z_optimizer.scale_loss(d_z_loss)]
             if self.D_va is not None:
                 scaled.append(self.d_va_optimizer.scale_loss(edit_terms["d_va_loss"]))
+            if self.D_erased is not None:
+                erased_scaled = self.d_erased_optimizer.scale_loss(edit_terms["d_erased_loss"])
 
         eg_vars = self.eg_variables
         d_img_vars = self.D_img.trainable_variables
@@ -507,6 +543,9 @@ class CAAE(keras.Model):
         if self.D_va is not None:
             d_va_vars = self.D_va.trainable_variables
             self.d_va_optimizer.apply(tape.gradient(scaled[3], d_va_vars), d_va_vars)
+        if self.D_erased is not None:
+            d_er_vars = self.D_erased.trainable_variables
+            self.d_erased_optimizer.apply(tape.gradient(erased_scaled, d_er_vars), d_er_vars)
         del tape
         self.d_z_optimizer.apply(d_z_grads, d_z_vars)
         self.d_img_optimizer.apply(d_img_grads, d_img_vars)
@@ -528,6 +567,8 @@ class CAAE(keras.Model):
         }
         if use_edit:
             logs.update({k: v for k, v in edit_terms.items() if k != "eg"})
+        if c.edit_region:
+            logs["loss_region"] = loss_region
         # every value above is this replica's share of a global-batch mean; log replica means instead
         return {k: L.as_replica_mean(v) for k, v in logs.items()}
 
@@ -565,6 +606,12 @@ class CAAE(keras.Model):
             if c.lambda_va_gp > 0:
                 out["d_va_loss"] = out["d_va_loss"] + c.lambda_va_gp * out["d_va_gp"]
             eg = eg + c.lambda_va * out["loss_va"]
+        if self.D_erased is not None:
+            erased = x * (1.0 - self.edit_region_mask())
+            read = self.D_erased(erased, training=True)
+            out["d_erased_loss"] = L.va_regression_loss(y, read)
+            out["loss_region_adv"] = -out["d_erased_loss"]  # gradient reversal (Ganin & Lempitsky 2015)
+            eg = eg + c.lambda_region_adv * out["loss_region_adv"]
         if c.lambda_cycle > 0:
             z_edit, features_edit = self.encode_features(x_edit, training=True)
             x_cycle = self.generate(z_edit, y, features_edit, x_edit, training=True)
