@@ -19,7 +19,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         from caae_tf.train import configure_cpu_replicas, train_command
         configure_cpu_replicas(2)
         from _train_helpers import TINY_CAAE, write_tiny_set
-        csv = write_tiny_set({str(tmp_path / 'data')!r})
+        csv = write_tiny_set({str(tmp_path / 'data')!r}, n=64)  # 64: see tests/test_train.py::tiny_csv
         over = TINY_CAAE + ["steps=1"]
         single = train_command("caae", csv, {str(tmp_path / 'single')!r}, overrides=over, progress=False)
         mirrored = train_command("caae", csv, {str(tmp_path / 'mirrored')!r}, overrides=over, progress=False,
@@ -37,8 +37,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     # E and G have no batch norm: the step-1 reconstruction loss over the global batch is identical
     assert out["mirrored"]["loss_rec"] == pytest.approx(out["single"]["loss_rec"], rel=1e-5)
     # logged values are means over the global batch, not 1/replicas of it
-    for k in ("d_z_real", "d_z_fake", "d_img_real", "d_img_fake"):
-        assert 0.2 < out["mirrored"][k] < 0.8, k
+    for k in ("d_z_real", "d_z_fake", "d_img_real", "d_img_fake"):  # D(.) ~ 0.5 at the start; half would be ~0.25
+        assert 0.4 < out["mirrored"][k] < 0.6 and 0.4 < out["single"][k] < 0.6, (k, out)
     assert out["resumed_step"] == 2 and all(v == v for v in out["resumed"].values())
     cfg = (tmp_path / "mirrored" / "config.yaml").read_text()
     assert "replicas: 2" in cfg and "strategy: mirrored" in cfg
