@@ -370,6 +370,24 @@ def test_affectnet_other_expressions_dropped_unless_kept(tmp_path):
     assert "none" in factors and "non-face" in factors
 
 
+def test_prepare_cli_passes_keep_other_expressions(tmp_path, monkeypatch):
+    """`caae-tf prepare affectnet --keep-other-expressions` reaches prepare_affectnet (default: dropped)."""
+    import data_prep.affectnet as affectnet
+    from caae_tf.cli import main
+
+    seen = []
+
+    def fake(*args, **kwargs):
+        seen.append(kwargs["keep_other_expressions"])
+        return {}
+
+    monkeypatch.setattr(affectnet, "prepare_affectnet", fake)
+    base = ["prepare", "affectnet", "--train-csv", str(tmp_path / "t.csv"), "--images", str(tmp_path),
+            "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(base) == 0 and main(base + ["--keep-other-expressions"]) == 0
+    assert seen == [False, True]
+
+
 # --------------------------------------------------------------------------- paper presets
 
 def test_cgan_paper_preset_differs_only_in_flips():

@@ -28,6 +28,9 @@ def add_arguments(p) -> None:
     a.add_argument("--size", type=int, default=128, help="crop size in px (0 = native crop size)")
     a.add_argument("--eval-size", type=int, default=4500, help="held-out eval rows drawn from training.csv")
     a.add_argument("--balance", action="store_true", help="oversample training rows to balance expressions")
+    a.add_argument("--keep-other-expressions", action="store_true",
+                   help="keep expressions 8-10 (None/Uncertain/Non-Face) as unknown class, for valence/arousal-only "
+                        "training (paper 000 and the authors' code drop them)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--format", choices=("jpeg", "png"), default="jpeg", help="crop encoding")
     a.add_argument("--workers", type=int, default=None, help="image reading threads")
@@ -88,6 +91,7 @@ def run(args) -> int:
 
         out = prepare_affectnet(args.train_csv, args.images, args.out, val_csv=args.val_csv, margin=args.margin,
                                 size=args.size, eval_size=args.eval_size, balance=args.balance, seed=args.seed,
+                                keep_other_expressions=args.keep_other_expressions,
                                 num_shards=args.shards, image_format=args.format, workers=args.workers,
                                 progress=progress)
         for split, m in out.items():
