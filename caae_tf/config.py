@@ -254,6 +254,9 @@ class CAAEConfig(TrainConfig):
     edit_region_lr_multiplier: float = field(default=100.0, metadata=BEYOND_PAPER)
     """The region's logits are stored divided by this factor, so Adam moves them this many times faster
     than the network weights (a few hundred steps suffice to settle the region)."""
+    edit_region_floor: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Region values below this are treated as 0 (m ← max(m − floor, 0) / (1 − floor)), so pixels the
+    region has left are copied bit-exactly instead of blended with a few per cent of G's output."""
     lambda_region: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Weight of mean(m), the editing region's size penalty."""
     lambda_region_adv: float = field(default=0.0, metadata=BEYOND_PAPER)
@@ -308,6 +311,8 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: edit_region needs g_unet")
         if self.edit_region and self.g_residual:
             raise ConfigError(f"{source}: edit_region and g_residual are alternatives; choose one")
+        if not 0 <= self.edit_region_floor < 1:
+            raise ConfigError(f"{source}: edit_region_floor must be in [0, 1)")
         if self.edit_region_resolution < 1:
             raise ConfigError(f"{source}: edit_region_resolution must be >= 1")
         if self.g_residual and not self.g_unet:

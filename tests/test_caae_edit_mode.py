@@ -236,6 +236,23 @@ def test_edit_region_copies_outside_and_redraws_inside():
     np.testing.assert_allclose(m.edit(x2, tf.fill([4, 2], 0.8)).numpy(), out_a, atol=1e-5)
 
 
+def test_edit_region_floor_copies_low_region_values_exactly():
+    import tensorflow as tf
+
+    m, batch = _model(**REGION, edit_region_floor=0.2)
+    logits = np.full((1, 4, 4, 1), np.log(0.1 / 0.9), np.float32)  # m = 0.1 < floor
+    logits[0, 1:3, 1:3, 0] = np.log(0.6 / 0.4)  # m = 0.6 -> (0.6 - 0.2) / 0.8 = 0.5 at the cell centres
+    m.region_logits.assign(logits / m.config.edit_region_lr_multiplier)
+    raw = m.edit_region_mask(floor=False).numpy()[0, ..., 0]
+    mask = m.edit_region_mask().numpy()[0, ..., 0]
+    np.testing.assert_allclose(mask, np.maximum(raw - 0.2, 0) / 0.8, atol=1e-6)
+    low = raw < 0.2
+    assert low.mean() > 0.3 and (mask[low] == 0).all()
+    x = batch["image"]
+    out = m.edit(x, tf.fill([4, 2], 0.5)).numpy()
+    np.testing.assert_array_equal(out[:, low], x.numpy()[:, low])
+
+
 def test_edit_region_terms_and_gradients():
     """loss_region = mean(m); loss_region_adv and d_erased_loss match va_regression_loss on the erased face;
     one step moves the region logits, D_erased and not D_va (absent)."""

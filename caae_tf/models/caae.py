@@ -398,11 +398,15 @@ class CAAE(keras.Model):
         extra = [self.region_logits] if self.config.edit_region else []
         return self.E.trainable_variables + self.G.trainable_variables + extra
 
-    def edit_region_mask(self) -> tf.Tensor:
-        """m [1, S, S, 1] float32 in (0, 1): the learned editing region (``CAAEConfig.edit_region``)."""
-        s = self.config.image_size
-        logits = self.region_logits * self.config.edit_region_lr_multiplier
-        return tf.sigmoid(tf.image.resize(logits, (s, s), method="bilinear"))
+    def edit_region_mask(self, floor: bool = True) -> tf.Tensor:
+        """m [1, S, S, 1] float32 in [0, 1): the learned editing region (``CAAEConfig.edit_region``), with
+        values below ``edit_region_floor`` set to 0 unless ``floor=False``."""
+        c = self.config
+        logits = self.region_logits * c.edit_region_lr_multiplier
+        m = tf.sigmoid(tf.image.resize(logits, (c.image_size, c.image_size), method="bilinear"))
+        if floor and c.edit_region_floor > 0:
+            m = tf.nn.relu(m - c.edit_region_floor) / (1.0 - c.edit_region_floor)
+        return m
 
     # ------------------------------------------------------------------------------- protocol
     def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
@@ -525,7 +529,7 @@ class CAAE(keras.Model):
             else:
                 loss_cond = tf.zeros([], tf.float32)
             if c.edit_region:
-                loss_region = tf.reduce_mean(self.edit_region_mask())
+                loss_region = tf.reduce_mean(self.edit_region_mask(floor=False))
                 loss_eg = loss_eg + c.lambda_region * loss_region
             scaled = [self.eg_optimizer.scale_loss(loss_eg), self.d_img_optimizer.scale_loss(d_img_loss),
                       self.d_z_optimizer.scale_loss(d_z_loss)]
