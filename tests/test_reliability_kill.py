@@ -186,7 +186,7 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
         at_launch, _ = _ckpt_state(run)
         at_launch = at_launch or 0
         t_launch = time.time()
-        extra = {"CAAE_TF_TEST_SLOW_CHECKPOINT": "2"} if mode == "ckpt-write" else {}  # a 2 s window
+        extra = {"CAAE_TF_TEST_SLOW_CHECKPOINT": "5"} if mode == "ckpt-write" else {}  # a 5 s window (loaded machines)
         proc = _launch(_cmd(kind, data, run, sets, resume=i > 0), **extra)
         killed_in_window = None
         if mode == "startup":  # during TF import / restore / config write / tracing
