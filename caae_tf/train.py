@@ -5,8 +5,9 @@ protocol"): the run directory (``config.yaml``, ``checkpoints/``, ``logs/``, ``s
 ``tf.train.Checkpoint`` of the step counter, the model, every optimizer and the tf.data iterator (so
 ``--resume`` restores weights, optimizer slots *and* the data position), ``CheckpointManager``,
 TensorBoard scalars and image grids, a progress bar with the losses and img/s, a non-finite-loss guard,
-SIGINT/SIGTERM handling (checkpoint, then exit 0) and the mixed-precision policy. The model supplies
-``build_optimizers``, ``build_all``, ``train_step`` and ``sample_images``.
+SIGINT/SIGTERM handling (checkpoint, then exit 0), the mixed-precision policy and the run-dir lock (one
+trainer per run dir, :mod:`caae_tf.runlock`; under ``MultiWorkerMirroredStrategy`` only the chief writes the
+run dir). The model supplies ``build_optimizers``, ``build_all``, ``train_step`` and ``sample_images``.
 """
 
 from __future__ import annotations
@@ -102,23 +103,54 @@ def make_training_dataset(source: str, config: TrainConfig, training: bool = Tru
 
 # --------------------------------------------------------------------------- run directory
 
-def check_run_dir(run_dir: str, resume: bool) -> None:
-    """Fail early (before any training) when the run dir is unusable."""
+def check_run_dir(run_dir: str, resume: bool, *, writable: bool = True) -> None:
+    """Fail early (before any training) when the run dir is unusable.
+
+    ``writable=False`` (a non-chief multi-worker task, which only reads the run dir) skips creating the
+    directory and the write probe.
+    """
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise TrainingError(f"run dir {run_dir} exists and is not a directory")
-    try:
-        os.makedirs(run_dir, exist_ok=True)
-        probe = os.path.join(run_dir, ".write_test")
-        with open(probe, "w", encoding="utf-8") as fh:
-            fh.write("ok")
-        os.remove(probe)
-    except OSError as exc:
-        raise TrainingError(f"run dir {run_dir} is not writable: {exc.strerror}") from None
+    if writable:
+        try:
+            os.makedirs(run_dir, exist_ok=True)
+            probe = os.path.join(run_dir, ".write_test")
+            with open(probe, "w", encoding="utf-8") as fh:
+                fh.write("ok")
+            os.remove(probe)
+        except OSError as exc:
+            raise TrainingError(f"run dir {run_dir} is not writable: {exc.strerror}") from None
     has_ckpt = os.path.exists(os.path.join(run_dir, CKPT_DIR, "checkpoint"))
     if has_ckpt and not resume:
         raise TrainingError(
             f"run dir {run_dir} already holds checkpoints; pass --resume to continue it or choose a new --run-dir"
         )
+
+
+def lock_run_dir(run_dir: str):
+    """Take the run dir's trainer lock (:mod:`caae_tf.runlock`; re-entrant within this process).
+
+    Raises :class:`caae_tf.runlock.RunDirLocked` (a ``TrainingError``: exit 2, one line naming the holder)
+    when another live trainer writes ``run_dir``.
+    """
+    from caae_tf import runlock  # noqa: PLC0415
+
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise TrainingError(f"run dir {run_dir} exists and is not a directory")
+    return runlock.acquire(run_dir)
+
+
+def is_chief(strategy) -> bool:
+    """Whether this task may write the run dir: always, except a non-chief ``MultiWorkerMirroredStrategy``
+    worker (``strategy.extended.should_checkpoint`` is TensorFlow's chief test)."""
+    return bool(getattr(strategy.extended, "should_checkpoint", True))
+
+
+def _task_label(strategy) -> str:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None) or "task"
+    task_id = getattr(resolver, "task_id", None)
+    return f"{task_type}{task_id if task_id is not None else ''}"
 
 
 def resolve_run_config(
@@ -194,14 +226,65 @@ def fit(
     """Train ``model`` on ``dataset`` until ``config.steps`` (see module docstring).
 
     ``max_steps_this_run`` stops early (after a checkpoint) — used by tests and benchmarks.
+
+    The run dir is locked for the whole call (:mod:`caae_tf.runlock`: a second trainer on it fails at
+    once). Under ``MultiWorkerMirroredStrategy`` only the chief writes (and locks) ``run_dir``; every
+    other worker runs the very same saves — checkpointing can need all workers (collective reads of
+    synchronised variables) — into its own temporary directory, removed at the end, and reads ``run_dir``
+    only to resume (TensorFlow's multi-worker guide: ``write_filepath`` of non-chief workers). All workers
+    then meet at a coordination-service barrier, so none exits while another still works.
     """
+    tf = _tf()
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
+    lock = lock_run_dir(run_dir) if chief else None
+    write_dir = run_dir
+    try:
+        if not chief:
+            import tempfile  # noqa: PLC0415
+
+            write_dir = tempfile.mkdtemp(prefix=f"caae_tf_{_task_label(strategy)}_")
+        result = _fit(model, dataset, config, run_dir, write_dir, resume=resume, progress=progress,
+                      provenance=provenance, strategy=strategy, max_steps_this_run=max_steps_this_run)
+        _multi_worker_barrier(strategy, "fit-end")
+        return result
+    finally:
+        if write_dir != run_dir:
+            import shutil  # noqa: PLC0415
+
+            shutil.rmtree(write_dir, ignore_errors=True)
+        if lock is not None:
+            lock.release()
+
+
+_BARRIERS = {"count": 0}
+
+
+def _multi_worker_barrier(strategy, name: str, timeout_s: float | None = None) -> None:
+    """Block until every worker of a ``MultiWorkerMirroredStrategy`` cluster reaches this point (no-op for
+    other strategies). Workers that leave at different times make the coordination service report the
+    early leaver as crashed (``The tasks have crashed``) to the ones still running."""
+    extended = strategy.extended
+    if not getattr(extended, "_in_multi_worker_mode", lambda: False)():
+        return
+    from tensorflow.python.eager import context  # noqa: PLC0415
+
+    if context.context().coordination_service is None:
+        return
+    _BARRIERS["count"] += 1  # every worker calls fit the same number of times: the ids match
+    timeout_s = timeout_s or float(os.environ.get("CAAE_TF_BARRIER_TIMEOUT", "600"))
+    context.context().wait_at_barrier(f"caae_tf/{name}/{_BARRIERS['count']}", int(timeout_s * 1000))
+
+
+def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, provenance, strategy,
+         max_steps_this_run) -> FitResult:
+    """:func:`fit` with the run dir locked (or, on a non-chief worker, writing into ``write_dir``)."""
     tf = _tf()
     from caae_tf.progress import Progress  # noqa: PLC0415
 
-    strategy = strategy or tf.distribute.get_strategy()
-    check_run_dir(run_dir, resume)
+    check_run_dir(run_dir, resume, writable=write_dir == run_dir)
     for sub in (CKPT_DIR, LOG_DIR, SAMPLE_DIR):
-        os.makedirs(os.path.join(run_dir, sub), exist_ok=True)
+        os.makedirs(os.path.join(write_dir, sub), exist_ok=True)
 
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
@@ -223,15 +306,21 @@ def fit(
         **{name: variable_map(opt.variables) for name, opt in optimizers.items()},
     )
     manager = tf.train.CheckpointManager(
-        ckpt, os.path.join(run_dir, CKPT_DIR), max_to_keep=config.keep_checkpoints
+        ckpt, os.path.join(write_dir, CKPT_DIR), max_to_keep=config.keep_checkpoints
     )
-    if resume and manager.latest_checkpoint:
+    # every worker resumes from the run dir's checkpoint (the chief's; a non-chief's manager points at its
+    # empty temporary directory)
+    latest = manager.latest_checkpoint if write_dir == run_dir else tf.train.latest_checkpoint(
+        os.path.join(run_dir, CKPT_DIR))
+    saved_step = None  # the step of the newest checkpoint of this run: same on every worker
+    if resume and latest:
         try:
-            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            ckpt.restore(latest).assert_existing_objects_matched()
         except (AssertionError, ValueError) as exc:
             raise TrainingError(
-                f"{manager.latest_checkpoint}: cannot resume, checkpoint does not match this model/config: {exc}"
+                f"{latest}: cannot resume, checkpoint does not match this model/config: {exc}"
             ) from None
+        saved_step = int(step_var.numpy())
     elif resume:
         print(f"--resume: no checkpoint in {run_dir}/{CKPT_DIR}; starting from step 0", file=sys.stderr)
 
@@ -247,7 +336,7 @@ def fit(
         started=datetime.datetime.now().isoformat(timespec="seconds"),
         resumed_from_step=int(step_var.numpy()),
     )
-    save_config(config, os.path.join(run_dir, CONFIG_FILE), extra=meta)
+    save_config(config, os.path.join(write_dir, CONFIG_FILE), extra=meta)
 
     @tf.function(jit_compile=bool(config.jit_compile))
     def train_fn(batch):
@@ -258,7 +347,7 @@ def fit(
         out = strategy.run(model.train_step, args=(batch,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
 
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, LOG_DIR))
+    writer = tf.summary.create_file_writer(os.path.join(write_dir, LOG_DIR))
     sample_batch = first_batch
     start_step = int(step_var.numpy())
     target = config.steps
@@ -270,8 +359,13 @@ def fit(
     losses: dict[str, float] = {}
     status = "completed"
     t_window, n_window, ips = time.perf_counter(), 0, 0.0
-    saved_path = manager.latest_checkpoint
+    saved_path = latest if saved_step is not None else None
     nan_step, nan_term = _nan_injection()
+
+    def save(step: int) -> str:
+        path = _save_checkpoint(manager, step, write_dir, losses)
+        # a non-chief worker reports where the chief wrote the same checkpoint (its own copy is temporary)
+        return path if write_dir == run_dir else os.path.join(run_dir, CKPT_DIR, os.path.basename(path))
 
     with _StopFlag() as stop:
         while int(step_var.numpy()) < target:
@@ -283,10 +377,10 @@ def fit(
                 losses[nan_term or next(iter(losses))] = float("nan")
             bad = [k for k, v in losses.items() if not math.isfinite(v)]
             if bad:
-                _write_status(run_dir, "non-finite", step, losses)
+                _write_status(write_dir, "non-finite", step, losses)
                 raise TrainingError(
                     f"non-finite loss at step {step}: {', '.join(f'{k}={losses[k]}' for k in bad)}; "
-                    f"stopped without saving — the last good checkpoint is {manager.latest_checkpoint or 'none'}"
+                    f"stopped without saving — the last good checkpoint is {saved_path or 'none'}"
                 )
             n_window += config.batch_size
             now = time.perf_counter()
@@ -298,19 +392,20 @@ def fit(
                         tf.summary.scalar(k, v)
                     tf.summary.scalar("images_per_second", ips)
             if config.sample_every and (step % config.sample_every == 0 or step == target):
-                _write_samples(model, sample_batch, writer, run_dir, step)
+                _write_samples(model, sample_batch, writer, write_dir, step)
             if step % config.checkpoint_every == 0:
-                saved_path = _save_checkpoint(manager, step, run_dir, losses)
+                saved_path, saved_step = save(step), step
             bar.set(step, **{k: v for k, v in losses.items() if k.startswith(("loss", "d_", "g_"))}, img_s=ips)
             if stop.signum is not None:
                 status = "interrupted"
                 break
         step = int(step_var.numpy())
-        if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-            saved_path = _save_checkpoint(manager, step, run_dir, losses)
+        if saved_step != step:
+            saved_path, saved_step = save(step), step
     writer.flush()
+    writer.close()
     bar.close()
-    _write_status(run_dir, status, step, losses)
+    _write_status(write_dir, status, step, losses)
     return FitResult(status, step, losses, ips, run_dir, saved_path)
 
 
@@ -486,14 +581,32 @@ def train_command(
     ``strategy``: ``default`` (one device), ``mirrored`` (all local GPUs, else all logical CPUs — see
     :func:`make_strategy`) or ``multiworker`` (``MultiWorkerMirroredStrategy`` configured by ``TF_CONFIG``).
     ``batch_size`` is the global batch; per-replica losses are scaled by it (``tf.nn.compute_average_loss``).
+    ``config_file``: a YAML/JSON file or the name of a packaged preset (:mod:`caae_tf.presets`).
     """
+    if kind not in MODEL_KINDS:
+        raise TrainingError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
+    # Lock the run dir before anything slow, so that a second trainer on it exits at once. A non-chief
+    # multi-worker task never writes the run dir and does not lock it (see fit and caae_tf.runlock).
+    from caae_tf.runlock import is_chief_from_tf_config  # noqa: PLC0415
+
+    chief = strategy != "multiworker" or is_chief_from_tf_config()
+    lock = lock_run_dir(run_dir) if chief else None
+    try:
+        return _train_command(kind, data, run_dir, config_file=config_file, overrides=overrides, resume=resume,
+                              progress=progress, max_steps_this_run=max_steps_this_run, strategy=strategy,
+                              chief=chief)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_command(kind, data, run_dir, *, config_file, overrides, resume, progress, max_steps_this_run,
+                   strategy, chief) -> FitResult:
     import keras  # noqa: PLC0415
 
     from caae_tf.precision import set_policy  # noqa: PLC0415
 
-    if kind not in MODEL_KINDS:
-        raise TrainingError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
-    check_run_dir(run_dir, resume)
+    check_run_dir(run_dir, resume, writable=chief)
     config = resolve_run_config(kind, run_dir, config_file=config_file, overrides=overrides, resume=resume)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
