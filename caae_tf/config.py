@@ -257,6 +257,14 @@ class CAAEConfig(TrainConfig):
     edit_region_floor: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Region values below this are treated as 0 (m ← max(m − floor, 0) / (1 − floor)), so pixels the
     region has left are copied bit-exactly instead of blended with a few per cent of G's output."""
+    edit_region_full_z: bool = field(default=False, metadata=BEYOND_PAPER)
+    """In ``edit_region`` mode, E computes z from the whole face x (only G's skips come from the erased
+    face), so identity traits inside the region (mouth position and width, lip colour) reach G through z;
+    pair it with ``lambda_z_label`` so that z does not carry the label either."""
+    lambda_z_label: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Weight of a latent adversary (Fader networks, Lample et al. 2017): D_zy reads (v, a) off z = E(x) and
+    E gets the reversed gradient of its error (gradient reversal, Ganin & Lempitsky 2015), so the label
+    must come from y."""
     lambda_region: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Weight of mean(m), the editing region's size penalty."""
     lambda_region_adv: float = field(default=0.0, metadata=BEYOND_PAPER)
@@ -300,7 +308,7 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: identity_normalization must be mean or authors, "
                               f"got {self.identity_normalization!r}")
         for name in ("lambda_cond", "lambda_va", "lambda_va_real", "lambda_va_gp", "lambda_cycle", "lambda_delta",
-                     "lambda_region", "lambda_region_adv"):
+                     "lambda_region", "lambda_region_adv", "lambda_z_label"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0")
         if self.va_noise < 0:

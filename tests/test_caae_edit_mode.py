@@ -275,6 +275,33 @@ def test_edit_region_terms_and_gradients():
     assert any(np.abs(b - w.numpy()).max() > 0 for b, w in zip(before[1], m.D_erased.trainable_variables))
 
 
+def test_full_z_and_latent_label_adversary():
+    """edit_region_full_z: z = E(x) from the whole face, skips from the erased face. lambda_z_label: D_zy reads
+    (v, a) off z, its loss is logged, D_zy descends on it and E+G's objective carries −λ·loss (reversal)."""
+    import tensorflow as tf
+
+    from caae_tf.losses import va_regression_loss
+
+    m, batch = _model(**REGION, edit_region_full_z=True, lambda_z_label=1.0)
+    x, y = batch["image"], batch["va"]
+    z, skips = m.encode_features(x)
+    np.testing.assert_allclose(z.numpy(), m.E(x).numpy(), atol=1e-6)
+    erased_skips = m.E.encode_with_features(x * (1.0 - m.edit_region_mask()))[1]
+    for a, b in zip(skips, erased_skips):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    expected = float(va_regression_loss(y, m.D_zy(m.E(x))))
+    before = [w.numpy().copy() for w in m.D_zy.trainable_variables]
+    out = m.train_step(batch)
+    assert float(out["d_zy_loss"]) == pytest.approx(expected, rel=1e-5)
+    assert any(np.abs(b - w.numpy()).max() > 0 for b, w in zip(before, m.D_zy.trainable_variables))
+    # the logged E+G objective includes -λ·d_zy_loss
+    c = m.config
+    rest = (c.lambda_rec * float(out["loss_rec"]) + c.lambda_z * float(out["loss_z"]) + c.lambda_img * float(out["loss_img"])
+            + c.lambda_cond * float(out["loss_cond"]) + c.lambda_region_adv * float(out["loss_region_adv"])
+            + c.lambda_region * float(out["loss_region"]))
+    assert float(out["loss_eg_total"]) == pytest.approx(rest - c.lambda_z_label * float(out["d_zy_loss"]), rel=1e-4)
+
+
 def test_region_size_penalty_shrinks_the_region():
     """With only the size penalty pulling (no adversary), the region's mean drops over a few steps."""
     import tensorflow as tf

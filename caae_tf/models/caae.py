@@ -322,6 +322,29 @@ class VADiscriminator(keras.Model):
         return {"filters": self.filters, "kernel_size": self.kernel_size, "name": self.name}
 
 
+class LatentVARegressor(keras.Model):
+    """D_zy (beyond the paper, ``CAAEConfig.lambda_z_label``): z → (v, a) in [-1, 1]; FC + LeakyReLU(0.2)
+    per entry of ``units``, then FC 2 + tanh (float32). The Fader-network latent adversary."""
+
+    def __init__(self, units: Sequence[int] = (64, 32), name: str = "D_zy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.units = [int(u) for u in units]
+        self.fcs = _attach(self, [keras.layers.Dense(u, kernel_initializer=_kernel_init(), name=f"fc{i + 1}")
+                                  for i, u in enumerate(self.units)])
+        self.acts = _attach(self, [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.units))])
+        self.out = keras.layers.Dense(2, activation="tanh", kernel_initializer=_kernel_init(), dtype="float32",
+                                      name="fc_va")
+
+    def call(self, z, training=None):
+        h = z
+        for fc, act in zip(self.fcs, self.acts):
+            h = act(fc(h))
+        return self.out(h)
+
+    def get_config(self):
+        return {"units": self.units, "name": self.name}
+
+
 class _Untracked:
     """Holds the frozen identity network outside Keras/tf.train tracking (it is not part of checkpoints)."""
 
@@ -369,6 +392,7 @@ class CAAE(keras.Model):
         self.D_z = LatentDiscriminator(c.d_z_units, name="D_z")
         self.D_va = VADiscriminator(c.d_va_filters, c.kernel_size, name="D_va") if c.lambda_va > 0 else None
         self.D_erased = None
+        self.D_zy = LatentVARegressor(c.d_z_units[:2], name="D_zy") if c.lambda_z_label > 0 else None
         if c.edit_region:
             r = c.edit_region_resolution
             self.region_logits = self.add_weight(
@@ -381,7 +405,7 @@ class CAAE(keras.Model):
         # the generator's state variable as an attribute so that checkpoints (and --resume) include it
         self.prior_seed_state = self.seed_generator.state
         self.eg_optimizer = self.d_img_optimizer = self.d_z_optimizer = self.d_va_optimizer = None
-        self.d_erased_optimizer = None
+        self.d_erased_optimizer = self.d_zy_optimizer = None
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -420,6 +444,7 @@ class CAAE(keras.Model):
         opts = {}
         keys = ("eg_optimizer", "d_img_optimizer", "d_z_optimizer") + (("d_va_optimizer",) if self.D_va else ())
         keys += ("d_erased_optimizer",) if self.D_erased else ()
+        keys += ("d_zy_optimizer",) if self.D_zy else ()
         for key in keys:
             opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
             if fp16:
@@ -437,6 +462,8 @@ class CAAE(keras.Model):
             pairs += ((self.d_va_optimizer, self.D_va.trainable_variables),)
         if self.D_erased is not None:
             pairs += ((self.d_erased_optimizer, self.D_erased.trainable_variables),)
+        if self.D_zy is not None:
+            pairs += ((self.d_zy_optimizer, self.D_zy.trainable_variables),)
         for opt, variables in pairs:
             if opt is not None and not opt.built:
                 opt.build(variables)
@@ -453,13 +480,19 @@ class CAAE(keras.Model):
             self.D_va(x, training=False)
         if self.D_erased is not None:
             self.D_erased(x, training=False)
+        if self.D_zy is not None:
+            self.D_zy(z, training=False)
         self._build_optimizer_variables()
 
     def encode_features(self, x, training=None):
         """(z, skips): z = E(x) and, with ``g_unet``, E's block outputs (else None). In ``edit_region`` mode
         E sees the erased face x·(1 − m)."""
         if self.config.edit_region:
-            x = x * (1.0 - self.edit_region_mask())
+            erased = x * (1.0 - self.edit_region_mask())
+            if self.config.edit_region_full_z:
+                z = self.E.encode_with_features(x)[0]
+                return z, self.E.encode_with_features(erased)[1]
+            x = erased
         if self.config.g_unet:
             return self.E.encode_with_features(x)
         return self.E(x, training=training), None
@@ -492,7 +525,7 @@ class CAAE(keras.Model):
         z_prior = self.sample_prior(tf.shape(x)[0])
         use_cond = c.lambda_cond > 0
         use_edit = (use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
-                    or c.lambda_region_adv > 0)
+                    or c.lambda_region_adv > 0 or c.lambda_z_label > 0)
         if use_edit:  # beyond the paper: random target labels y' (see CAAEConfig.lambda_cond / lambda_va)
             y_rand = keras.random.uniform(tf.shape(y), minval=-1.0, maxval=1.0, seed=self.seed_generator)
 
@@ -537,6 +570,11 @@ class CAAE(keras.Model):
                 scaled.append(self.d_va_optimizer.scale_loss(edit_terms["d_va_loss"]))
             if self.D_erased is not None:
                 erased_scaled = self.d_erased_optimizer.scale_loss(edit_terms["d_erased_loss"])
+            if self.D_zy is not None:  # Fader latent adversary; E gets the reversed gradient
+                d_zy_loss = L.va_regression_loss(y, self.D_zy(z, training=True))
+                loss_eg = loss_eg - c.lambda_z_label * d_zy_loss
+                zy_scaled = self.d_zy_optimizer.scale_loss(d_zy_loss)
+            scaled[0] = self.eg_optimizer.scale_loss(loss_eg)
 
         eg_vars = self.eg_variables
         d_img_vars = self.D_img.trainable_variables
@@ -550,6 +588,9 @@ class CAAE(keras.Model):
         if self.D_erased is not None:
             d_er_vars = self.D_erased.trainable_variables
             self.d_erased_optimizer.apply(tape.gradient(erased_scaled, d_er_vars), d_er_vars)
+        if self.D_zy is not None:
+            d_zy_vars = self.D_zy.trainable_variables
+            self.d_zy_optimizer.apply(tape.gradient(zy_scaled, d_zy_vars), d_zy_vars)
         del tape
         self.d_z_optimizer.apply(d_z_grads, d_z_vars)
         self.d_img_optimizer.apply(d_img_grads, d_img_vars)
@@ -573,6 +614,8 @@ class CAAE(keras.Model):
             logs.update({k: v for k, v in edit_terms.items() if k != "eg"})
         if c.edit_region:
             logs["loss_region"] = loss_region
+        if self.D_zy is not None:
+            logs["d_zy_loss"] = d_zy_loss
         # every value above is this replica's share of a global-batch mean; log replica means instead
         return {k: L.as_replica_mean(v) for k, v in logs.items()}
 
