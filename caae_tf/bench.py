@@ -57,24 +57,24 @@ from caae_tf.tf_env import tf as _tf
 
 SUBJECTS = ("train-caae", "train-cgan", "data", "edit", "generate")
 
-#: ``--preset`` → model kind → ``key=value`` overrides of the config defaults (the paper presets).
-PRESETS: dict[str, dict[str, list[str]]] = {
-    "paper": {"caae": [], "cgan": []},
-    # the CPU demo size used elsewhere in the project (64 px, half widths, no identity network)
-    "demo": {
-        "caae": ["image_size=64", "e_filters=[32,64,128,256]", "g_fc_channels=512",
-                 "g_filters=[256,128,64,32,16]", "identity_weight=0"],
-        "cgan": ["image_size=64", "batch_size=32", "g_filters=[256,128,64,32]", "d_filters=[32,64,128,256]"],
-    },
-    # test-sized models (seconds per run)
-    "tiny": {
-        "caae": ["image_size=32", "batch_size=4", "z_dim=8", "label_repeat=4", "e_filters=[4,8,8,16]",
-                 "g_fc_channels=16", "g_filters=[16,8,8,4,4]", "d_img_filters=[4,4,8,8]", "d_img_fc=16",
-                 "d_z_units=[8,8,4]", "identity_weight=0", "shuffle_buffer=16"],
-        "cgan": ["image_size=32", "batch_size=4", "z_dim=8", "g_filters=[16,8,8,4]", "d_filters=[4,8,8]",
-                 "shuffle_buffer=16"],
-    },
+#: ``--preset`` → model kind → the packaged preset (:mod:`caae_tf.presets`) whose keys override the config
+#: defaults: the same files ``caae-tf train --config``, ``caae-tf demo`` and the tests use, so ``demo`` here
+#: is exactly what the demo trains.
+PRESET_NAMES: dict[str, dict[str, str]] = {
+    "paper": {"caae": "caae_paper", "cgan": "cgan_paper"},
+    "demo": {"caae": "caae_demo", "cgan": "cgan_demo"},
+    "tiny": {"caae": "caae_tiny", "cgan": "cgan_tiny"},  # test-sized models (seconds per run)
 }
+
+
+def preset_overrides(preset: str, kind: str) -> list[str]:
+    """``key=value`` overrides of ``--preset`` for model ``kind`` (read from the packaged preset file)."""
+    from caae_tf import presets  # noqa: PLC0415
+
+    if preset not in PRESET_NAMES:
+        raise BenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
+    return presets.overrides(PRESET_NAMES[preset][kind])
+
 
 SUBJECT_KIND = {"train-caae": "caae", "data": "caae", "edit": "caae", "train-cgan": "cgan", "generate": "cgan"}
 KIND_CLASSES: dict[str, type[TrainConfig]] = {"caae": CAAEConfig, "cgan": CGANConfig}
@@ -100,11 +100,12 @@ def resolve_bench_config(
     """Config defaults → preset → ``--config`` file keys → ``--set`` → explicit size/batch/precision/jit."""
     import yaml  # noqa: PLC0415
 
-    if preset not in PRESETS:
-        raise BenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     cls = KIND_CLASSES[kind]
-    cfg = apply_overrides(cls(), PRESETS[preset][kind])
+    cfg = apply_overrides(cls(), preset_overrides(preset, kind))
     if config_file:
+        from caae_tf.presets import resolve  # noqa: PLC0415
+
+        config_file = resolve(config_file)
         try:
             with open(config_file, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh) or {}
@@ -634,7 +635,7 @@ def run_bench(
         "inference_batch": inference_batch, "peak_sizes": list(peak_sizes), "peak_repeats": peak_repeats}}
     result.update(environment(policy, bool(config.jit_compile)))
     result.update(batch_size=config.batch_size, image_size=config.image_size,
-                  config_overrides=list(PRESETS[preset][kind]) + list(overrides or []))
+                  config_overrides=preset_overrides(preset, kind) + list(overrides or []))
     if subject in ("train-caae", "train-cgan"):
         result.update(steps=steps, warmup=warmup)
         result.update(bench_train(config, steps=steps, warmup=warmup, progress=progress))

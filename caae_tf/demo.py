@@ -25,25 +25,33 @@ import time
 
 import numpy as np
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO_PRESET = os.path.join(REPO_ROOT, "experiments", "configs", "caae_demo.yaml")
-IDENTITY_PRESET = os.path.join(REPO_ROOT, "experiments", "configs", "identity_demo.yaml")
+from caae_tf import presets as _presets
+
+#: the source checkout this module runs from, or None when installed (nothing may depend on it then)
+REPO_ROOT = _presets.checkout_root()
+DEMO_PRESET = _presets.path("caae_demo")
+IDENTITY_PRESET = _presets.path("identity_demo")
 HELDOUT_FIRST_IDENTITY = 100_000
 
 
-PRESETS = {"edit": DEMO_PRESET, "paper": os.path.join(REPO_ROOT, "experiments", "configs", "caae_demo_paper.yaml")}
+PRESETS = {"edit": DEMO_PRESET, "paper": _presets.path("caae_demo_paper")}
+CELEBA_DEFAULT = os.path.join(os.pardir, "shared", "data", "celeba_aligned_220")
 
 
 def resolve_preset(preset: str | None) -> str:
     """``edit`` (default: the demo preset with the beyond-the-paper edit mode), ``paper`` (the paper's method
-    at the same budget) or a path to a CAAE config file."""
-    return PRESETS.get(preset or "edit", preset)
+    at the same budget), another packaged preset name or a path to a CAAE config file (packaged presets:
+    :mod:`caae_tf.presets`, so an installed package finds them)."""
+    return PRESETS.get(preset or "edit") or _presets.resolve(preset)
 
 
 def find_celeba_dir(explicit: str | None = None) -> str | None:
-    """``--celeba-dir``, ``$CAAE_CELEBA_DIR``, or ``../shared/data/celeba_aligned_220`` beside the repo."""
-    for cand in (explicit, os.environ.get("CAAE_CELEBA_DIR"),
-                 os.path.join(os.path.dirname(REPO_ROOT), "shared", "data", "celeba_aligned_220")):
+    """``--celeba-dir``, ``$CAAE_CELEBA_DIR``, or ``../shared/data/celeba_aligned_220`` relative to the current
+    directory or — when running from a source checkout — to the checkout."""
+    candidates = [explicit, os.environ.get("CAAE_CELEBA_DIR"), os.path.abspath(CELEBA_DEFAULT)]
+    if REPO_ROOT:
+        candidates.append(os.path.normpath(os.path.join(REPO_ROOT, CELEBA_DEFAULT)))
+    for cand in candidates:
         if cand and os.path.isdir(cand):
             return cand
     return None

@@ -156,7 +156,10 @@ def _task_label(strategy) -> str:
 def resolve_run_config(
     kind: str, run_dir: str, *, config_file: str | None, overrides: list[str] | None, resume: bool
 ) -> TrainConfig:
-    """Config for a run: on ``--resume`` the saved ``config.yaml`` (plus ``--set``), else defaults/file/``--set``."""
+    """Config for a run: on ``--resume`` the saved ``config.yaml`` (plus ``--set``), else defaults/file/``--set``.
+
+    ``config_file`` is a YAML/JSON file or a preset name (:func:`caae_tf.presets.resolve`)."""
+    from caae_tf import presets  # noqa: PLC0415
     from caae_tf.config import apply_overrides, resolve_config  # noqa: PLC0415
 
     cls = MODEL_KINDS[kind]
@@ -166,7 +169,7 @@ def resolve_run_config(
         cfg = apply_overrides(cfg, overrides)
         cfg.validate()
         return cfg
-    return resolve_config(cls, config_file, overrides)
+    return resolve_config(cls, presets.resolve(config_file) if config_file else None, overrides)
 
 
 # --------------------------------------------------------------------------- the driver

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         overrides.append(f"seed={args.seed}")
         run = os.path.join(args.out, name)
         t0 = time.perf_counter()
-        fit = train_command("caae", data, run, config_file=os.path.join(HERE, "configs", preset),
+        fit = train_command("caae", data, run, config_file=preset,  # a caae_tf.presets name
                             overrides=overrides, resume=os.path.exists(os.path.join(run, "checkpoints", "checkpoint")),
                             progress=False)
         train_s = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Demo of the label-interpolating cGAN (paper 001, Mertes et al. 2021) on synthetic discrete faces, CPU.
-# Preset and its deviations from the paper: experiments/configs/cgan_demo.yaml.
+# Preset and its deviations from the paper: caae_tf/presets/cgan_demo.yaml (--config cgan_demo).
 # Writes everything under runs/cgan_demo/ (gitignored); the committed figure docs/demo_cgan_interpolation.png
 # is the last step. Usage: bash experiments/cgan_demo.sh [OUT_ROOT]   (default runs/cgan_demo)
 set -euo pipefail
@@ -11,7 +11,7 @@ FIG=${CGAN_DEMO_FIGURE:-docs/demo_cgan_interpolation.png}
 # 1. 60 identities x 30 images = 1,800 faces at 64 px, each identity showing the six cGAN classes in turn
 caae-tf synth --mode discrete --identities 60 --per-identity 30 --size 64 --seed 0 --out "$ROOT/data"
 # 2. train (resumable: re-running this line with --resume continues from the last checkpoint)
-caae-tf train cgan --data "$ROOT/data" --run-dir "$ROOT/run" --config experiments/configs/cgan_demo.yaml
+caae-tf train cgan --data "$ROOT/data" --run-dir "$ROOT/run" --config cgan_demo
 # 3. paper-style grids (rows = 4 noise vectors, columns = 11 steps Neutral -> emotion, a = 0, 0.1, ..., 1)
 for e in sadness disgust fear anger happiness; do
   caae-tf generate --model "$ROOT/run" --emotion "$e" --steps 11 --num-z 4 --seed 0 --out "$ROOT/grid_$e" --quiet

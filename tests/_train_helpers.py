@@ -6,16 +6,13 @@ import os
 
 import numpy as np
 
-TINY_CAAE = [
-    "image_size=32", "batch_size=4", "z_dim=8", "label_repeat=4", "e_filters=[4,8,8,16]", "g_fc_channels=16",
-    "g_filters=[16,8,8,4,4]", "d_img_filters=[4,4,8,8]", "d_img_fc=16", "d_z_units=[8,8,4]",
-    "identity_weight=0", "log_every=1", "sample_every=0", "checkpoint_every=3", "mixed_precision=float32",
-    "shuffle_buffer=16",
-]
-TINY_CGAN = [
-    "image_size=32", "batch_size=4", "z_dim=8", "g_filters=[16,8,8,4]", "d_filters=[4,8,8]",
-    "log_every=1", "sample_every=0", "checkpoint_every=3", "mixed_precision=float32", "shuffle_buffer=16",
-]
+from caae_tf import presets
+
+#: the test-sized models are the packaged tiny presets (caae_tf/presets/caae_tiny.yaml, cgan_tiny.yaml — also
+#: ``caae-tf bench --preset tiny``) plus the tests' own logging/checkpoint cadence and float32
+TEST_CADENCE = ["log_every=1", "sample_every=0", "checkpoint_every=3", "mixed_precision=float32"]
+TINY_CAAE = presets.overrides("caae_tiny") + TEST_CADENCE
+TINY_CGAN = presets.overrides("cgan_tiny") + TEST_CADENCE
 
 
 def write_tiny_set(folder, n: int = 16, size: int = 40, seed: int = 0) -> str:

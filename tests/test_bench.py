@@ -91,8 +91,10 @@ def test_config_precedence_and_errors(tmp_path):
     from caae_tf.bench import BenchError, resolve_bench_config
     from caae_tf.config import ConfigError
 
-    demo = resolve_bench_config("caae", "demo")
-    assert demo.image_size == 64 and demo.identity_weight == 0 and demo.g_fc_channels == 512
+    demo = resolve_bench_config("caae", "demo")  # the demo's own preset (caae_tf/presets/caae_demo.yaml)
+    from caae_tf import presets
+
+    assert demo == presets.load("caae_demo") and demo.image_size == 64
     paper = resolve_bench_config("cgan", "paper", image_size=128, precision="float32", jit=True)
     assert (paper.image_size, paper.batch_size, paper.mixed_precision, paper.jit_compile) == (128, 64, "float32", True)
     f = tmp_path / "c.yaml"

@@ -51,7 +51,7 @@ def test_paper_preset_resolved_config_is_byte_identical():
 
     from caae_tf.config import load_config
 
-    cfg = load_config(os.path.join(ROOT, "experiments", "configs", "caae_paper.yaml"))
+    cfg = load_config(os.path.join(ROOT, "caae_tf", "presets", "caae_paper.yaml"))
     text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     with open(os.path.join(HERE, "data", "caae_paper_resolved.yaml"), encoding="utf-8") as fh:
         assert text == fh.read()

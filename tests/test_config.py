@@ -75,8 +75,10 @@ def test_resolve_order(tmp_path):
 
 
 def test_repo_presets_load():
-    import pathlib
+    from caae_tf import presets
 
-    for path in sorted((pathlib.Path(__file__).parents[1] / "experiments" / "configs").glob("*.yaml")):
+    assert presets.names()
+    for name in presets.names():
+        path = presets.path(name)
         cfg = load_config(path)
-        cfg.validate(str(path))
+        cfg.validate(path)

@@ -13,7 +13,7 @@ from caae_tf.config import CAAEConfig, CGANConfig, ConfigError, RegressorConfig,
 from caae_tf.errors import DataError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = os.path.join(REPO, "experiments", "configs")
+CONFIGS = os.path.join(REPO, "caae_tf", "presets")  # the packaged presets (caae_tf.presets)
 N_ROWS = 40
 
 

@@ -20,8 +20,10 @@ SUBJECTS = ("train-caae", "train-cgan", "data", "edit", "generate")
 def add_arguments(p) -> None:
     p.add_argument("subject", choices=SUBJECTS, help="what to measure")
     p.add_argument("--preset", choices=["paper", "demo", "tiny"], default="paper",
-                   help="model size: paper (the papers' settings), demo (CPU demo size) or tiny (tests)")
-    p.add_argument("--config", default=None, help="YAML/JSON config file applied over the preset")
+                   help="model size: paper (caae_paper / cgan_paper), demo (caae_demo / cgan_demo: what "
+                        "`caae-tf demo` and experiments/cgan_demo.sh train) or tiny (caae_tiny / cgan_tiny: tests)")
+    p.add_argument("--config", default=None, metavar="FILE|PRESET",
+                   help="YAML/JSON config file (or a packaged preset name) applied over the preset")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set identity_input_size=112")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 HELP = "run the main job: synthetic faces -> CAAE editor -> edits judged against ground truth -> SavedModel"
 DESCRIPTION = (
     "Generate synthetic affect faces, train the identity network and the CAAE (demo preset "
-    "experiments/configs/caae_demo.yaml), edit held-out identities to the paper's 7x7 grid and score the edits "
+    "caae_tf/presets/caae_demo.yaml), edit held-out identities to the paper's 7x7 grid and score the edits "
     "against the known ground truth, edit a few real CelebA faces when ../shared/data/celeba_aligned_220 (or "
     "$CAAE_CELEBA_DIR) exists, export the editor SavedModel, and print where everything is. Re-running with the "
     "same --out resumes the CAAE from its checkpoint."
@@ -23,9 +23,9 @@ def add_arguments(p) -> None:
                    help="override a CAAE config key of the demo preset")
     p.add_argument("--celeba-dir", default=None, help="aligned CelebA crops to edit (default: ../shared/...)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--preset", default="edit", metavar="edit|paper|FILE",
-                   help="CAAE preset: edit (default; the beyond-the-paper edit mode), paper (the paper's method "
-                        "at the same budget: experiments/configs/caae_demo_paper.yaml) or a config file")
+    p.add_argument("--preset", default="edit", metavar="edit|paper|PRESET|FILE",
+                   help="CAAE preset: edit (default; the beyond-the-paper edit mode: caae_demo), paper (the "
+                        "paper's method at the same budget: caae_demo_paper), another preset name or a config file")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

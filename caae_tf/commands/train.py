@@ -15,7 +15,9 @@ def add_arguments(p) -> None:
     p.add_argument("--data", required=True,
                    help="records dir (caae-tf prepare), labels CSV, folder with labels.csv, or class folders")
     p.add_argument("--run-dir", required=True, help="output run directory")
-    p.add_argument("--config", default=None, help="YAML/JSON config file (e.g. experiments/configs/caae_demo.yaml)")
+    p.add_argument("--config", default=None, metavar="FILE|PRESET",
+                   help="YAML/JSON config file or a packaged preset name (caae_paper, caae_demo, caae_demo_paper, "
+                        "cgan_paper, cgan_demo, caae_tiny, cgan_tiny; see caae_tf/presets/)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=2000 --set identity_weight=0")
     p.add_argument("--resume", action="store_true", help="continue from the run dir's latest checkpoint")

@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="labelled CSV, folder with labels.csv, or TFRecord directory (needs valence/arousal)")
     p.add_argument("--val-data", metavar="SRC", help="separate validation source (otherwise split by identity)")
     p.add_argument("--run-dir", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--config", metavar="FILE", help="YAML/JSON RegressorConfig file")
+    p.add_argument("--config", metavar="FILE|PRESET",
+                   help="YAML/JSON RegressorConfig file or preset name (regressor_mobilenetv2_paper)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=200 --set width_multiplier=0.25")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -29,12 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from caae_tf.config import RegressorConfig, resolve_config  # noqa: PLC0415
     from caae_tf.evaluation.metrics import format_table  # noqa: PLC0415
+    from caae_tf.presets import resolve  # noqa: PLC0415
     from caae_tf.regressor_train import train_regressor  # noqa: PLC0415
 
     overrides = list(args.set)
     if args.arch:
         overrides.append(f"arch={args.arch}")
-    cfg = resolve_config(RegressorConfig, args.config, overrides)
+    cfg = resolve_config(RegressorConfig, resolve(args.config) if args.config else None, overrides)
     result = train_regressor(args.data, args.run_dir, cfg, val_data=args.val_data, verbose=0 if args.quiet else 1)
     print(format_table(result["metrics"], title=f"Table III ({cfg.arch}, {result['num_images']} validation images)"))
     if result.get("emotion8_accuracy") is not None:
