@@ -357,7 +357,7 @@ class CGANConfig(TrainConfig):
     GAN-CLS). With w > 0 a share w of D's negative term goes to real images paired with a wrong one-hot
     label: L_D = BCE(1-s, D(x, v)) + (1-w)·BCE(0, D(G(z, v), v)) + w·BCE(0, D(x, v_wrong)). 0 = the plain cGAN
     loss; 0.5 = GAN-CLS. Makes D check the label from the first steps, so G learns the conditioning far
-    sooner (experiments/configs/cgan_demo.yaml)."""
+    sooner (preset cgan_demo, caae_tf/presets/cgan_demo.yaml)."""
     learning_rate: float = 1e-4
 
     def validate(self, source: str = "config") -> None:

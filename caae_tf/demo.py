@@ -2,14 +2,14 @@
 
 ``caae-tf demo`` (the README's first command) runs, on any machine and without licensed data:
 
-1. ``synth``: a training set of synthetic affect faces (continuous (v, a)) and a held-out set of *other*
-   identities rendered without jitter;
-2. ``train-identity``: the VGG-Face-architecture identity network (narrow, small input) trained as an
-   identity classifier on the synthetic identities — the offline stand-in for VGG-Face (paper 000, Eq. 2);
-3. ``train caae`` with the documented demo preset (``experiments/configs/caae_demo.yaml``: the paper's
-   architecture at 64 px with halved widths, λ1..λ4 and batch 49 as in the paper);
-4. edits of held-out faces to the paper's 7×7 label grid, scored against the known ground truth by
-   analysis-by-synthesis (:mod:`caae_tf.evaluation.synthetic_oracle`): RMSE/SAGR/CCC of edit vs target;
+1. ``synth``: a training set of synthetic affect faces (continuous (v, a)) and held-out *other* identities;
+2. ``train-identity`` only when the preset's identity_weight > 0 (the demo preset has none: its edit mode
+   copies everything outside the learned editing region);
+3. ``train caae`` with the demo preset (``caae_tf/presets/caae_demo.yaml``: 64 px, the beyond-the-paper
+   edit mode; ``--preset paper`` runs the paper's method at the same budget instead);
+4. edits of held-out identities to the paper's 7×7 label grid, compared with the renderer's own drawing of
+   each identity at each label (:mod:`caae_tf.evaluation.synthetic_truth`: MAE by region beside the
+   do-nothing editor, and the analysis-by-synthesis oracle's RMSE/SAGR/CCC);
 5. edits of a few real CelebA faces from ``../shared/data/celeba_aligned_220`` when present (the model has
    only seen synthetic faces: this shows the pipeline on real photos, not photo-realistic results);
 6. ``export caae`` → SavedModel, reloaded and checked against the in-process editor.

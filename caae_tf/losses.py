@@ -187,3 +187,14 @@ def va_regression_loss(va_true: tf.Tensor, va_pred: tf.Tensor) -> tf.Tensor:
     va_true = tf.cast(va_true, tf.float32)
     va_pred = tf.cast(va_pred, tf.float32)
     return mean_over_global_batch(tf.reduce_sum(tf.square(va_pred - va_true), axis=-1))
+
+
+def global_scalar_share(value: tf.Tensor) -> tf.Tensor:
+    """A batch-independent scalar term (e.g. a size penalty on a model weight) as this replica's share:
+    ``value / num_replicas`` inside a multi-replica context, so that the replicas' summed gradients count it
+    once (like :func:`mean_over_global_batch` values); unchanged elsewhere."""
+    value = tf.cast(value, tf.float32)
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        return value / float(ctx.num_replicas_in_sync)
+    return value

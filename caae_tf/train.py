@@ -294,7 +294,10 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
         raise TrainingError(
             f"batch_size {config.batch_size} is not divisible by the {replicas} replicas of the distribution strategy"
         )
-    first_batch = next(iter(dataset.take(1)))
+    # Variables are built from a zero batch of the dataset's spec: a throwaway iterator (dataset.take(1))
+    # would share the shuffle's seed generator with the training iterator, and when its prefetch crossed an
+    # epoch boundary it shifted the training data order (a timing-dependent race).
+    first_batch = _zero_batch(dataset.element_spec, config.batch_size)
     with strategy.scope():
         optimizers = model.build_optimizers()
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -351,7 +354,7 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
 
     writer = tf.summary.create_file_writer(os.path.join(write_dir, LOG_DIR))
-    sample_batch = first_batch
+    sample_batch = None  # the first batch this run trains on (image grids for TensorBoard/samples/)
     start_step = int(step_var.numpy())
     target = config.steps
     if max_steps_this_run is not None:
@@ -373,6 +376,8 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
     with _StopFlag() as stop:
         while int(step_var.numpy()) < target:
             batch = next(iterator)
+            if sample_batch is None:
+                sample_batch = batch
             out = train_fn(batch)
             losses = _to_float_dict(out)
             step = int(step_var.assign_add(1).numpy())
@@ -410,6 +415,13 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
     bar.close()
     _write_status(write_dir, status, step, losses)
     return FitResult(status, step, losses, ips, run_dir, saved_path)
+
+
+def _zero_batch(spec, batch_size: int) -> dict:
+    """A batch of zeros matching a dataset's ``element_spec`` (unknown batch dims become ``batch_size``)."""
+    tf = _tf()
+    return tf.nest.map_structure(
+        lambda s: tf.zeros([batch_size if d is None else d for d in s.shape.as_list()], s.dtype), spec)
 
 
 def _nan_injection() -> tuple[int | None, str | None]:

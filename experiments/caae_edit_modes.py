@@ -10,9 +10,9 @@ judge; no trained network). One JSON line per variant goes to ``OUT/results.json
     python experiments/caae_edit_modes.py --out runs/edit_modes --steps 600 \
         --variant "edit_no_va:lambda_va=0" --variant "edit_no_cycle:lambda_cycle=0"
 
-``--variant NAME[:key=value,key=value]``: NAME is a named variant below (or any new name) and the overrides
-apply on top of it (named variants: ``paper`` = the paper's method at the demo budget (``caae_demo_paper``
-preset, no identity network); ``edit`` = the demo preset with the edit mode).
+``--variant NAME[:key=value,key=value]``: NAME is a named variant (``NAMED`` below: ``paper``, ``edit``,
+``residual``, ``region_erased_z``), or ``BASE+anything`` to start from a named one, or any other name to start
+from ``edit``; the overrides apply on top.
 """
 
 from __future__ import annotations
@@ -26,15 +26,24 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+_REGION_OFF = ["edit_region=false", "edit_region_full_z=false", "edit_region_floor=0", "lambda_region=0",
+               "lambda_region_adv=0", "lambda_z_label=0"]
 NAMED = {
+    # the paper's method at the demo budget (no identity network: the demo preset has none either)
     "paper": ("caae_demo_paper.yaml", ["identity_weight=0"]),
+    # the demo preset: learned editing region, z from the whole face + latent adversary
     "edit": ("caae_demo.yaml", []),
+    # StarGAN / GANimation-style alternative: residual G, auxiliary VA regressor D_va, cycle, edit sparsity
+    "residual": ("caae_demo.yaml", _REGION_OFF + ["g_residual=true", "lambda_va=1", "lambda_cycle=1",
+                                                   "lambda_delta=0.1"]),
+    # the first editing-region variant: z from the erased face, no latent adversary, no floor
+    "region_erased_z": ("caae_demo.yaml", ["edit_region_full_z=false", "lambda_z_label=0", "edit_region_floor=0"]),
 }
 
 
 def parse_variant(spec: str) -> tuple[str, str, list[str]]:
     name, _, rest = spec.partition(":")
-    base = name if name in NAMED else "edit"
+    base = name if name in NAMED else (name.split("+")[0] if name.split("+")[0] in NAMED else "edit")
     preset, overrides = NAMED[base]
     extra = [kv for kv in rest.split(",") if kv.strip()] if rest else []
     return name, preset, list(overrides) + extra

@@ -445,7 +445,7 @@ def test_edit_mode_lowers_expression_error_against_the_paper_mode(tmp_path):
     generate_dataset(data, 12, 16, size=32, seed=0, progress=False)
     base = ["image_size=32", "batch_size=16", "z_dim=8", "e_filters=[16,32,32,32]", "g_fc_channels=32",
             "g_filters=[32,32,16,16]", "d_img_filters=[8,8,16,16]", "d_img_fc=32", "identity_weight=0",
-            "learning_rate=5e-4", "steps=150", "log_every=50", "sample_every=0", "checkpoint_every=150",
+            "learning_rate=0.0005", "steps=150", "log_every=50", "sample_every=0", "checkpoint_every=150",
             "mixed_precision=float32", "seed=0"]
     edit = base + ["g_unet=true", "edit_region=true", "edit_region_resolution=8", "lambda_region=0.1",
                    "lambda_region_adv=1", "d_va_filters=[8,16,16,16]", "lambda_cond=0.01"]

@@ -562,7 +562,7 @@ class CAAE(keras.Model):
             else:
                 loss_cond = tf.zeros([], tf.float32)
             if c.edit_region:
-                loss_region = tf.reduce_mean(self.edit_region_mask(floor=False))
+                loss_region = L.global_scalar_share(tf.reduce_mean(self.edit_region_mask(floor=False)))
                 loss_eg = loss_eg + c.lambda_region * loss_region
             scaled = [self.eg_optimizer.scale_loss(loss_eg), self.d_img_optimizer.scale_loss(d_img_loss),
                       self.d_z_optimizer.scale_loss(d_z_loss)]

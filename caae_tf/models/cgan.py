@@ -47,7 +47,7 @@ real images paired with a wrong one-hot label v' (uniform over the other five cl
 
 which makes D check the label from the first steps instead of only once G is realistic; on the synthetic
 faces the plain loss leaves the expressions almost unconditioned after 5,000 steps at 64 px
-(experiments/configs/cgan_demo.yaml). One D update then one G update per step, Adam(lr = 1e-4 as in
+(preset cgan_demo, caae_tf/presets/cgan_demo.yaml). One D update then one G update per step, Adam(lr = 1e-4 as in
 paper 001 §4.1, β1 = 0.5, β2 = 0.999 — DCGAN's betas, the paper states only the learning rate).
 """
 
