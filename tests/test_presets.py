@@ -95,7 +95,7 @@ def test_cli_config_takes_a_preset_name_and_rejects_unknown_ones(tmp_path, capsy
     rc = main(["train-identity", "--data", str(tmp_path / "none.csv"), "--run-dir", str(tmp_path / "r"),
                "--config", "no_such_preset", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and "no_such_preset: no such config file, and not a preset name" in err, err
+    assert rc == 2 and "no_such_preset: cannot read config: no such file, and not a preset name" in err, err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -68,7 +68,7 @@ def resolve(name_or_file: str | os.PathLike) -> str:
     parent = os.path.normpath(os.path.dirname(value)) if os.path.dirname(value) else ""
     if (not parent or parent == LEGACY_DIR or parent.endswith(os.sep + LEGACY_DIR)) and is_preset(base):
         return path(base)
-    raise _error(f"{value}: no such config file, and not a preset name (presets: {', '.join(names())})")
+    raise _error(f"{value}: cannot read config: no such file, and not a preset name (presets: {', '.join(names())})")
 
 
 def load(name: str, cls=None):
