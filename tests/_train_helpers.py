@@ -57,3 +57,27 @@ def tiny_cgan_model(seed: int = 0, z_dim: int = 8):
             fan_in = int(np.prod(shape[:-2])) * int(shape[-1]) if len(shape) == 4 else int(shape[0])
             var.assign(rng.normal(0, np.sqrt(2.0 / fan_in), shape).astype(np.float32))
     return m
+
+
+def tiny_caae_config(**kw):
+    """A tiny CAAEConfig (32 px, a few channels per layer) for in-process model tests; ``kw`` overrides."""
+    from caae_tf.config import CAAEConfig
+
+    base = dict(image_size=32, batch_size=4, z_dim=8, label_repeat=3, e_filters=[4, 8, 8, 8], g_fc_channels=8,
+                g_filters=[8, 8, 8, 4, 4], d_img_filters=[4, 4, 8, 8], d_img_fc=16, d_z_units=[8, 8, 4],
+                identity_weight=0.0, identity_images=2)
+    base.update(kw)
+    cfg = CAAEConfig(**base)
+    cfg.validate()
+    return cfg
+
+
+def caae_batch(cfg, n: int = 4, seed: int = 0) -> dict:
+    """A seeded batch like ``make_dataset``'s: images uniform in [-1, 1], labels uniform in [-1, 1]², identity 0."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    s = cfg.image_size
+    return {"image": tf.constant(rng.uniform(-1, 1, (n, s, s, 3)).astype(np.float32)),
+            "va": tf.constant(rng.uniform(-1, 1, (n, 2)).astype(np.float32)),
+            "identity": tf.zeros([n], tf.int32)}

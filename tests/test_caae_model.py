@@ -12,6 +12,7 @@ import keras  # noqa: E402
 
 from caae_tf.config import CAAEConfig  # noqa: E402
 from caae_tf.errors import TrainingError  # noqa: E402
+from _train_helpers import caae_batch, tiny_caae_config  # noqa: E402
 from caae_tf.models.caae import (  # noqa: E402
     CAAE, Encoder, Generator, ImageDiscriminator, LatentDiscriminator, TileConcat,
 )
@@ -21,22 +22,9 @@ def n_trainable(model) -> int:
     return int(sum(np.prod(v.shape) for v in model.trainable_variables))
 
 
-def tiny_config(**kw) -> CAAEConfig:
-    base = dict(image_size=32, batch_size=4, z_dim=8, label_repeat=3, e_filters=[4, 8, 8, 8], g_fc_channels=8,
-                g_filters=[8, 8, 8, 4, 4], d_img_filters=[4, 4, 8, 8], d_img_fc=16, d_z_units=[8, 8, 4],
-                identity_weight=0.0, identity_images=2)
-    base.update(kw)
-    cfg = CAAEConfig(**base)
-    cfg.validate()
-    return cfg
+tiny_config = tiny_caae_config
+batch = caae_batch
 
-
-def batch(cfg: CAAEConfig, n: int = 4, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    s = cfg.image_size
-    return {"image": tf.constant(rng.uniform(-1, 1, (n, s, s, 3)).astype(np.float32)),
-            "va": tf.constant(rng.uniform(-1, 1, (n, 2)).astype(np.float32)),
-            "identity": tf.zeros([n], tf.int32)}
 
 
 @pytest.fixture(scope="module")

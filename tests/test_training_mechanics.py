@@ -26,6 +26,7 @@ from caae_tf import losses as L  # noqa: E402
 from caae_tf.config import CAAEConfig, CGANConfig  # noqa: E402
 from caae_tf.models.caae import CAAE  # noqa: E402
 from caae_tf.models.cgan import CGAN, _masked_mean  # noqa: E402
+from _train_helpers import caae_batch, tiny_caae_config  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -37,21 +38,7 @@ def _float32_policy():
 
 # ----------------------------------------------------------------------------------------------- helpers
 
-def caae_config(**kw) -> CAAEConfig:
-    base = dict(image_size=32, batch_size=4, z_dim=8, label_repeat=3, e_filters=[4, 8, 8, 8], g_fc_channels=8,
-                g_filters=[8, 8, 8, 4, 4], d_img_filters=[4, 4, 8, 8], d_img_fc=16, d_z_units=[8, 8, 4],
-                identity_weight=0.0, identity_images=2)
-    base.update(kw)
-    cfg = CAAEConfig(**base)
-    cfg.validate()
-    return cfg
-
-
-def caae_batch(cfg: CAAEConfig, n: int = 4, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    s = cfg.image_size
-    return {"image": tf.constant(rng.uniform(-1, 1, (n, s, s, 3)).astype(np.float32)),
-            "va": tf.constant(rng.uniform(-1, 1, (n, 2)).astype(np.float32))}
+caae_config = tiny_caae_config
 
 
 class SpyIdentity(keras.Model):
