@@ -14,6 +14,7 @@ Standard library only (urllib), no TensorFlow.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import random
@@ -49,7 +50,9 @@ def request_json(url: str, payload: dict | None = None, *, timeout: float = 10.0
             status, body = resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         status, body = exc.code, exc.read()
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError) as exc:
+        # HTTPException covers IncompleteRead: the server was killed while sending the response, so the
+        # answer was not acknowledged and the participant retries it
         raise HTTPFailure(str(exc)) from None
     try:
         return status, json.loads(body.decode() or "{}")
