@@ -524,9 +524,11 @@ class CAAE(keras.Model):
             features_real = [tf.stop_gradient(f) for f in self.identity_net(x_id, training=False)]
         z_prior = self.sample_prior(tf.shape(x)[0])
         use_cond = c.lambda_cond > 0
-        use_edit = (use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
-                    or c.lambda_region_adv > 0 or c.lambda_z_label > 0)
-        if use_edit:  # beyond the paper: random target labels y' (see CAAEConfig.lambda_cond / lambda_va)
+        # beyond the paper: edits x' = G(E(x), y') to random targets y' (CAAEConfig.lambda_cond / lambda_va / ...)
+        need_edit = use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
+        use_edit = need_edit or self.D_erased is not None
+        y_rand = None
+        if need_edit:
             y_rand = keras.random.uniform(tf.shape(y), minval=-1.0, maxval=1.0, seed=self.seed_generator)
 
         with tf.GradientTape(persistent=True) as tape:
@@ -550,7 +552,7 @@ class CAAE(keras.Model):
             d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits)
             d_img_loss = L.image_discriminator_loss(real_logits, fake_logits)
             if use_edit:
-                x_edit = self.generate(z, y_rand, features, x, training=True)
+                x_edit = self.generate(z, y_rand, features, x, training=True) if need_edit else None
                 edit_terms = self._edit_terms(x, y, y_rand, x_edit)
                 loss_eg = loss_eg + edit_terms["eg"]
             if use_cond:
@@ -627,7 +629,8 @@ class CAAE(keras.Model):
         * ``loss_cycle`` = ‖x − G(E(x'), y)‖₁ (CycleGAN / StarGAN);
         * ``loss_delta`` = ‖x' − x‖₁ (edit sparsity, GANimation's mask penalty in additive form).
 
-        Returns the weighted sum for E+G under ``"eg"`` plus each term for logging.
+        Returns the weighted sum for E+G under ``"eg"`` plus each term for logging. ``x_edit`` and ``y_rand``
+        are None when no term needs an edit (only the editing region's adversary is on).
         """
         c = self.config
         zero = tf.zeros([], tf.float32)
