@@ -110,6 +110,14 @@ def test_unet_generator_uses_label_and_skips():
     assert np.abs(other - a).mean() > 1e-6
 
 
+def test_decode_without_skips_is_a_clear_error():
+    from caae_tf.errors import TrainingError
+
+    m, batch = _model()
+    with pytest.raises(TrainingError, match="use edit"):
+        m.decode(m.encode(batch["image"]), batch["va"])
+
+
 def test_edit_terms_match_the_loss_functions_exactly():
     """loss_delta, loss_cycle and loss_va recomputed from the networks equal what the step logs."""
     import tensorflow as tf

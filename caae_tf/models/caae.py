@@ -442,10 +442,7 @@ class CAAE(keras.Model):
         c = self.config
         fp16 = keras.mixed_precision.global_policy().name == "mixed_float16"
         opts = {}
-        keys = ("eg_optimizer", "d_img_optimizer", "d_z_optimizer") + (("d_va_optimizer",) if self.D_va else ())
-        keys += ("d_erased_optimizer",) if self.D_erased else ()
-        keys += ("d_zy_optimizer",) if self.D_zy else ()
-        for key in keys:
+        for key, _ in self._optimized_networks():
             opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
             if fp16:
                 opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{key}_lso")
@@ -455,16 +452,20 @@ class CAAE(keras.Model):
             self._build_optimizer_variables()
         return opts
 
+    def _optimized_networks(self) -> list[tuple[str, list]]:
+        """(optimizer attribute, variables it updates) for every network that is trained: E+G, D_img, D_z and
+        the beyond-the-paper auxiliaries that the config switched on (D_va, D_erased, D_zy)."""
+        pairs = [("eg_optimizer", self.eg_variables), ("d_img_optimizer", self.D_img.trainable_variables),
+                 ("d_z_optimizer", self.D_z.trainable_variables)]
+        for key, net in (("d_va_optimizer", self.D_va), ("d_erased_optimizer", self.D_erased),
+                         ("d_zy_optimizer", self.D_zy)):
+            if net is not None:
+                pairs.append((key, net.trainable_variables))
+        return pairs
+
     def _build_optimizer_variables(self) -> None:
-        pairs = ((self.eg_optimizer, self.eg_variables), (self.d_img_optimizer, self.D_img.trainable_variables),
-                 (self.d_z_optimizer, self.D_z.trainable_variables))
-        if self.D_va is not None:
-            pairs += ((self.d_va_optimizer, self.D_va.trainable_variables),)
-        if self.D_erased is not None:
-            pairs += ((self.d_erased_optimizer, self.D_erased.trainable_variables),)
-        if self.D_zy is not None:
-            pairs += ((self.d_zy_optimizer, self.D_zy.trainable_variables),)
-        for opt, variables in pairs:
+        for key, variables in self._optimized_networks():
+            opt = getattr(self, key)
             if opt is not None and not opt.built:
                 opt.build(variables)
 
@@ -679,7 +680,10 @@ class CAAE(keras.Model):
         return self.E(tf.cast(images, tf.float32), training=False)
 
     def decode(self, z, va) -> tf.Tensor:
-        """x_gen = G(z, y) for z [N, z_dim], y = (valence, arousal) [N, 2]; float32 in [-1, 1]."""
+        """x_gen = G(z, y) for z [N, z_dim], y = (valence, arousal) [N, 2]; float32 in [-1, 1]. Not available
+        with ``g_unet`` (G then also needs E's skips and x: use :meth:`edit`)."""
+        if self.config.g_unet:
+            raise TrainingError("CAAE.decode: with g_unet G needs E's skips and the input image; use edit(images, va)")
         return self.G((tf.cast(z, tf.float32), tf.cast(va, tf.float32)), training=False)
 
     def edit(self, images, va) -> tf.Tensor:
