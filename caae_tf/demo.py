@@ -146,10 +146,9 @@ def run_demo(
     editor = Editor.load(caae_dir)
     edits_dir = os.path.join(out_dir, "edits")
     os.makedirs(edits_dir, exist_ok=True)
-    truth = run_synthetic_truth(editor, os.path.join(out_dir, "synthetic_truth"), identities=heldout_identities,
-                                seed=seed)
-    cases = make_cases(min(3, heldout_identities), seed=seed, size=size)
-    for k, case in enumerate(cases):
+    cases = make_cases(heldout_identities, seed=seed, size=size)
+    truth = run_synthetic_truth(editor, os.path.join(out_dir, "synthetic_truth"), cases=cases)
+    for k, case in enumerate(cases[:3]):
         write_image(os.path.join(edits_dir, f"heldout_{k}_grid7.png"), editor.edit_grid(case.x, 7))
     if caae_cfg.edit_region:
         from caae_tf.train import load_model  # noqa: PLC0415

@@ -160,14 +160,16 @@ def comparison_strip(case: TruthCase, edits: np.ndarray, columns: int = 7) -> np
 
 
 def run_synthetic_truth(editor, out_dir: str, *, identities: int = 6, seed: int = 0, grid: int = 7,
-                        extent: float = 0.75, strips: int = 3) -> dict:
+                        extent: float = 0.75, strips: int = 3, cases: list[TruthCase] | None = None) -> dict:
     """Evaluate ``editor`` (see :func:`evaluate_editor`) and write ``synthetic_truth.csv``,
     ``synthetic_truth.json`` and ``synthetic_truth.png`` (input | edits over ground truth, one pair of rows
-    per identity) into ``out_dir``. Returns the summary."""
+    per identity) into ``out_dir``. ``cases`` (from :func:`make_cases`) replaces the identities/seed/grid
+    arguments when the caller already rendered them. Returns the summary."""
     from caae_tf.images import write_image  # noqa: PLC0415
 
     os.makedirs(out_dir, exist_ok=True)
-    cases = make_cases(identities, seed=seed, size=editor.image_size, grid=grid, extent=extent)
+    if cases is None:
+        cases = make_cases(identities, seed=seed, size=editor.image_size, grid=grid, extent=extent)
     summary, table, edits = evaluate_editor(editor, cases)
     table.to_csv(os.path.join(out_dir, "synthetic_truth.csv"), index=False)
     with open(os.path.join(out_dir, "synthetic_truth.json"), "w", encoding="utf-8") as fh:
