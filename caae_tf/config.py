@@ -105,11 +105,13 @@ class TrainConfig:
             raise ConfigError(f"{source}: config is for model {model!r}, expected {cls.model!r}")
         cfg = cls()
         for key, value in data.items():
-            cfg = cfg.replace(key, value, source=source)
+            cfg = cfg.replace(key, value, source=source, validate=False)
+        cfg.validate(source)  # once, after every key: cross-key rules must not depend on the keys' order
         return cfg
 
-    def replace(self, key: str, value: Any, source: str = "--set") -> "TrainConfig":
-        """Return a copy with ``key`` set to ``value`` after a type check (strings are YAML-parsed)."""
+    def replace(self, key: str, value: Any, source: str = "--set", *, validate: bool = True) -> "TrainConfig":
+        """Return a copy with ``key`` set to ``value`` after a type check (strings are YAML-parsed); with
+        ``validate`` the copy's cross-key rules are checked too."""
         key = self.ALIASES.get(key, key)
         hints = typing.get_type_hints(type(self))
         if key not in self.field_names():
@@ -119,7 +121,8 @@ class TrainConfig:
             )
         coerced = _coerce(hints[key], value, f"{source}: key {key!r}")
         new = dataclasses.replace(self, **{key: coerced})
-        new.validate(source)
+        if validate:
+            new.validate(source)
         return new
 
     def validate(self, source: str = "config") -> None:
@@ -261,6 +264,21 @@ class CAAEConfig(TrainConfig):
     """In ``edit_region`` mode, E computes z from the whole face x (only G's skips come from the erased
     face), so identity traits inside the region (mouth position and width, lip colour) reach G through z;
     pair it with ``lambda_z_label`` so that z does not carry the label either."""
+    edit_region_prior: str = field(default="", metadata=BEYOND_PAPER)
+    """How the editing region starts: ``""`` (uniform logits ``edit_region_init``; the region is learned) or
+    ``label_variance``: before training, the pixels whose values the label explains — the correlation
+    ratio η² of each pixel with the binned (v, a) over ``edit_region_prior_images`` training images,
+    thresholded at ``edit_region_prior_threshold``, mirrored when faces are flipped and dilated by
+    ``edit_region_prior_dilate`` pixels (:mod:`caae_tf.region_prior`). Not recomputed on ``--resume``."""
+    edit_region_prior_threshold: float = field(default=0.04, metadata=BEYOND_PAPER)
+    """η² above which a (3×3-smoothed) pixel is in the ``label_variance`` region."""
+    edit_region_prior_dilate: int = field(default=2, metadata=BEYOND_PAPER)
+    """Pixels by which the ``label_variance`` region is dilated."""
+    edit_region_prior_images: int = field(default=4096, metadata=BEYOND_PAPER)
+    """Training images (file order, no augmentation) the ``label_variance`` region is estimated from."""
+    edit_region_trainable: bool = field(default=True, metadata=BEYOND_PAPER)
+    """Whether E+G's optimizer keeps moving the region's logits; false keeps the prior fixed (then
+    ``lambda_region`` and ``lambda_region_adv`` have nothing to act on and must be 0)."""
     lambda_z_label: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Weight of a latent adversary (Fader networks, Lample et al. 2017): D_zy reads (v, a) off z = E(x) and
     E gets the reversed gradient of its error (gradient reversal, Ganin & Lempitsky 2015), so the label
@@ -321,6 +339,16 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: edit_region and g_residual are alternatives; choose one")
         if not 0 <= self.edit_region_floor < 1:
             raise ConfigError(f"{source}: edit_region_floor must be in [0, 1)")
+        if self.edit_region_prior not in ("", "label_variance"):
+            raise ConfigError(f"{source}: edit_region_prior must be '' or 'label_variance', "
+                              f"got {self.edit_region_prior!r}")
+        if self.edit_region_prior and not self.edit_region:
+            raise ConfigError(f"{source}: edit_region_prior needs edit_region")
+        if not self.edit_region_trainable and (self.lambda_region > 0 or self.lambda_region_adv > 0):
+            raise ConfigError(f"{source}: edit_region_trainable=false leaves nothing for lambda_region / "
+                              "lambda_region_adv to move; set them to 0")
+        if self.edit_region_prior_images < 50 or self.edit_region_prior_dilate < 0:
+            raise ConfigError(f"{source}: edit_region_prior_images must be >= 50 and edit_region_prior_dilate >= 0")
         if self.edit_region_resolution < 1:
             raise ConfigError(f"{source}: edit_region_resolution must be >= 1")
         if self.g_residual and not self.g_unet:
@@ -465,7 +493,9 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str] | None) -> TrainConfi
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
         key, value = item.split("=", 1)
-        cfg = cfg.replace(key.strip(), value, source=f"--set {item}")
+        cfg = cfg.replace(key.strip(), value, source=f"--set {item}", validate=False)
+    if overrides:
+        cfg.validate("--set " + " ".join(overrides))
     return cfg
 
 

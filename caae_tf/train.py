@@ -615,6 +615,34 @@ def train_command(
             lock.release()
 
 
+def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) -> float:
+    """``edit_region_prior=label_variance``: estimate the editing region from ``edit_region_prior_images``
+    training images (:mod:`caae_tf.region_prior`), set it on ``model`` and (with ``run_dir``) write the η²
+    map and the region to ``samples/edit_region_prior.png``. Returns the region's share of the image."""
+    from caae_tf import region_prior  # noqa: PLC0415
+
+    batches = make_training_dataset(data, config, training=False)
+    images, labels = region_prior.collect(batches.as_numpy_iterator(), config.edit_region_prior_images)
+    eta2 = region_prior.label_variance_map(images, labels)
+    region = region_prior.region_from_map(eta2, config.edit_region_prior_threshold, config.edit_region_prior_dilate,
+                                          symmetric=config.augment_flip)
+    model.set_edit_region(region)
+    fraction = float(region.mean())
+    print(f"editing region (label_variance prior from {len(images)} images): {100 * fraction:.1f} % of the image",
+          file=sys.stderr)
+    if run_dir is not None:
+        from caae_tf.images import write_image  # noqa: PLC0415
+
+        heat = np.clip(eta2 / max(float(eta2.max()), 1e-6), 0, 1)
+        mean_face = (images.mean(axis=0) + 1.0) / 2.0
+        shown = mean_face * (1.0 - 0.6 * region[..., None])
+        tiles = [np.repeat(heat[..., None], 3, axis=-1), shown]
+        os.makedirs(os.path.join(run_dir, SAMPLE_DIR), exist_ok=True)
+        write_image(os.path.join(run_dir, SAMPLE_DIR, "edit_region_prior.png"),
+                    (np.concatenate(tiles, axis=1) * 255).round().astype(np.uint8))
+    return fraction
+
+
 def _train_command(kind, data, run_dir, *, config_file, overrides, resume, progress, max_steps_this_run,
                    strategy, chief) -> FitResult:
     import keras  # noqa: PLC0415
@@ -633,6 +661,11 @@ def _train_command(kind, data, run_dir, *, config_file, overrides, resume, progr
         model = build_model(config)
     provenance = {"data": os.path.abspath(data), "policy": policy, "strategy": strategy,
                   "replicas": dist.num_replicas_in_sync}
+    if isinstance(config, CAAEConfig) and config.edit_region_prior:
+        if resume and _tf().train.latest_checkpoint(os.path.join(run_dir, CKPT_DIR)):
+            pass  # the region comes back with the checkpoint
+        else:
+            provenance["edit_region_fraction"] = init_edit_region(model, data, config, run_dir if chief else None)
     ident = getattr(getattr(model, "identity_net", None), "description", None)
     if isinstance(config, CAAEConfig):
         provenance["identity_network"] = ident or "none (identity_weight = 0)"

@@ -419,7 +419,8 @@ class CAAE(keras.Model):
     @property
     def eg_variables(self) -> list:
         """E's and G's weights (and the editing region's logits in ``edit_region`` mode)."""
-        extra = [self.region_logits] if self.config.edit_region else []
+        c = self.config
+        extra = [self.region_logits] if c.edit_region and c.edit_region_trainable else []
         return self.E.trainable_variables + self.G.trainable_variables + extra
 
     def edit_region_mask(self, floor: bool = True) -> tf.Tensor:
@@ -431,6 +432,24 @@ class CAAE(keras.Model):
         if floor and c.edit_region_floor > 0:
             m = tf.nn.relu(m - c.edit_region_floor) / (1.0 - c.edit_region_floor)
         return m
+
+    def set_edit_region(self, region: np.ndarray, logit: float = 8.0) -> None:
+        """Set the editing region to ``region`` (bool/float [S, S] in [0, 1], e.g. from
+        :mod:`caae_tf.region_prior`): area-resized to the logit grid, then logits ±``logit`` (sigmoid(8) =
+        0.9997), so the mask is ~1 inside and ~0 outside."""
+        import cv2  # noqa: PLC0415
+
+        c = self.config
+        if not c.edit_region:
+            raise TrainingError("CAAE.set_edit_region: the model has no editing region (edit_region=false)")
+        r = c.edit_region_resolution
+        m = np.asarray(region, np.float32)
+        if m.ndim != 2:
+            raise ValueError(f"CAAE.set_edit_region: need a [S, S] region, got shape {m.shape}")
+        if m.shape != (r, r):
+            m = cv2.resize(m, (r, r), interpolation=cv2.INTER_AREA)
+        logits = np.where(m >= 0.5, logit, -logit).astype(np.float32) / c.edit_region_lr_multiplier
+        self.region_logits.assign(logits.reshape(1, r, r, 1))
 
     # ------------------------------------------------------------------------------- protocol
     def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
