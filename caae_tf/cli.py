@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     tf_env.configure(verbose=getattr(args, "verbose", False))
     if getattr(_load(args._command), "NEEDS_TF", True):
         tf_env.tf()  # import TensorFlow once, with its C++ start-up banners hidden unless --verbose
-    from caae_tf.errors import UserError  # noqa: PLC0415
+    from caae_tf.errors import UserError
 
     try:
         return int(_load(args._command).run(args) or 0)

@@ -42,7 +42,7 @@ def is_saved_model(path: str) -> bool:
 
 def _run_provenance(run_dir: str) -> dict:
     """The ``_run`` provenance block that training writes (commented) at the end of ``config.yaml``."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     try:
         with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as fh:
@@ -65,7 +65,7 @@ def model_alignment(path: str | None, image_size: int) -> dict:
     faces, a CSV, older exports) the default template ``face5`` at margin 0.2, which matches the synthetic
     renderer's geometry (:mod:`data_prep.align`). ``source`` in the result says which one was used.
     """
-    from data_prep.align import alignment_info  # noqa: PLC0415
+    from data_prep.align import alignment_info
 
     found, where = None, "default"
     if path and os.path.isdir(path):
@@ -79,7 +79,7 @@ def model_alignment(path: str | None, image_size: int) -> dict:
         else:
             data = _run_provenance(path).get("data")
             if isinstance(data, str):
-                from caae_tf.data.records import alignment_of  # noqa: PLC0415
+                from caae_tf.data.records import alignment_of
 
                 found = alignment_of(data)
                 where = f"manifest of {data}"
@@ -124,7 +124,7 @@ class Editor:
             raise ModelError(f"{path}: no such model directory (expected a run dir or a SavedModel)")
         if is_saved_model(path):
             return cls._from_saved_model(path, chunk)
-        from caae_tf.train import load_model  # noqa: PLC0415
+        from caae_tf.train import load_model
 
         model, config = load_model(path)
         if config.model != "caae":
@@ -254,8 +254,8 @@ def edit_photo(
     :class:`data_prep.align.NoFaceError` when no face (of at least ``min_face`` px) is found, or none of
     ``face_index`` exists. ``timings`` (a dict) accumulates seconds per stage (detect/warp/model/paste).
     """
-    from data_prep.align import NoFaceError, align_landmarks, paste_back  # noqa: PLC0415
-    from data_prep.detect import as_rgb8, get_detector  # noqa: PLC0415
+    from data_prep.align import NoFaceError, align_landmarks, paste_back
+    from data_prep.detect import as_rgb8, get_detector
 
     clock = _Timer(timings)
     t = time.perf_counter()
@@ -386,7 +386,7 @@ def edit_files(
 ) -> EditReport:
     """Edit image files and folders (:func:`expand_inputs`); each bad file is reported and skipped, never a
     crash mid-run. Outputs: ``OUT/<relative dir>/<stem>_v<V>_a<A>.png`` (``<stem>_grid<N>.png``)."""
-    from caae_tf.progress import Progress  # noqa: PLC0415
+    from caae_tf.progress import Progress
 
     os.makedirs(out_dir, exist_ok=True)
     inputs = expand_inputs(paths)
@@ -397,7 +397,7 @@ def edit_files(
     used: set[str] = set()
     det = None
     if align:
-        from data_prep.detect import get_detector  # noqa: PLC0415
+        from data_prep.detect import get_detector
 
         det = get_detector(detector, min_face=min_face, max_side=max_side)
     bar = Progress(len(inputs), f"editing {len(inputs)} image(s) with {editor.source}", progress, unit="image")
@@ -415,7 +415,7 @@ def edit_files(
             folder = os.path.join(out_dir, rel) if rel else out_dir
             if grid:
                 if align:
-                    from data_prep.align import NoFaceError, align_faces  # noqa: PLC0415
+                    from data_prep.align import NoFaceError, align_faces
 
                     al = editor.alignment
                     aligned, _ = align_faces(photo, editor.image_size, al["margin"], al["template"], detector=det,

@@ -139,7 +139,7 @@ class Generator:
 
     # ------------------------------------------------------------------ loading
     def _set_model(self, model, source: str) -> None:
-        from caae_tf.models.cgan import CGAN  # noqa: PLC0415
+        from caae_tf.models.cgan import CGAN
 
         if not isinstance(model, CGAN):
             raise ModelError(f"{source}: not a cGAN model ({type(model).__name__}); use `caae-tf edit` for CAAE")
@@ -163,9 +163,9 @@ class Generator:
             raise ModelError(f"{path}: expected a directory (run dir or SavedModel), got a file")
 
     def _load_saved_model(self, path: str) -> None:
-        import json  # noqa: PLC0415
+        import json
 
-        from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+        from caae_tf.tf_env import tf as _tf
 
         tf = _tf()
         meta_path = os.path.join(path, "caae_tf_export.json")
@@ -213,7 +213,7 @@ class Generator:
         From a SavedModel without the ``generate_float`` function the output is the uint8 signature's
         (quantised to 256 levels). ``callback(n_done)`` is called after each batch (progress bars).
         """
-        from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+        from caae_tf.tf_env import tf as _tf
 
         tf = _tf()
         z = np.asarray(z, dtype=np.float32)
@@ -263,7 +263,7 @@ class Generator:
 def load_run_dir(run_dir: str):
     """Restore the cGAN of a training run dir through ``caae_tf.train.load_model`` (imported lazily)."""
     try:
-        from caae_tf.train import load_model  # noqa: PLC0415
+        from caae_tf.train import load_model
     except ImportError as exc:
         raise ModelError(f"{run_dir}: cannot load a run dir here ({exc}); export it to a SavedModel") from None
     model, _config = load_model(run_dir)

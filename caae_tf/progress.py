@@ -25,10 +25,10 @@ class Progress:
         self.count = 0
         self._bar = None
         if enabled:
-            from caae_tf.tf_env import tf  # noqa: PLC0415
+            from caae_tf.tf_env import tf
 
             tf()
-            import keras  # noqa: PLC0415
+            import keras
 
             if desc:
                 print(desc, flush=True)

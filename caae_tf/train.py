@@ -53,7 +53,7 @@ INJECT_NAN_ENV = "CAAE_TF_INJECT_NAN_AT_STEP"
 def build_model(config: TrainConfig, *, for_training: bool = True):
     """Instantiate the model for ``config`` (its identity network too, for a training CAAE)."""
     if isinstance(config, CAAEConfig):
-        from caae_tf.models.caae import CAAE  # noqa: PLC0415
+        from caae_tf.models.caae import CAAE
 
         identity_net = None
         if for_training and config.identity_weight > 0:
@@ -64,7 +64,7 @@ def build_model(config: TrainConfig, *, for_training: bool = True):
                     "(VGG-Face .mat/.h5 or a `caae-tf train-identity` run dir), or --set identity_weight=0 "
                     "to train without L_iden"
                 )
-            from caae_tf.models.vgg_face import load_identity_network  # noqa: PLC0415
+            from caae_tf.models.vgg_face import load_identity_network
 
             identity_net = load_identity_network(
                 config.identity_network, config.identity_input_size, list(config.identity_layers)
@@ -73,7 +73,7 @@ def build_model(config: TrainConfig, *, for_training: bool = True):
             config = dataclasses.replace(config, identity_weight=0.0)
         return CAAE(config, identity_net=identity_net)
     if isinstance(config, CGANConfig):
-        from caae_tf.models.cgan import CGAN  # noqa: PLC0415
+        from caae_tf.models.cgan import CGAN
 
         return CGAN(config)
     raise TrainingError(f"no trainable GAN for config model {config.model!r}")
@@ -84,7 +84,7 @@ def data_requirements(config: TrainConfig) -> tuple[str, ...]:
 
 
 def make_training_dataset(source: str, config: TrainConfig, training: bool = True):
-    from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
+    from caae_tf.data.pipeline import make_dataset
 
     return make_dataset(
         source,
@@ -133,7 +133,7 @@ def lock_run_dir(run_dir: str):
     Raises :class:`caae_tf.runlock.RunDirLocked` (a ``TrainingError``: exit 2, one line naming the holder)
     when another live trainer writes ``run_dir``.
     """
-    from caae_tf import runlock  # noqa: PLC0415
+    from caae_tf import runlock
 
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise TrainingError(f"run dir {run_dir} exists and is not a directory")
@@ -159,8 +159,8 @@ def resolve_run_config(
     """Config for a run: on ``--resume`` the saved ``config.yaml`` (plus ``--set``), else defaults/file/``--set``.
 
     ``config_file`` is a YAML/JSON file or a preset name (:func:`caae_tf.presets.resolve`)."""
-    from caae_tf import presets  # noqa: PLC0415
-    from caae_tf.config import apply_overrides, resolve_config  # noqa: PLC0415
+    from caae_tf import presets
+    from caae_tf.config import apply_overrides, resolve_config
 
     cls = MODEL_KINDS[kind]
     saved = os.path.join(run_dir, CONFIG_FILE)
@@ -244,7 +244,7 @@ def fit(
     write_dir = run_dir
     try:
         if not chief:
-            import tempfile  # noqa: PLC0415
+            import tempfile
 
             write_dir = tempfile.mkdtemp(prefix=f"caae_tf_{_task_label(strategy)}_")
         result = _fit(model, dataset, config, run_dir, write_dir, resume=resume, progress=progress,
@@ -253,7 +253,7 @@ def fit(
         return result
     finally:
         if write_dir != run_dir:
-            import shutil  # noqa: PLC0415
+            import shutil
 
             shutil.rmtree(write_dir, ignore_errors=True)
         if lock is not None:
@@ -270,7 +270,7 @@ def _multi_worker_barrier(strategy, name: str, timeout_s: float | None = None) -
     extended = strategy.extended
     if not getattr(extended, "_in_multi_worker_mode", lambda: False)():
         return
-    from tensorflow.python.eager import context  # noqa: PLC0415
+    from tensorflow.python.eager import context
 
     if context.context().coordination_service is None:
         return
@@ -283,7 +283,7 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
          max_steps_this_run) -> FitResult:
     """:func:`fit` with the run dir locked (or, on a non-chief worker, writing into ``write_dir``)."""
     tf = _tf()
-    from caae_tf.progress import Progress  # noqa: PLC0415
+    from caae_tf.progress import Progress
 
     check_run_dir(run_dir, resume, writable=write_dir == run_dir)
     for sub in (CKPT_DIR, LOG_DIR, SAMPLE_DIR):
@@ -330,7 +330,7 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
     elif resume:
         print(f"--resume: no checkpoint in {run_dir}/{CKPT_DIR}; starting from step 0", file=sys.stderr)
 
-    import keras  # noqa: PLC0415
+    import keras
 
     meta = dict(provenance or {})
     meta.update(
@@ -481,7 +481,7 @@ def variable_map(variables) -> dict:
 
 def _write_samples(model, batch, writer, run_dir: str, step: int) -> None:
     tf = _tf()
-    from caae_tf.images import write_image  # noqa: PLC0415
+    from caae_tf.images import write_image
 
     grids = model.sample_images(batch)
     with writer.as_default(step=step):
@@ -508,7 +508,7 @@ def load_model(run_dir: str, *, checkpoint: str | None = None, precision: str = 
     its identity network (inference does not need it).
     """
     tf = _tf()
-    from caae_tf.precision import set_policy  # noqa: PLC0415
+    from caae_tf.precision import set_policy
 
     cfg_path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.exists(cfg_path):
@@ -602,7 +602,7 @@ def train_command(
         raise TrainingError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
     # Lock the run dir before anything slow, so that a second trainer on it exits at once. A non-chief
     # multi-worker task never writes the run dir and does not lock it (see fit and caae_tf.runlock).
-    from caae_tf.runlock import is_chief_from_tf_config  # noqa: PLC0415
+    from caae_tf.runlock import is_chief_from_tf_config
 
     chief = strategy != "multiworker" or is_chief_from_tf_config()
     lock = lock_run_dir(run_dir) if chief else None
@@ -617,9 +617,9 @@ def train_command(
 
 def _train_command(kind, data, run_dir, *, config_file, overrides, resume, progress, max_steps_this_run,
                    strategy, chief) -> FitResult:
-    import keras  # noqa: PLC0415
+    import keras
 
-    from caae_tf.precision import set_policy  # noqa: PLC0415
+    from caae_tf.precision import set_policy
 
     check_run_dir(run_dir, resume, writable=chief)
     config = resolve_run_config(kind, run_dir, config_file=config_file, overrides=overrides, resume=resume)

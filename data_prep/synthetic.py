@@ -220,7 +220,7 @@ def sample_identity(seed: int, identity: int) -> IdentityFactors:
 # ------------------------------------------------------------------------------------------ painter
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 
@@ -810,7 +810,7 @@ def generate_dataset(
     ``out_dir/labels.csv`` with columns ``path,identity,valence,arousal,emotion`` (``path`` relative to
     ``out_dir``). ``mode`` and ``emotions`` are described in the module docstring.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -837,7 +837,7 @@ def generate_dataset(
     os.makedirs(img_dir, exist_ok=True)
     bar = None
     if progress:
-        from caae_tf.progress import Progress  # noqa: PLC0415
+        from caae_tf.progress import Progress
 
         bar = Progress(len(ids) * per_identity, f"rendering {len(ids) * per_identity} synthetic faces "
                        f"({len(ids)} identities x {per_identity}, {size} px, {mode})", unit="image")

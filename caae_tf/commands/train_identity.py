@@ -25,9 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from caae_tf.config import IdentityConfig, resolve_config  # noqa: PLC0415
-    from caae_tf.identity_train import train_identity  # noqa: PLC0415
-    from caae_tf.presets import resolve  # noqa: PLC0415
+    from caae_tf.config import IdentityConfig, resolve_config
+    from caae_tf.identity_train import train_identity
+    from caae_tf.presets import resolve
 
     cfg = resolve_config(IdentityConfig, resolve(args.config) if args.config else None, args.set)
     out = train_identity(args.data, args.run_dir, cfg, verbose=0 if args.quiet else 1)

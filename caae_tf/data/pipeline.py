@@ -52,7 +52,7 @@ __all__ = ["make_dataset", "dataset_info", "load_table", "source_kind", "preproc
 
 
 def _tf():
-    from caae_tf.tf_env import tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf
 
     return tf()
 
@@ -74,7 +74,7 @@ def source_kind(source) -> str:
 
 
 def glob_shards(folder: str) -> list[str]:
-    import glob  # noqa: PLC0415
+    import glob
 
     return sorted(glob.glob(os.path.join(folder, R.SHARD_PATTERN)))
 

@@ -100,7 +100,7 @@ def export_caae(model_or_run_dir, out_dir: str, *, source: str | None = None) ->
     """Write the editor SavedModel for a CAAE (a run dir path or an in-memory ``CAAE``) to ``out_dir``."""
     tf = _tf()
     if isinstance(model_or_run_dir, (str, os.PathLike)):
-        from caae_tf.train import load_model  # noqa: PLC0415
+        from caae_tf.train import load_model
 
         source = os.fspath(model_or_run_dir)
         model, config = load_model(source)

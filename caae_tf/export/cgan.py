@@ -45,7 +45,7 @@ def _to_uint8(tf, images):
 
 def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.CGAN_EMOTIONS)):
     """A ``tf.Module`` holding G with ``serving_default``, ``interpolate`` and ``generate_float`` tf.functions."""
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     n_e = int(num_emotions)
@@ -135,7 +135,7 @@ def _load_run(run_dir: str):
     if not os.path.isdir(run_dir):
         raise ModelError(f"{run_dir}: run directory not found")
     try:
-        from caae_tf.train import load_model  # noqa: PLC0415
+        from caae_tf.train import load_model
     except ImportError as exc:  # pragma: no cover - until caae_tf.train exists
         raise ModelError(f"{run_dir}: cannot load a run dir ({exc}); pass a CGAN model instead") from None
     model, _config = load_model(run_dir)
@@ -147,10 +147,10 @@ def export_cgan(model_or_run_dir: Any, out_dir: str | os.PathLike, *, source: st
 
     Returns ``out_dir``; the metadata is in ``out_dir/caae_tf_export.json`` (:func:`read_export_metadata`).
     """
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
-    from caae_tf.models.cgan import CGAN  # noqa: PLC0415
+    from caae_tf.models.cgan import CGAN
 
     model = model_or_run_dir
     if isinstance(model_or_run_dir, (str, os.PathLike)):

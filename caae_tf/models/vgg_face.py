@@ -240,7 +240,7 @@ def _mat_field(obj, name):
 
 def read_vgg_face_mat(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a MatConvNet VGG-Face file → ``{layer name: (filters [h,w,in,out] or squeezed, biases)}``."""
-    import scipy.io  # noqa: PLC0415
+    import scipy.io
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -313,7 +313,7 @@ def load_vgg_face_mat(model: VGGFace, path: str | os.PathLike, layers: Sequence[
 def read_vgg_face_h5(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read conv/fc kernels and biases by layer name from a Keras 2 (``[model_weights/]<l>/<l>/kernel:0``)
     or Keras 3 (``<l>/vars/0``, ``layers/<l>/vars/0``, ``…/vgg/<l>/vars/0``) HDF5 file."""
-    import h5py  # noqa: PLC0415
+    import h5py
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -373,7 +373,7 @@ def load_vgg_face_h5(model: VGGFace, path: str | os.PathLike, layers: Sequence[s
 
 
 def _h5_is_keras2(path: str) -> bool:
-    import h5py  # noqa: PLC0415
+    import h5py
 
     hit = []
     with h5py.File(path, "r") as fh:

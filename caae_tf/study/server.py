@@ -142,9 +142,9 @@ def create_app(study_dir: str | os.PathLike, *, admin_token: str | None = None,
                max_body: int = DEFAULT_MAX_BODY, db_timeout: float = 30.0):
     """The Flask app of one study directory (module docstring). ``app.extensions["caae_study"]`` holds
     ``study``, ``db`` and ``admin_token``."""
-    import jinja2  # noqa: PLC0415
-    from flask import Flask, Response, abort, jsonify, redirect, render_template, request  # noqa: PLC0415
-    from werkzeug.exceptions import HTTPException  # noqa: PLC0415
+    import jinja2
+    from flask import Flask, Response, abort, jsonify, redirect, render_template, request
+    from werkzeug.exceptions import HTTPException
 
     study = load_study(study_dir)
     secret = load_or_create_secret(study.root)
@@ -177,7 +177,7 @@ def create_app(study_dir: str | os.PathLike, *, admin_token: str | None = None,
             resp = jsonify({"error": message, "status": code})
             resp.status_code = code
         else:
-            from werkzeug.http import HTTP_STATUS_CODES  # noqa: PLC0415
+            from werkzeug.http import HTTP_STATUS_CODES
 
             resp = Response(render_template("error.html", code=code, name=HTTP_STATUS_CODES.get(code, ""),
                                             message=message, back=back, **common), status=code,
@@ -382,7 +382,7 @@ def serve(study_dir: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
           admin_token: str | None = None, rotate_admin: bool = False, max_body: int = DEFAULT_MAX_BODY,
           out=None) -> int:
     """Run the study server until SIGINT/SIGTERM (prints the participant and admin URLs first)."""
-    from waitress import create_server  # noqa: PLC0415
+    from waitress import create_server
 
     out = out or sys.stdout
     if rotate_admin:
