@@ -160,7 +160,7 @@ def environment(policy: str | None = None, jit: bool | None = None) -> dict[str,
     for g in gpus:
         try:
             gpu_names.append(tf.config.experimental.get_device_details(g).get("device_name", g.name))
-        except Exception:  # noqa: BLE001
+        except Exception:
             gpu_names.append(g.name)
     try:
         affinity = len(os.sched_getaffinity(0))

@@ -176,7 +176,7 @@ class Generator:
                 raise ModelError(f"{path}: SavedModel holds a {self.meta.get('model')!r} model, expected a cGAN")
         try:
             loaded = tf.saved_model.load(path)
-        except Exception as exc:  # noqa: BLE001 - TF raises many types for corrupt SavedModels
+        except Exception as exc:  # TF raises many types for corrupt SavedModels
             raise ModelError(f"{path}: cannot load SavedModel: {str(exc).splitlines()[0]}") from None
         sig = loaded.signatures.get("serving_default")
         inputs = sig.structured_input_signature[1] if sig is not None else {}

@@ -189,7 +189,7 @@ class _StopFlag:
                 pass
         return self
 
-    def _handle(self, signum, frame):  # noqa: ARG002
+    def _handle(self, signum, frame):
         if self.signum is not None:  # second signal: stop now
             raise KeyboardInterrupt
         self.signum = signum

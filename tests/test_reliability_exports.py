@@ -147,7 +147,7 @@ _CHILD = textwrap.dedent("""
         try:
             res = call()
             out[name] = ["ok", str({k: v.shape.as_list() for k, v in res.items()})]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             msg = getattr(e, "message", None) or str(e)
             out[name] = [type(e).__name__, " ".join(msg.split())[:1500]]
     print("RESULT " + json.dumps(out))

@@ -319,7 +319,7 @@ def test_sigkill_mid_study_keeps_every_acknowledged_answer(study_dir):
     def run():
         try:
             run_participants(people, deadline=900)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             result["error"] = exc
 
     t = threading.Thread(target=run, daemon=True)

@@ -247,7 +247,7 @@ def read_vgg_face_mat(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np
         raise ModelError(f"{path}: VGG-Face .mat file not found")
     try:
         mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
-    except Exception as exc:  # noqa: BLE001 - scipy raises many types for corrupt/v7.3 files
+    except Exception as exc:  # scipy raises many types for corrupt/v7.3 files
         raise ModelError(f"{path}: cannot read as a MatConvNet .mat file ({type(exc).__name__}: {exc})") from None
     net = mat.get("net")
     if net is None:
@@ -423,7 +423,7 @@ def load_identity_network(path: str | os.PathLike, input_size: int = 224,
         vgg.build_weights()
         try:
             vgg.load_weights(weights_path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelError(f"{weights_path}: cannot load identity weights ({exc})") from None
         desc = (f"VGG-style identity classifier trained by caae-tf train-identity on {meta.get('data', '?')}, "
                 f"width {meta['width_multiplier']:g}, {meta['image_size']} px ({path})")

@@ -52,7 +52,7 @@ def path(name: str) -> str:
 def is_preset(name: str) -> bool:
     try:
         path(name)
-    except Exception:  # noqa: BLE001 - ConfigError
+    except Exception:  # ConfigError
         return False
     return True
 

@@ -405,7 +405,7 @@ def serve(study_dir: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
               "plain HTTP (put a TLS reverse proxy in front for anything but a trusted lab network)", file=out)
     print(f"listening on {base} (Ctrl+C to stop)", file=out, flush=True)
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum, frame):
         raise SystemExit(0)
 
     old = signal.signal(signal.SIGTERM, _stop)

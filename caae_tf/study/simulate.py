@@ -169,7 +169,7 @@ def run_participants(people: list[Participant], *, deadline: float = 120.0) -> l
     def _run(p: Participant) -> None:
         try:
             p.run(deadline=deadline)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:  # re-raised below
             errors.append(exc)
 
     threads = [threading.Thread(target=_run, args=(p,), daemon=True) for p in people]
