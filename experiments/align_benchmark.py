@@ -62,11 +62,11 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import cv2  # noqa: E402
+import cv2
 
-from caae_tf.images import list_images, read_image  # noqa: E402
-from data_prep import align as A  # noqa: E402
-from data_prep.detect import get_detector  # noqa: E402
+from caae_tf.images import list_images, read_image
+from data_prep import align as A
+from data_prep.detect import get_detector
 
 CROP = 128
 

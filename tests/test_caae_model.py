@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf.config import CAAEConfig  # noqa: E402
-from caae_tf.errors import TrainingError  # noqa: E402
-from _train_helpers import caae_batch, tiny_caae_config  # noqa: E402
-from caae_tf.models.caae import (  # noqa: E402
+from caae_tf.config import CAAEConfig
+from caae_tf.errors import TrainingError
+from _train_helpers import caae_batch, tiny_caae_config
+from caae_tf.models.caae import (
     CAAE, Encoder, Generator, ImageDiscriminator, LatentDiscriminator, TileConcat,
 )
 

@@ -8,9 +8,9 @@ import pytest
 from caae_tf.config import CGANConfig, ConfigError
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf.models import cgan as C  # noqa: E402
+from caae_tf.models import cgan as C
 
 
 def tiny_config(**kw) -> CGANConfig:

@@ -17,11 +17,11 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from caae_tf import cli, labels  # noqa: E402
-from caae_tf.images import read_image  # noqa: E402
-from caae_tf.train import load_model, train_command  # noqa: E402
+from caae_tf import cli, labels
+from caae_tf.images import read_image
+from caae_tf.train import load_model, train_command
 
-from _train_helpers import TINY_CGAN  # noqa: E402
+from _train_helpers import TINY_CGAN
 
 S = 32
 FIRST_STEPS, TOTAL_STEPS = 4, 7

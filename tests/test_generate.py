@@ -18,13 +18,13 @@ from caae_tf.generate import (
 
 tf = pytest.importorskip("tensorflow")
 
-from caae_tf.config import save_config  # noqa: E402
-from caae_tf.errors import ModelError  # noqa: E402
-from caae_tf.generate import Generator, interpolation_grid  # noqa: E402
-from caae_tf.images import read_image, to_uint8  # noqa: E402
-from caae_tf.models.cgan import CGAN  # noqa: E402
+from caae_tf.config import save_config
+from caae_tf.errors import ModelError
+from caae_tf.generate import Generator, interpolation_grid
+from caae_tf.images import read_image, to_uint8
+from caae_tf.models.cgan import CGAN
 
-from _train_helpers import tiny_cgan_model  # noqa: E402
+from _train_helpers import tiny_cgan_model
 
 EXTREME = labels.EXTREME_EMOTIONS
 

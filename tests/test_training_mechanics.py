@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf import losses as L  # noqa: E402
-from caae_tf.config import CAAEConfig, CGANConfig  # noqa: E402
-from caae_tf.models.caae import CAAE  # noqa: E402
-from caae_tf.models.cgan import CGAN, _masked_mean  # noqa: E402
-from _train_helpers import caae_batch, tiny_caae_config  # noqa: E402
+from caae_tf import losses as L
+from caae_tf.config import CAAEConfig, CGANConfig
+from caae_tf.models.caae import CAAE
+from caae_tf.models.cgan import CGAN, _masked_mean
+from _train_helpers import caae_batch, tiny_caae_config
 
 
 @pytest.fixture(autouse=True)

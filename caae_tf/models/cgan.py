@@ -62,12 +62,12 @@ from caae_tf.config import CGANConfig, ConfigError
 from caae_tf.tf_env import tf as _tf
 
 tf = _tf()
-import keras  # noqa: E402  (after tf_env has configured TensorFlow's logging)
-from keras import ops  # noqa: E402
+import keras  # after tf_env has configured TensorFlow's logging
+from keras import ops
 
-from caae_tf import images as _images  # noqa: E402
-from caae_tf import labels as _labels  # noqa: E402
-from caae_tf.losses import per_example_bce  # noqa: E402
+from caae_tf import images as _images
+from caae_tf import labels as _labels
+from caae_tf.losses import per_example_bce
 
 NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
