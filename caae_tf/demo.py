@@ -94,7 +94,7 @@ def run_demo(
     from caae_tf.evaluation.synthetic_truth import make_cases, run_synthetic_truth
     from caae_tf.export.caae import export_caae
     from caae_tf.identity_train import train_identity
-    from caae_tf.images import list_images, read_image, to_float, write_image
+    from caae_tf.images import list_images, read_image, write_image
     from caae_tf.labels import grid_labels
     from caae_tf.train import train_command
     from data_prep.synthetic import generate_dataset

@@ -100,7 +100,7 @@ def train_identity(source: str, run_dir: str, config: IdentityConfig | None = No
     """Train the identity classifier; returns a dict of results (also written to ``identity.json``)."""
     config = config or IdentityConfig()
     config.validate()
-    tf = _tf()
+    _tf()  # TensorFlow first, with its start-up logs quietened, then Keras
     import keras
 
     from caae_tf.data.pipeline import make_dataset

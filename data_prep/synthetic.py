@@ -563,7 +563,7 @@ def render_face(
     P = _Painter(C, scale, offset)
     P.img[:] = _draw_background(f, C)
     geo = face_geometry(f, valence, arousal)
-    v, a = geo["valence"], geo["arousal"]
+    v = geo["valence"]
 
     skin = np.asarray(f.skin)
     skin_dark = _shade(skin, 0.78)

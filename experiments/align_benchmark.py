@@ -458,7 +458,7 @@ def _det_table(d, title):
 
 
 def markdown(r):
-    L = [f"# Face detection + alignment benchmark\n",
+    L = ["# Face detection + alignment benchmark\n",
          f"`{r['command']}` (seed {r['seed']}; {r['cpus']} CPUs, shared machine, load average "
          f"{r['load_average_start'][0]} at start, {r['load_average_end'][0]} at end; {r['total_s']} s in all).\n"]
     for key, title in (("detection", "CelebA crops (reference eyes: MTCNN on the untransformed crop)"),
@@ -484,7 +484,7 @@ def markdown(r):
         L.append("")
     t = r.get("throughput")
     if t:
-        L += [f"## Throughput of edit --align on full photos\n",
+        L += ["## Throughput of edit --align on full photos\n",
               f"{t['photos']} photos of {t['photo_size']} with {t['faces_in_photos']} faces ({t['faces_edited']} edited), "
               f"{t['model']}: **{t['images_per_s']} images/s** ({t['wall_s']} s).\n",
               "| stage | s/image | share |", "|---|---|---|"]

@@ -286,7 +286,6 @@ def test_edit_region_terms_and_gradients():
 def test_full_z_and_latent_label_adversary():
     """edit_region_full_z: z = E(x) from the whole face, skips from the erased face. lambda_z_label: D_zy reads
     (v, a) off z, its loss is logged, D_zy descends on it and E+G's objective carries −λ·loss (reversal)."""
-    import tensorflow as tf
 
     from caae_tf.losses import va_regression_loss
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from caae_tf.cli import main
-from caae_tf.config import CAAEConfig, apply_overrides
 from caae_tf.edit import Editor
 from caae_tf.images import read_image, write_image
 

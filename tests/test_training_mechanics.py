@@ -14,7 +14,6 @@ build are exercised by the loss-goes-down tests.
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ import keras
 from caae_tf import losses as L
 from caae_tf.config import CAAEConfig, CGANConfig
 from caae_tf.models.caae import CAAE
-from caae_tf.models.cgan import CGAN, _masked_mean
+from caae_tf.models.cgan import CGAN
 from _train_helpers import caae_batch, tiny_caae_config
 
 

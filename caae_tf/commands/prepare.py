@@ -46,8 +46,8 @@ def add_arguments(p) -> None:
 
     c = sub.add_parser("celeba", help="first N frontal CelebA faces, cut square (paper 000 heatmaps)")
     c.add_argument("folder", help="img_align_celeba folder")
-    c.add_argument("--landmarks", default=None, help=f"list_landmarks_align_celeba.txt (default: looked up "
-                                                      f"next to the folder; else face detection)")
+    c.add_argument("--landmarks", default=None, help="list_landmarks_align_celeba.txt (default: looked up "
+                                                     "next to the folder; else face detection)")
     c.add_argument("--count", type=int, default=200)
     c.add_argument("--size", type=int, default=128, help="crop size (0 = native 178)")
     c.add_argument("--crops-dir", default=None, help="also write the crops as PNG files here")

@@ -194,7 +194,7 @@ def generated_caae(model: str, emotions: Sequence[str], per_emotion: int, seed: 
     """Real faces from ``inputs`` (not among ``exclude``) edited by the CAAE to each emotion's circumplex
     (valence, arousal). Neutral-labelled inputs are used first, each input face once if there are enough."""
     from caae_tf.edit import Editor
-    from caae_tf.images import center_crop_resize, to_float, to_uint8
+    from caae_tf.images import center_crop_resize, to_uint8
 
     editor = Editor.load(model)
     df = _faces_table(inputs)

@@ -143,7 +143,7 @@ def create_app(study_dir: str | os.PathLike, *, admin_token: str | None = None,
     """The Flask app of one study directory (module docstring). ``app.extensions["caae_study"]`` holds
     ``study``, ``db`` and ``admin_token``."""
     import jinja2
-    from flask import Flask, Response, abort, jsonify, redirect, render_template, request
+    from flask import Flask, Response, jsonify, redirect, render_template, request
     from werkzeug.exceptions import HTTPException
 
     study = load_study(study_dir)
