@@ -680,7 +680,7 @@ def render_face(
         P.layer(lambda img, c=crease: P.stroke(c, skin_line, 0.004, img=img), 0.55, crease)
         P.fill(outline, (246, 243, 238))
 
-        def _iris(img, ex=ex, ey=ey):
+        def _iris(img, ex=ex, ey=ey, ir=ir):
             P.fill(_ellipse(ex, ey + 0.002, ir, ir, 32), f.eye_color, img)
             P.stroke(_ellipse(ex, ey + 0.002, ir, ir, 32), _shade(f.eye_color, 0.55), 0.004, True, img)
             P.fill(_ellipse(ex, ey + 0.002, ir * 0.46, ir * 0.46, 24), (14, 10, 10), img)
@@ -692,7 +692,7 @@ def render_face(
 
     # brows
     brow_col = _shade(_mix(hair, (30, 24, 22), 0.25), 0.85)
-    for k, line in enumerate(geo["brows"]):
+    for line in geo["brows"]:
         d = np.gradient(line, axis=0)
         nrm = np.stack([-d[:, 1], d[:, 0]], 1)
         nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12

@@ -221,7 +221,7 @@ def run_seams(files, seed, det_m):
         band_in, band_out = (d_in > 0) & (d_in <= 4), (d_out > 0) & (d_out <= 4)
         target = cv2.warpAffine(edit, A.invert_matrix(a.matrix), canvas.shape[1::-1], flags=cv2.INTER_LINEAR)
 
-        def step(img):
+        def step(img, band_in=band_in, band_out=band_out):
             return float(np.abs(img[band_in].astype(float).mean(0) - img[band_out].astype(float).mean(0)).mean())
 
         s0 = step(canvas)

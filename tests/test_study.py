@@ -116,7 +116,7 @@ def test_build_from_a_faces_folder_stretches_like_prepare_faces(sources, tmp_pat
     folder = tmp_path / "FACES"
     folder.mkdir()
     for person in ("004", "015", "066"):
-        for e, c in codes.items():
+        for c in codes.values():
             img = np.zeros((50, 40, 3), np.uint8)
             img[:10] = 255  # a white band at the top: kept by stretch, cropped away by crop
             cv2.imwrite(str(folder / f"{person}_y_f_{c}_a.jpg"), img)

@@ -21,7 +21,7 @@ def make_identity_set(folder, identities=("anna", "bob", "chen"), per_identity=6
     """Tiny images: each identity a distinct base colour + a blob, with noise; CSV path,identity."""
     rng = np.random.default_rng(seed)
     rows = ["path,identity,emotion"]
-    for k, name in enumerate(identities):
+    for name in identities:
         base = rng.uniform(0, 255, 3)
         for i in range(per_identity):
             img = np.clip(base + rng.normal(0, 20, (size, size, 3)), 0, 255)
