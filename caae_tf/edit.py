@@ -179,7 +179,8 @@ class Editor:
         images = np.asarray(images, dtype=np.float32)
         self._check(images)
         return np.concatenate(
-            [np.asarray(self._encode_fn(tf.constant(images[i : i + self.chunk]))) for i in range(0, len(images), self.chunk)]
+            [np.asarray(self._encode_fn(tf.constant(images[i : i + self.chunk])))
+             for i in range(0, len(images), self.chunk)]
         )
 
     def _check(self, images: np.ndarray) -> None:

@@ -33,7 +33,8 @@ valence/arousal. Without ``val_data`` the rows are split by identity so that no 
   otherwise the row itself: the file name of its ``source/path`` (so the oversampled copies of an image in
   a balanced (``--balance``) AffectNet set stay on one side, and the split does not depend on where
   the images were when the records were made), or its encoded bytes when no path was recorded (SipHash
-  keyed with the seed, ``tf.strings.to_hash_bucket_strong``). AffectNet has no identities, so this is the AffectNet case.
+  keyed with the seed, ``tf.strings.to_hash_bucket_strong``). AffectNet has no identities, so this is the
+  AffectNet case.
 
 Both splits are counted before training; an empty one is a :class:`DataError` before anything is trained.
 Paper 000 validates its Table II networks on 4,500 AffectNet *training* images held out from training:

@@ -492,7 +492,8 @@ def _write_samples(model, batch, writer, run_dir: str, step: int) -> None:
 
 
 def _write_status(run_dir: str, status: str, step: int, losses: dict[str, float]) -> None:
-    data = {"status": status, "step": step, "losses": {k: (v if math.isfinite(v) else str(v)) for k, v in losses.items()}}
+    data = {"status": status, "step": step,
+            "losses": {k: (v if math.isfinite(v) else str(v)) for k, v in losses.items()}}
     tmp = os.path.join(run_dir, STATUS_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)

@@ -100,7 +100,8 @@ def _frontal_by_detection(rgb: np.ndarray, max_yaw: float, max_roll: float, max_
 
 
 def _find_landmark_file(image_dir: str) -> str | None:
-    for cand in (os.path.join(image_dir, LANDMARK_FILE), os.path.join(os.path.dirname(image_dir.rstrip("/")), LANDMARK_FILE)):
+    for cand in (os.path.join(image_dir, LANDMARK_FILE),
+                 os.path.join(os.path.dirname(image_dir.rstrip("/")), LANDMARK_FILE)):
         if os.path.isfile(cand):
             return cand
     return None

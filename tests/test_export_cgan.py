@@ -149,7 +149,8 @@ def test_export_from_run_dir_and_errors(tmp_path):
     run = tmp_path / "run"
     os.makedirs(run / "checkpoints")
     save_config(model.cfg, run / "config.yaml")
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=variable_map(model.weights)), str(run / "checkpoints"), 1).save()
+    ckpt = tf.train.Checkpoint(model=variable_map(model.weights))
+    tf.train.CheckpointManager(ckpt, str(run / "checkpoints"), 1).save()
     out = export_cgan(str(run), tmp_path / "sm")
     meta = read_export_metadata(out)
     assert meta["source_run_dir"] == os.path.abspath(run)

@@ -201,7 +201,8 @@ def test_cli_generate_end_to_end(saved_model_dir, tmp_path, capsys):
                "--num-z", "2", "--seed", "4", "--out", str(out), "--quiet"])
     assert rc == 0
     names = sorted(os.listdir(out))
-    assert names == sorted(["grid.png", "weights.csv", "z.npy"] + [f"z{k}_step{j}.png" for k in range(2) for j in range(3)])
+    assert names == sorted(["grid.png", "weights.csv", "z.npy"]
+                           + [f"z{k}_step{j}.png" for k in range(2) for j in range(3)])
     with open(out / "weights.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [float(r["alpha"]) for r in rows] == [0.0, 0.5, 1.0]

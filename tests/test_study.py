@@ -275,7 +275,8 @@ def test_participants_cannot_see_manifest_sources_or_files(app, study_dir):
     assert r.data == open(study.image_path(info["item"]), "rb").read()
     for h in ("ETag", "Last-Modified", "Content-Disposition"):
         assert h not in r.headers
-    assert r.headers["Referrer-Policy"] == "no-referrer" and "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert (r.headers["Referrer-Policy"] == "no-referrer"
+            and "default-src 'none'" in r.headers["Content-Security-Policy"])
     fname = study.items[info["item"]]["file"]
     for path in ["/manifest.json", "/study.json", "/secret", f"/{DB_FILE}", f"/images/{fname}",
                  f"/p/{a}/image/{fname}", f"/p/{a}/image/..%2f{MANIFEST_JSON}", f"/p/{a}/image/../../manifest.json",
@@ -458,7 +459,8 @@ def test_build_with_cgan_savedmodel(sources, tmp_path):
 
     g = Generator(str(sm))
     first = min(gen, key=lambda it: it["origin"]["z_index"])
-    img = to_uint8(g.generate(g.sample_z(18, seed=1)[:1], np.asarray([first["origin"]["emotion_weights"]], np.float32)))[0]
+    weights = np.asarray([first["origin"]["emotion_weights"]], np.float32)
+    img = to_uint8(g.generate(g.sample_z(18, seed=1)[:1], weights))[0]
     stored = cv2.imread(study.image_path(first["id"]))[..., ::-1].astype(int)
     assert np.abs(stored - img.astype(int)).max() <= 1  # same image (batch size may move a rounding)
 

@@ -241,7 +241,8 @@ def test_caae_discriminator_bn_statistics_take_both_updates_in_program_order():
     x_gen = m.G((z, y), training=True)
     calls = {"D_z": (m.D_z, [_bn_batch_stats(m.D_z, z_prior), _bn_batch_stats(m.D_z, z)]),
              "D_img": (m.D_img, [_bn_batch_stats(m.D_img, x, y), _bn_batch_stats(m.D_img, x_gen, y)])}
-    before = {k: [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in net.bns] for k, (net, _) in calls.items()}
+    before = {k: [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in net.bns]
+              for k, (net, _) in calls.items()}
     step(b)
     for name, (net, (first, second)) in calls.items():
         for i, bn in enumerate(net.bns):

@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("heatmaps", help="paper 000 Fig. 2: difference heatmaps for the 48 non-neutral labels")
     p.add_argument("--model", required=True, metavar="EDITOR", help="CAAE run dir or exported SavedModel")
-    p.add_argument("--images", required=True, metavar="DIR", help="aligned faces (e.g. ../shared/data/celeba_aligned_220)")
+    p.add_argument("--images", required=True, metavar="DIR",
+                   help="aligned faces (e.g. ../shared/data/celeba_aligned_220)")
     p.add_argument("--limit", type=int, default=200, metavar="N", help="first N images (default 200, as the paper)")
     p.add_argument("--batch-size", type=int, default=16, help="faces per editor call")
     _common(p)

@@ -65,7 +65,8 @@ def add_arguments(p) -> None:
         g = sub.add_parser(name, help=help_)
         g.add_argument("path")
         g.add_argument("--size", type=int, default=0, help="centre-crop + resize to this size (0 = keep)")
-        g.add_argument("--require", default="", help="comma list of labels rows must have: va,emotion,emotion8,identity")
+        g.add_argument("--require", default="",
+                       help="comma list of labels rows must have: va,emotion,emotion8,identity")
         g.add_argument("--align", action="store_true",
                        help="find the largest face (MTCNN) and align it to the shared template (needs --size); "
                             "images without a face are skipped and counted")

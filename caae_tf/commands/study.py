@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     src.add_argument("--generated", help="labelled source of images made by any other generator")
     b.add_argument("--per-emotion", type=int, default=3, help="real and generated images per emotion (paper: 3)")
     b.add_argument("--emotions", default=None,
-                   help="comma-separated emotions (default: the cGAN's six: neutral,sadness,disgust,fear,anger,happiness)")
+                   help="comma-separated emotions "
+                        "(default: the cGAN's six: neutral,sadness,disgust,fear,anger,happiness)")
     b.add_argument("--seed", type=int, default=0, help="seed of the image picks and noise vectors")
     b.add_argument("--size", type=int, default=None, help="image size in px (default: the generator's)")
     b.add_argument("--square", choices=("crop", "stretch"), default="crop",

@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="SRC",
                    help="identity-labelled CSV (path,identity,...) or a folder with labels.csv")
     p.add_argument("--run-dir", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--config", metavar="FILE|PRESET", help="YAML/JSON IdentityConfig file or preset name (identity_demo)")
+    p.add_argument("--config", metavar="FILE|PRESET",
+                   help="YAML/JSON IdentityConfig file or preset name (identity_demo)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=2000 --set width_multiplier=0.25")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

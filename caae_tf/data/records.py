@@ -415,7 +415,8 @@ def write_records(
                 continue
             name, cg, af = _emotion_fields(row.get("emotion"))
             identity = row.get("identity", -1)
-            identity = -1 if identity is None or (isinstance(identity, float) and math.isnan(identity)) else int(identity)
+            missing = identity is None or (isinstance(identity, float) and math.isnan(identity))
+            identity = -1 if missing else int(identity)
             va = (_f(row.get("valence")), _f(row.get("arousal")))
             ex = make_example(
                 data, height=rgb.shape[0], width=rgb.shape[1], fmt=fmt, valence=va[0], arousal=va[1],

@@ -115,6 +115,7 @@ def format_table(columns: dict[str, dict[str, float]], title: str = "", digits: 
         cells = []
         for t in titles:
             v = columns[t][m]
-            cells.append(("nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}").rjust(width))
+            missing = v is None or (isinstance(v, float) and math.isnan(v))
+            cells.append(("nan" if missing else f"{v:.{digits}f}").rjust(width))
         lines.append(m.upper().ljust(6) + "".join(cells))
     return "\n".join(lines)

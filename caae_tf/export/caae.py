@@ -9,11 +9,12 @@ Signatures (uint8 at the edges, float inside):
   :class:`caae_tf.edit.Editor` and the experiments.
 
 S is the model's resolution, fixed in the TensorSpecs: wrong ranks and dtypes are rejected by the signature
-itself, wrong sizes by an assertion naming the expected shape (concrete functions do not enforce H, W); labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose
-message says so. A ``caae_tf_export.json`` beside the SavedModel records the model kind, resolution,
-z_dim, the source run, the caae_tf version and the face alignment (template + margin) of the training
-crops (:func:`caae_tf.edit.model_alignment`), which ``caae-tf edit --align`` uses. The SavedModel loads with plain TensorFlow
-(``tf.saved_model.load``) — no caae_tf import needed.
+itself, wrong sizes by an assertion naming the expected shape (concrete functions do not enforce H, W);
+labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose message says so. A
+``caae_tf_export.json`` beside the SavedModel records the model kind, resolution, z_dim, the source run,
+the caae_tf version and the face alignment (template + margin) of the training crops
+(:func:`caae_tf.edit.model_alignment`), which ``caae-tf edit --align`` uses. The SavedModel loads with
+plain TensorFlow (``tf.saved_model.load``) — no caae_tf import needed.
 """
 
 from __future__ import annotations

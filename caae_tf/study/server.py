@@ -94,7 +94,8 @@ stop at any time; you will get a personal link to continue later.</p>
 I have read the above and agree to take part.</label></p>
 <p><label>Age: <input type="number" name="age" id="age" min="{{ min_age }}" max="{{ max_age }}" required></label></p>
 <p>Gender:
-{% for key, label in genders.items() %}<label><input type="radio" name="gender" value="{{ key }}" id="gender-{{ key }}" required> {{ label }}</label> {% endfor %}
+{% for key, label in genders.items() %}<label><input type="radio" name="gender" value="{{ key }}" id="gender-{{ key }}"
+ required> {{ label }}</label> {% endfor %}
 </p>
 <button type="submit" id="start">Start</button>
 </form>{% endblock %}""",
@@ -102,7 +103,8 @@ I have read the above and agree to take part.</label></p>
 <p class="progress" id="progress">Image {{ position + 1 }} of {{ total }}</p>
 {% if position == 0 %}<p>Your personal link (bookmark it to continue later):
 <span class="link" id="personal-link">{{ personal_link }}</span></p>{% endif %}
-<img class="face" id="face" src="{{ image_url }}" width="{{ display_size }}" height="{{ display_size }}" alt="face {{ position + 1 }}">
+<img class="face" id="face" src="{{ image_url }}" width="{{ display_size }}" height="{{ display_size }}"
+ alt="face {{ position + 1 }}">
 <p>{{ question }}</p>
 <form method="post" action="{{ answer_url }}" id="rating-form">
 <input type="hidden" name="item" value="{{ item }}"><input type="hidden" name="ticket" value="{{ ticket }}">
@@ -126,9 +128,11 @@ I have read the above and agree to take part.</label></p>
 answered images ({{ counts.ratings }} ratings). Study: {{ n_items }} images.</p>
 <p>Export: <a href="/admin/export.csv?token={{ token }}">export.csv</a> ·
 <a href="/admin/progress.json?token={{ token }}">progress.json</a></p>
-<table class="admin"><tr><th>participant</th><th>started (UTC)</th><th>answered</th><th>completed (UTC)</th><th>age</th><th>gender</th></tr>
+<table class="admin"><tr><th>participant</th><th>started (UTC)</th><th>answered</th><th>completed (UTC)</th><th>age</th>
+<th>gender</th></tr>
 {% for p in rows %}<tr><td>{{ p.id }}</td><td>{{ p.created_at[:19]|replace('T', ' ') }}</td>
-<td>{{ p.answered }} / {{ p.total }}</td><td>{{ (p.completed_at or '')[:19]|replace('T', ' ') }}</td><td>{{ p.age }}</td><td>{{ p.gender }}</td></tr>{% endfor %}
+<td>{{ p.answered }} / {{ p.total }}</td><td>{{ (p.completed_at or '')[:19]|replace('T', ' ') }}</td>
+<td>{{ p.age }}</td><td>{{ p.gender }}</td></tr>{% endfor %}
 </table>{% endblock %}""",
 }
 

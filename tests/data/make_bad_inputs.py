@@ -270,7 +270,8 @@ def _write_csvs(out_dir: str) -> None:
     _write(out_dir, "labels_bad_values.csv",
            [header] + [f"{p},{ident},{v},{a},{e}" for p, v, a, e, ident, _ in BAD_VALUE_ROWS])
     _write(out_dir, "missing_columns.csv", ["path,emotion"] + [f"images/good_{i:02d}.png,happiness" for i in range(6)])
-    _write(out_dir, "no_path_column.csv", ["file,valence,arousal"] + [f"images/good_{i:02d}.png,0.1,0.2" for i in range(6)])
+    _write(out_dir, "no_path_column.csv",
+           ["file,valence,arousal"] + [f"images/good_{i:02d}.png,0.1,0.2" for i in range(6)])
     _write_bytes(os.path.join(out_dir, "empty.csv"), b"")
     _write(out_dir, "header_only.csv", [header])
     bad = [f for f, e in EXPECTED.items() if "skip" in e]
