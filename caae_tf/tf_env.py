@@ -73,7 +73,3 @@ class _quiet_fd2:
             os.dup2(self._saved, 2)
             os.close(self._saved)
         return False
-
-
-def is_verbose() -> bool:
-    return _VERBOSE

@@ -29,7 +29,6 @@ Validation (every row is either kept with correct labels or skipped and counted 
 
 from __future__ import annotations
 
-import math
 import os
 from collections import Counter
 from typing import Iterable
@@ -59,10 +58,6 @@ def check_require(require: Iterable[str]) -> tuple[str, ...]:
     if bad:
         raise DataError(f"unknown required label(s) {bad}; valid: {', '.join(REQUIRED_COLUMNS)}")
     return req
-
-
-def _is_class_folder(folder: str) -> bool:
-    return any(os.path.isdir(os.path.join(folder, d)) for d in os.listdir(folder))
 
 
 def _read_csv(csv_path: str):
@@ -301,7 +296,3 @@ def label_arrays(df) -> dict[str, np.ndarray]:
                              np.int32),
         "identity": df["identity"].to_numpy(np.int64).astype(np.int32),
     }
-
-
-def is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)
