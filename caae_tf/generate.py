@@ -1,6 +1,6 @@
 """Sampling and label interpolation with a trained cGAN (paper 001 §3.3, Fig. 5).
 
-:class:`Generator` wraps either a training run dir (restored through ``caae_tf.train.load_model``) or a
+:class:`CGANSampler` wraps either a training run dir (restored through ``caae_tf.train.load_model``) or a
 SavedModel written by :func:`caae_tf.export.cgan.export_cgan` (detected by its ``saved_model.pb``).
 
 Conditioning paths (all keep Σ v = 1, paper 001 Eq. 2):
@@ -110,10 +110,10 @@ def interpolation_path(
     return _labels.interpolation_weights(j, a, source=i)
 
 
-# ------------------------------------------------------------------------------------------ Generator
+# -------------------------------------------------------------------------------------- CGANSampler
 
-class Generator:
-    """A trained cGAN generator from a run dir or a SavedModel dir (``Generator(path)``).
+class CGANSampler:
+    """A trained cGAN generator from a run dir or a SavedModel dir (``CGANSampler(path)``).
 
     ``generate(z, weights)`` returns float32 images in [-1, 1]; weights are checked against Eq. 2–3 (rows
     in [0,1]^6 summing to 1 within 1e-3) and never renormalised.
@@ -130,10 +130,10 @@ class Generator:
             self.source = os.fspath(path)
             self._load(self.source)
         else:
-            raise ValueError("Generator needs a path or a model")
+            raise ValueError("CGANSampler needs a path or a model")
 
     @classmethod
-    def from_model(cls, model) -> "Generator":
+    def from_model(cls, model) -> "CGANSampler":
         """Wrap an in-memory :class:`caae_tf.models.cgan.CGAN`."""
         return cls(model=model)
 
@@ -273,7 +273,7 @@ def load_run_dir(run_dir: str):
 # ---------------------------------------------------------------------------------------------- grids
 
 def interpolation_grid(
-    generator: Generator,
+    generator: CGANSampler,
     emotion: str | int | None = None,
     to: str | int | None = None,
     steps: int = 11,

@@ -454,10 +454,10 @@ def test_build_with_cgan_savedmodel(sources, tmp_path):
 
     assert {cv2.imread(study.image_path(i)).shape for i in study.items} == {(64, 64, 3)}
     # the images are the generator's one-hot outputs
-    from caae_tf.generate import Generator
+    from caae_tf.generate import CGANSampler
     from caae_tf.images import to_uint8
 
-    g = Generator(str(sm))
+    g = CGANSampler(str(sm))
     first = min(gen, key=lambda it: it["origin"]["z_index"])
     weights = np.asarray([first["origin"]["emotion_weights"]], np.float32)
     img = to_uint8(g.generate(g.sample_z(18, seed=1)[:1], weights))[0]

@@ -105,9 +105,9 @@ def _load_editor(path: str):
 
 
 def _load_generator(path: str):
-    from caae_tf.generate import Generator
+    from caae_tf.generate import CGANSampler
 
-    return Generator(path)
+    return CGANSampler(path)
 
 
 def _load_regressor(path: str):

@@ -18,7 +18,7 @@ Keras to run (``tf.saved_model.load(out_dir)``), with two signatures:
 Wrong dtypes (e.g. int z) are rejected by the signatures' ``TensorSpec``s, wrong ranks/widths (e.g. [N, 5]
 weights) by ``tf.ensure_shape`` before G. A third,
 non-signature function ``generate_float(z, emotion_weights)`` returns the float32 images in [-1, 1]
-(used by :class:`caae_tf.generate.Generator` for lossless evaluation). ``caae_tf_export.json`` beside
+(used by :class:`caae_tf.generate.CGANSampler` for lossless evaluation). ``caae_tf_export.json`` beside
 ``saved_model.pb`` records the model kind, image size, z size, emotion order, source run dir and versions.
 """
 

@@ -30,7 +30,7 @@ Initialisation is DCGAN's: conv/dense kernels ~ N(0, 0.02), BN γ ~ N(1, 0.02); 
 mixed-precision policy (the last layers use a float32 dtype policy).
 
 Training (:meth:`CGAN.train_step`): z ~ N(0, I) (DCGAN used U(-1,1); the Gaussian is the common modern
-choice and matches :meth:`caae_tf.generate.Generator.sample_z`), drawn with stateless ops seeded by
+choice and matches :meth:`caae_tf.generate.CGANSampler.sample_z`), drawn with stateless ops seeded by
 (config.seed, ``noise_step``), a step counter kept as a model weight, so a resumed run draws the same
 noise as an uninterrupted one. With σ the
 sigmoid and D(x, v) a logit, per example

@@ -167,10 +167,10 @@ def detect_model_kind(path: str) -> str:
 def generated_cgan(model: str, emotions: Sequence[str], per_emotion: int, seed: int,
                    size: int | None) -> tuple[list[Stimulus], int]:
     """G(z, one_hot(emotion)) for ``per_emotion`` noise vectors per emotion (paper 001 §4.2)."""
-    from caae_tf.generate import Generator
+    from caae_tf.generate import CGANSampler
     from caae_tf.images import center_crop_resize, to_uint8
 
-    gen = Generator(model)
+    gen = CGANSampler(model)
     for e in emotions:
         if e not in L.CGAN_EMOTIONS:
             raise StudyError(f"the cGAN has no class {e!r} (classes: {', '.join(L.CGAN_EMOTIONS)})")
