@@ -7,7 +7,7 @@ Subjects (each returns one flat-ish JSON-able dict, see :func:`run_bench`):
     :func:`caae_tf.train.fit` wraps it (``strategy.run`` + ``strategy.reduce``, ``jit_compile`` from the
     config or ``--jit``), losses fetched to Python every step as the driver does. The batch is a fixed,
     random, device-resident batch, so the input pipeline is *not* part of this figure (see ``data``). The
-    model comes from :func:`caae_tf.train.build_model`; a CAAE with the identity loss (λ2 > 0) gets a
+    model comes from :func:`caae_tf.serving.build_model`; a CAAE with the identity loss (λ2 > 0) gets a
     **randomly initialised, full-width** VGG-Face :class:`~caae_tf.models.vgg_face.IdentityFeatures` at
     ``identity_input_size`` (weights do not change the speed, and no weight file is needed).
     FLOPs per step are analytic (:mod:`caae_tf.flops`), ``achieved_flops = flops_per_step / step_time``
@@ -16,7 +16,7 @@ Subjects (each returns one flat-ish JSON-able dict, see :func:`run_bench`):
     relative to what this machine, under its current load, actually reaches, not to a data-sheet peak.
 
 ``data``
-    ``tf.data`` images/s of the training pipeline (:func:`caae_tf.train.make_training_dataset` on
+    ``tf.data`` images/s of the training pipeline (:func:`caae_tf.data.pipeline.make_training_dataset` on
     TFRecords: decode, crop, resize, flip, batch) — from ``--records DIR`` or a temporary records dir of
     synthetic faces (:func:`data_prep.synthetic.generate_dataset` → :func:`caae_tf.data.records.write_records`)
     — against what the CAAE train step consumes at the same batch/resolution (``--consumer-ips`` or a
@@ -261,8 +261,8 @@ def make_identity_net(config: CAAEConfig):
 
 
 def build_bench_model(config: TrainConfig, *, for_training: bool = True):
-    """The driver's model (:func:`caae_tf.train.build_model`), with a random identity network when needed."""
-    from caae_tf.train import build_model
+    """The driver's model (:func:`caae_tf.serving.build_model`), with a random identity network when needed."""
+    from caae_tf.serving import build_model
 
     if isinstance(config, CAAEConfig) and for_training and config.identity_weight > 0:
         from caae_tf.models.caae import CAAE
@@ -312,7 +312,7 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
     """
     tf = _tf()
     from caae_tf import flops as F
-    from caae_tf.train import _to_float_dict
+    from caae_tf.serving import to_float_dict
 
     if steps < 1 or warmup < 1:
         raise BenchError(f"need steps >= 1 and warmup >= 1 (the first call traces), got {steps}, {warmup}")
@@ -339,7 +339,7 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
     first_step_s = None
     for i in range(warmup + steps):
         t0 = time.perf_counter()
-        losses = _to_float_dict(train_fn(batch))
+        losses = to_float_dict(train_fn(batch))
         dt = time.perf_counter() - t0
         if i == 0:
             first_step_s = dt
@@ -395,7 +395,7 @@ def bench_data(config: CAAEConfig, *, records: str | None = None, batches: int =
                consumer_ips: float | None = None, consumer_steps: int = 2, synth_images: int = 192,
                synth_size: int = 128, progress: bool = False) -> dict[str, Any]:
     """tf.data images/s of the training pipeline vs the train step's consumption → ``headroom``."""
-    from caae_tf.train import make_training_dataset
+    from caae_tf.data.pipeline import make_training_dataset
 
     with tempfile.TemporaryDirectory(prefix="caae_bench_data_") as tmp:
         source = records
@@ -425,7 +425,7 @@ def bench_data(config: CAAEConfig, *, records: str | None = None, batches: int =
         "batches": batches,
         "records": records or f"temporary: {synth_images} synthetic faces at {synth_size} px, 4 shards",
         "records_prep_s": prep_s,
-        "pipeline": "caae_tf.train.make_training_dataset (decode, crop, resize, flip, batch, prefetch)",
+        "pipeline": "caae_tf.data.pipeline.make_training_dataset (decode, crop, resize, flip, batch, prefetch)",
     }
     if consumer_ips is None:
         train = bench_train(config, steps=consumer_steps, warmup=1, progress=progress)
@@ -483,24 +483,15 @@ def _time_signature(call: Callable[[int], Any], *, calls: int, big_batch: int, b
     }
 
 
-def _read_export_info(path: str) -> dict:
-    import json
-
-    info = os.path.join(path, "caae_tf_export.json")
-    if not os.path.isfile(info):
-        return {}
-    with open(info, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
 def _config_for_saved_model(kind: str, path: str, fallback: TrainConfig) -> tuple[TrainConfig | None, str]:
     """The model config behind an exported SavedModel (for FLOPs), or None when it cannot be known."""
     from caae_tf.config import load_config
+    from caae_tf.serving import read_export_metadata
 
-    info = _read_export_info(path)
+    info = read_export_metadata(path)
     if kind == "cgan" and isinstance(info.get("config"), dict):
         return CGANConfig.from_dict(info["config"], source=path), "export metadata"
-    src = info.get("source") or info.get("source_run_dir")
+    src = info.get("source_run_dir")
     if src and os.path.isfile(os.path.join(src, "config.yaml")):
         return load_config(os.path.join(src, "config.yaml"), KIND_CLASSES[kind]), f"{src}/config.yaml"
     return None, "unknown (no config beside the SavedModel)"
@@ -512,7 +503,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
     """``edit`` (kind ``caae``) or ``generate`` (kind ``cgan``) SavedModel throughput per device."""
     tf = _tf()
     from caae_tf import flops as F
-    from caae_tf.train import dummy_batch
+    from caae_tf.serving import dummy_batch, read_export_metadata
 
     with tempfile.TemporaryDirectory(prefix=f"caae_bench_{kind}_") as tmp:
         flops_source = "random-init model exported here"
@@ -542,7 +533,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
                 flops_cfg_model.build_all(dummy_batch(cfg, 1))
                 config = cfg
             else:
-                info = _read_export_info(path)
+                info = read_export_metadata(path)
                 if info.get("image_size"):
                     config = config.replace("image_size", int(info["image_size"]), source=path)
         if flops_cfg_model is None:

@@ -19,7 +19,6 @@ the inputs' relative paths) and returns a per-face JSON-able report plus where t
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -31,13 +30,8 @@ from caae_tf.errors import ModelError, UserError
 from caae_tf.images import (IMAGE_EXTENSIONS, ImageReadError, center_crop_resize, make_grid, read_image, to_float,
                             to_uint8, write_image)
 from caae_tf.labels import grid_labels, validate_va
+from caae_tf.serving import METADATA_FILE, is_saved_model, load_model, load_saved_model, read_export_metadata
 from caae_tf.tf_env import tf as _tf
-
-EXPORT_INFO = "caae_tf_export.json"
-
-
-def is_saved_model(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
 def _run_provenance(run_dir: str) -> dict:
@@ -71,9 +65,8 @@ def model_alignment(path: str | None, image_size: int) -> dict:
     if path and os.path.isdir(path):
         if is_saved_model(path):
             try:
-                with open(os.path.join(path, EXPORT_INFO), encoding="utf-8") as fh:
-                    found = json.load(fh).get("alignment")
-                where = f"{EXPORT_INFO} of {path}"
+                found = read_export_metadata(path).get("alignment")
+                where = f"{METADATA_FILE} of {path}"
             except (OSError, ValueError):
                 found = None
         else:
@@ -124,8 +117,6 @@ class Editor:
             raise ModelError(f"{path}: no such model directory (expected a run dir or a SavedModel)")
         if is_saved_model(path):
             return cls._from_saved_model(path, chunk)
-        from caae_tf.train import load_model
-
         model, config = load_model(path)
         if config.model != "caae":
             raise ModelError(f"{path}: holds a {config.model!r} model, `edit` needs a CAAE")
@@ -135,15 +126,13 @@ class Editor:
 
     @classmethod
     def _from_saved_model(cls, path: str, chunk: int) -> "Editor":
-        tf = _tf()
-        loaded = tf.saved_model.load(path)
+        loaded = load_saved_model(path)
         sigs = loaded.signatures
         if "edit_float" not in sigs or "encode_float" not in sigs:
             raise ModelError(f"{path}: SavedModel lacks the caae-tf editor signatures (edit_float/encode_float)")
-        info_path = os.path.join(path, EXPORT_INFO)
-        if os.path.exists(info_path):
-            with open(info_path, encoding="utf-8") as fh:
-                size = json.load(fh)["image_size"]
+        meta = read_export_metadata(path)
+        if meta:
+            size = meta["image_size"]
         else:
             size = sigs["edit_float"].structured_input_signature[1]["images"].shape[1]
         edit_sig, enc_sig = sigs["edit_float"], sigs["encode_float"]

@@ -1,6 +1,6 @@
 """Sampling and label interpolation with a trained cGAN (paper 001 §3.3, Fig. 5).
 
-:class:`CGANSampler` wraps either a training run dir (restored through ``caae_tf.train.load_model``) or a
+:class:`CGANSampler` wraps either a training run dir (restored through ``caae_tf.serving.load_model``) or a
 SavedModel written by :func:`caae_tf.export.cgan.export_cgan` (detected by its ``saved_model.pb``).
 
 Conditioning paths (all keep Σ v = 1, paper 001 Eq. 2):
@@ -163,21 +163,14 @@ class CGANSampler:
             raise ModelError(f"{path}: expected a directory (run dir or SavedModel), got a file")
 
     def _load_saved_model(self, path: str) -> None:
-        import json
-
+        from caae_tf.serving import load_saved_model, read_export_metadata
         from caae_tf.tf_env import tf as _tf
 
         tf = _tf()
-        meta_path = os.path.join(path, "caae_tf_export.json")
-        if os.path.isfile(meta_path):
-            with open(meta_path, encoding="utf-8") as fh:
-                self.meta = json.load(fh)
-            if self.meta.get("model", "cgan") != "cgan":
-                raise ModelError(f"{path}: SavedModel holds a {self.meta.get('model')!r} model, expected a cGAN")
-        try:
-            loaded = tf.saved_model.load(path)
-        except Exception as exc:  # TF raises many types for corrupt SavedModels
-            raise ModelError(f"{path}: cannot load SavedModel: {str(exc).splitlines()[0]}") from None
+        self.meta = read_export_metadata(path)
+        if self.meta.get("model", "cgan") != "cgan":
+            raise ModelError(f"{path}: SavedModel holds a {self.meta.get('model')!r} model, expected a cGAN")
+        loaded = load_saved_model(path)
         sig = loaded.signatures.get("serving_default")
         inputs = sig.structured_input_signature[1] if sig is not None else {}
         if sig is None or set(inputs) != {"z", "emotion_weights"}:
@@ -261,11 +254,9 @@ class CGANSampler:
 
 
 def load_run_dir(run_dir: str):
-    """Restore the cGAN of a training run dir through ``caae_tf.train.load_model`` (imported lazily)."""
-    try:
-        from caae_tf.train import load_model
-    except ImportError as exc:
-        raise ModelError(f"{run_dir}: cannot load a run dir here ({exc}); export it to a SavedModel") from None
+    """Restore the cGAN of a training run dir (:func:`caae_tf.serving.load_model`)."""
+    from caae_tf.serving import load_model
+
     model, _config = load_model(run_dir)
     return model
 

@@ -353,7 +353,7 @@ def run_throughput(files, seed, tmp, log):
     from caae_tf.config import CAAEConfig, apply_overrides
     from caae_tf.edit import Editor, edit_files
     from caae_tf.models.caae import CAAE
-    from caae_tf.train import dummy_batch
+    from caae_tf.serving import dummy_batch
 
     keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(seed)

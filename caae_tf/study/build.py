@@ -143,15 +143,12 @@ def generated_from_source(source: str, emotions: Sequence[str], per_emotion: int
 
 def detect_model_kind(path: str) -> str:
     """``cgan`` or ``caae`` for a run dir (config.yaml) or a SavedModel (caae_tf_export.json)."""
-    import json
-
     from caae_tf.errors import ModelError
+    from caae_tf.serving import CONFIG_FILE, METADATA_FILE, read_export_metadata
 
-    meta = os.path.join(path, "caae_tf_export.json")
-    cfg = os.path.join(path, "config.yaml")
-    if os.path.isfile(meta):
-        with open(meta, encoding="utf-8") as fh:
-            kind = json.load(fh).get("model")
+    cfg = os.path.join(path, CONFIG_FILE)
+    if os.path.isfile(os.path.join(path, METADATA_FILE)):
+        kind = read_export_metadata(path).get("model")
     elif os.path.isfile(cfg):
         import yaml
 

@@ -18,7 +18,7 @@ from caae_tf import bench
 from caae_tf import losses as L
 from caae_tf.config import CAAEConfig
 from caae_tf.models.caae import CAAE
-from caae_tf.train import _to_float_dict
+from caae_tf.serving import to_float_dict
 
 
 class BatchedIdentityCAAE(CAAE):
@@ -68,11 +68,11 @@ def run(model, cfg, steps=3):
     def fn(batch):
         out = strategy.run(model.train_step, args=(batch,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
-    _to_float_dict(fn(b))
+    to_float_dict(fn(b))
     ts = []
     for _ in range(steps):
         t = time.perf_counter()
-        losses = _to_float_dict(fn(b))
+        losses = to_float_dict(fn(b))
         ts.append(time.perf_counter() - t)
     return ts, losses
 

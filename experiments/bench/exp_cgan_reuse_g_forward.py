@@ -17,7 +17,7 @@ from caae_tf import bench
 from caae_tf.config import CGANConfig
 from caae_tf.models.cgan import CGAN, _masked_mean
 from caae_tf.losses import per_example_bce
-from caae_tf.train import _to_float_dict
+from caae_tf.serving import to_float_dict
 
 
 class ReuseCGAN(CGAN):
@@ -57,12 +57,12 @@ def run(model, cfg, steps=5):
     def fn(batch):
         out = strategy.run(model.train_step, args=(batch,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
-    _to_float_dict(fn(b))
-    _to_float_dict(fn(b))
+    to_float_dict(fn(b))
+    to_float_dict(fn(b))
     ts = []
     for _ in range(steps):
         t = time.perf_counter()
-        losses = _to_float_dict(fn(b))
+        losses = to_float_dict(fn(b))
         ts.append(time.perf_counter() - t)
     return ts, losses
 
