@@ -503,7 +503,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
     """``edit`` (kind ``caae``) or ``generate`` (kind ``cgan``) SavedModel throughput per device."""
     tf = _tf()
     from caae_tf import flops as F
-    from caae_tf.serving import dummy_batch, read_export_metadata
+    from caae_tf.serving import dummy_batch, is_saved_model, load_saved_model, read_export_metadata
 
     with tempfile.TemporaryDirectory(prefix=f"caae_bench_{kind}_") as tmp:
         flops_source = "random-init model exported here"
@@ -524,7 +524,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
             export_s = time.perf_counter() - t0
         else:
             path, export_s = model_path, None
-            if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            if not is_saved_model(path):
                 raise BenchError(f"--model {path}: not a SavedModel dir (no saved_model.pb)")
             cfg, flops_source = _config_for_saved_model(kind, path, config)
             flops_cfg_model = None
@@ -544,7 +544,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
             flops_per_image = F.cgan_generate_flops(flops_cfg_model)
 
         t0 = time.perf_counter()
-        loaded = tf.saved_model.load(path)
+        loaded = load_saved_model(path)
         load_s = time.perf_counter() - t0
         sig = loaded.signatures["serving_default"]
         s = int(config.image_size)
