@@ -20,9 +20,9 @@ CHILD = textwrap.dedent(
 
     import numpy as np
 
-    from caae_tf import bench, edit, generate, serving  # noqa: F401
+    from caae_tf import bench, edit, generate, serving
     from caae_tf.export import caae as export_caae, cgan as export_cgan
-    from caae_tf.study import build  # noqa: F401
+    from caae_tf.study import build
 
     assert "caae_tf.train" not in sys.modules, "importing the inference modules imported caae_tf.train"
 
