@@ -7,7 +7,7 @@ Subjects (each returns one flat-ish JSON-able dict, see :func:`run_bench`):
     :func:`caae_tf.train.fit` wraps it (``strategy.run`` + ``strategy.reduce``, ``jit_compile`` from the
     config or ``--jit``), losses fetched to Python every step as the driver does. The batch is a fixed,
     random, device-resident batch, so the input pipeline is *not* part of this figure (see ``data``). The
-    model comes from :func:`caae_tf.train.build_model`; a CAAE with the identity loss (λ2 > 0) gets a
+    model comes from :func:`caae_tf.serving.build_model`; a CAAE with the identity loss (λ2 > 0) gets a
     **randomly initialised, full-width** VGG-Face :class:`~caae_tf.models.vgg_face.IdentityFeatures` at
     ``identity_input_size`` (weights do not change the speed, and no weight file is needed).
     FLOPs per step are analytic (:mod:`caae_tf.flops`), ``achieved_flops = flops_per_step / step_time``
@@ -16,7 +16,7 @@ Subjects (each returns one flat-ish JSON-able dict, see :func:`run_bench`):
     relative to what this machine, under its current load, actually reaches, not to a data-sheet peak.
 
 ``data``
-    ``tf.data`` images/s of the training pipeline (:func:`caae_tf.train.make_training_dataset` on
+    ``tf.data`` images/s of the training pipeline (:func:`caae_tf.data.pipeline.make_training_dataset` on
     TFRecords: decode, crop, resize, flip, batch) — from ``--records DIR`` or a temporary records dir of
     synthetic faces (:func:`data_prep.synthetic.generate_dataset` → :func:`caae_tf.data.records.write_records`)
     — against what the CAAE train step consumes at the same batch/resolution (``--consumer-ips`` or a
@@ -69,7 +69,7 @@ PRESET_NAMES: dict[str, dict[str, str]] = {
 
 def preset_overrides(preset: str, kind: str) -> list[str]:
     """``key=value`` overrides of ``--preset`` for model ``kind`` (read from the packaged preset file)."""
-    from caae_tf import presets  # noqa: PLC0415
+    from caae_tf import presets
 
     if preset not in PRESET_NAMES:
         raise BenchError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
@@ -98,12 +98,12 @@ def resolve_bench_config(
     jit: bool | None = None,
 ) -> TrainConfig:
     """Config defaults → preset → ``--config`` file keys → ``--set`` → explicit size/batch/precision/jit."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     cls = KIND_CLASSES[kind]
     cfg = apply_overrides(cls(), preset_overrides(preset, kind))
     if config_file:
-        from caae_tf.presets import resolve  # noqa: PLC0415
+        from caae_tf.presets import resolve
 
         config_file = resolve(config_file)
         try:
@@ -151,16 +151,16 @@ def peak_rss_mb() -> float:
 def environment(policy: str | None = None, jit: bool | None = None) -> dict[str, Any]:
     """Versions, device, CPU, threads and load of this run."""
     tf = _tf()
-    import keras  # noqa: PLC0415
+    import keras
 
-    from caae_tf.precision import cpu_has_bf16  # noqa: PLC0415
+    from caae_tf.precision import cpu_has_bf16
 
     gpus = tf.config.list_physical_devices("GPU")
     gpu_names = []
     for g in gpus:
         try:
             gpu_names.append(tf.config.experimental.get_device_details(g).get("device_name", g.name))
-        except Exception:  # noqa: BLE001
+        except Exception:
             gpu_names.append(g.name)
     try:
         affinity = len(os.sched_getaffinity(0))
@@ -203,7 +203,7 @@ def _command_line() -> str:
 
 def compute_dtype(policy: str) -> str:
     _tf()
-    import keras  # noqa: PLC0415
+    import keras
 
     return keras.mixed_precision.Policy(policy).compute_dtype
 
@@ -250,7 +250,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def make_identity_net(config: CAAEConfig):
     """A randomly initialised full-width VGG-Face feature extractor at ``identity_input_size`` (built)."""
     tf = _tf()
-    from caae_tf.models.vgg_face import IdentityFeatures, VGGFace  # noqa: PLC0415
+    from caae_tf.models.vgg_face import IdentityFeatures, VGGFace
 
     s = int(config.identity_input_size)
     vgg = VGGFace(width_multiplier=1.0, input_size=s, include_top=False)
@@ -261,11 +261,11 @@ def make_identity_net(config: CAAEConfig):
 
 
 def build_bench_model(config: TrainConfig, *, for_training: bool = True):
-    """The driver's model (:func:`caae_tf.train.build_model`), with a random identity network when needed."""
-    from caae_tf.train import build_model  # noqa: PLC0415
+    """The driver's model (:func:`caae_tf.serving.build_model`), with a random identity network when needed."""
+    from caae_tf.serving import build_model
 
     if isinstance(config, CAAEConfig) and for_training and config.identity_weight > 0:
-        from caae_tf.models.caae import CAAE  # noqa: PLC0415
+        from caae_tf.models.caae import CAAE
 
         return CAAE(config, identity_net=make_identity_net(config))
     return build_model(config, for_training=for_training)
@@ -287,7 +287,7 @@ def synthetic_batch(config: TrainConfig, batch_size: int | None = None, seed: in
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from caae_tf.progress import Progress  # noqa: PLC0415
+    from caae_tf.progress import Progress
 
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON result only
         return Progress(total, desc, enabled)
@@ -311,12 +311,12 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
     The global precision policy must already be set (:func:`caae_tf.precision.set_policy`).
     """
     tf = _tf()
-    from caae_tf import flops as F  # noqa: PLC0415
-    from caae_tf.train import _to_float_dict  # noqa: PLC0415
+    from caae_tf import flops as F
+    from caae_tf.serving import to_float_dict
 
     if steps < 1 or warmup < 1:
         raise BenchError(f"need steps >= 1 and warmup >= 1 (the first call traces), got {steps}, {warmup}")
-    import keras  # noqa: PLC0415
+    import keras
 
     keras.utils.set_random_seed(config.seed)
     strategy = tf.distribute.get_strategy()
@@ -339,7 +339,7 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
     first_step_s = None
     for i in range(warmup + steps):
         t0 = time.perf_counter()
-        losses = _to_float_dict(train_fn(batch))
+        losses = to_float_dict(train_fn(batch))
         dt = time.perf_counter() - t0
         if i == 0:
             first_step_s = dt
@@ -379,8 +379,8 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
 
 def make_synthetic_records(out_dir: str, n: int = 192, size: int = 128, seed: int = 0) -> str:
     """Render ``n`` synthetic faces at ``size`` px and write them as TFRecords into ``out_dir/records``."""
-    from caae_tf.data.records import write_records  # noqa: PLC0415
-    from data_prep.synthetic import generate_dataset  # noqa: PLC0415
+    from caae_tf.data.records import write_records
+    from data_prep.synthetic import generate_dataset
 
     synth = os.path.join(out_dir, "synth")
     ids = max(1, n // 16)
@@ -395,7 +395,7 @@ def bench_data(config: CAAEConfig, *, records: str | None = None, batches: int =
                consumer_ips: float | None = None, consumer_steps: int = 2, synth_images: int = 192,
                synth_size: int = 128, progress: bool = False) -> dict[str, Any]:
     """tf.data images/s of the training pipeline vs the train step's consumption → ``headroom``."""
-    from caae_tf.train import make_training_dataset  # noqa: PLC0415
+    from caae_tf.data.pipeline import make_training_dataset
 
     with tempfile.TemporaryDirectory(prefix="caae_bench_data_") as tmp:
         source = records
@@ -425,7 +425,7 @@ def bench_data(config: CAAEConfig, *, records: str | None = None, batches: int =
         "batches": batches,
         "records": records or f"temporary: {synth_images} synthetic faces at {synth_size} px, 4 shards",
         "records_prep_s": prep_s,
-        "pipeline": "caae_tf.train.make_training_dataset (decode, crop, resize, flip, batch, prefetch)",
+        "pipeline": "caae_tf.data.pipeline.make_training_dataset (decode, crop, resize, flip, batch, prefetch)",
     }
     if consumer_ips is None:
         train = bench_train(config, steps=consumer_steps, warmup=1, progress=progress)
@@ -483,24 +483,15 @@ def _time_signature(call: Callable[[int], Any], *, calls: int, big_batch: int, b
     }
 
 
-def _read_export_info(path: str) -> dict:
-    import json  # noqa: PLC0415
-
-    info = os.path.join(path, "caae_tf_export.json")
-    if not os.path.isfile(info):
-        return {}
-    with open(info, encoding="utf-8") as fh:
-        return json.load(fh)
-
-
 def _config_for_saved_model(kind: str, path: str, fallback: TrainConfig) -> tuple[TrainConfig | None, str]:
     """The model config behind an exported SavedModel (for FLOPs), or None when it cannot be known."""
-    from caae_tf.config import load_config  # noqa: PLC0415
+    from caae_tf.config import load_config
+    from caae_tf.serving import read_export_metadata
 
-    info = _read_export_info(path)
+    info = read_export_metadata(path)
     if kind == "cgan" and isinstance(info.get("config"), dict):
         return CGANConfig.from_dict(info["config"], source=path), "export metadata"
-    src = info.get("source") or info.get("source_run_dir")
+    src = info.get("source_run_dir")
     if src and os.path.isfile(os.path.join(src, "config.yaml")):
         return load_config(os.path.join(src, "config.yaml"), KIND_CLASSES[kind]), f"{src}/config.yaml"
     return None, "unknown (no config beside the SavedModel)"
@@ -511,8 +502,8 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
                     policy: str = "float32", progress: bool = False) -> dict[str, Any]:
     """``edit`` (kind ``caae``) or ``generate`` (kind ``cgan``) SavedModel throughput per device."""
     tf = _tf()
-    from caae_tf import flops as F  # noqa: PLC0415
-    from caae_tf.train import dummy_batch  # noqa: PLC0415
+    from caae_tf import flops as F
+    from caae_tf.serving import dummy_batch, is_saved_model, load_saved_model, read_export_metadata
 
     with tempfile.TemporaryDirectory(prefix=f"caae_bench_{kind}_") as tmp:
         flops_source = "random-init model exported here"
@@ -523,17 +514,17 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
             path = os.path.join(tmp, "saved_model")
             t0 = time.perf_counter()
             if kind == "caae":
-                from caae_tf.export.caae import export_caae  # noqa: PLC0415
+                from caae_tf.export.caae import export_caae
 
                 export_caae(model, path)
             else:
-                from caae_tf.export.cgan import export_cgan  # noqa: PLC0415
+                from caae_tf.export.cgan import export_cgan
 
                 export_cgan(model, path)
             export_s = time.perf_counter() - t0
         else:
             path, export_s = model_path, None
-            if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            if not is_saved_model(path):
                 raise BenchError(f"--model {path}: not a SavedModel dir (no saved_model.pb)")
             cfg, flops_source = _config_for_saved_model(kind, path, config)
             flops_cfg_model = None
@@ -542,7 +533,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
                 flops_cfg_model.build_all(dummy_batch(cfg, 1))
                 config = cfg
             else:
-                info = _read_export_info(path)
+                info = read_export_metadata(path)
                 if info.get("image_size"):
                     config = config.replace("image_size", int(info["image_size"]), source=path)
         if flops_cfg_model is None:
@@ -553,7 +544,7 @@ def bench_inference(kind: str, config: TrainConfig, *, model_path: str | None = 
             flops_per_image = F.cgan_generate_flops(flops_cfg_model)
 
         t0 = time.perf_counter()
-        loaded = tf.saved_model.load(path)
+        loaded = load_saved_model(path)
         load_s = time.perf_counter() - t0
         sig = loaded.signatures["serving_default"]
         s = int(config.image_size)
@@ -622,7 +613,7 @@ def run_bench(
     """Run one benchmark and return its result dict (what ``caae-tf bench`` prints as JSON)."""
     if subject not in SUBJECTS:
         raise BenchError(f"unknown subject {subject!r}; choose one of {', '.join(SUBJECTS)}")
-    from caae_tf.precision import set_policy  # noqa: PLC0415
+    from caae_tf.precision import set_policy
 
     kind = SUBJECT_KIND[subject]
     config = resolve_bench_config(kind, preset, config_file, overrides, image_size=image_size,

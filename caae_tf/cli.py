@@ -46,12 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            mod = _load(name)
-        except ModuleNotFoundError as exc:  # a command whose module is not written yet
-            if exc.name != f"caae_tf.commands.{COMMANDS[name]}":
-                raise
-            continue
+        mod = _load(name)
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP))
         p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="show TensorFlow's own log output")
@@ -69,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     tf_env.configure(verbose=getattr(args, "verbose", False))
     if getattr(_load(args._command), "NEEDS_TF", True):
         tf_env.tf()  # import TensorFlow once, with its C++ start-up banners hidden unless --verbose
-    from caae_tf.errors import UserError  # noqa: PLC0415
+    from caae_tf.errors import UserError
 
     try:
         return int(_load(args._command).run(args) or 0)

@@ -478,7 +478,7 @@ def load_config(path: str | os.PathLike, cls: type[TrainConfig] | None = None) -
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> None:
     """Write ``cfg`` (plus optional provenance under ``_run``) as YAML; read back with :func:`load_config`."""
-    from caae_tf.atomic import atomic_write_text  # noqa: PLC0415
+    from caae_tf.atomic import atomic_write_text
 
     text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     if extra:

@@ -89,15 +89,15 @@ def run_demo(
     preset: str | None = None,
 ) -> dict:
     """Run the demo (module docstring); returns the summary written to ``OUT/summary.json``."""
-    from caae_tf.config import IdentityConfig, apply_overrides, load_config  # noqa: PLC0415
-    from caae_tf.edit import Editor  # noqa: PLC0415
-    from caae_tf.evaluation.synthetic_truth import make_cases, run_synthetic_truth  # noqa: PLC0415
-    from caae_tf.export.caae import export_caae  # noqa: PLC0415
-    from caae_tf.identity_train import train_identity  # noqa: PLC0415
-    from caae_tf.images import list_images, read_image, to_float, write_image  # noqa: PLC0415
-    from caae_tf.labels import grid_labels  # noqa: PLC0415
-    from caae_tf.train import train_command  # noqa: PLC0415
-    from data_prep.synthetic import generate_dataset  # noqa: PLC0415
+    from caae_tf.config import IdentityConfig, apply_overrides, load_config
+    from caae_tf.edit import Editor
+    from caae_tf.evaluation.synthetic_truth import make_cases, run_synthetic_truth
+    from caae_tf.export.caae import export_caae
+    from caae_tf.identity_train import train_identity
+    from caae_tf.images import list_images, read_image, write_image
+    from caae_tf.labels import grid_labels
+    from caae_tf.train import train_command
+    from data_prep.synthetic import generate_dataset
 
     clock = _Clock()
     out_dir = os.path.abspath(out_dir)
@@ -133,7 +133,7 @@ def run_demo(
     # 3. CAAE --------------------------------------------------------------------------------------
     caae_dir = os.path.join(out_dir, "caae")
     cfg_file = os.path.join(out_dir, "caae_demo_resolved.yaml")
-    from caae_tf.config import save_config  # noqa: PLC0415
+    from caae_tf.config import save_config
 
     save_config(caae_cfg, cfg_file)
     print(f"[3/6] CAAE ({caae_cfg.steps} steps, batch {caae_cfg.batch_size}, {size}px) -> {caae_dir}")
@@ -151,7 +151,7 @@ def run_demo(
     for k, case in enumerate(cases[:3]):
         write_image(os.path.join(edits_dir, f"heldout_{k}_grid7.png"), editor.edit_grid(case.x, 7))
     if caae_cfg.edit_region:
-        from caae_tf.train import load_model  # noqa: PLC0415
+        from caae_tf.train import load_model
 
         region = load_model(caae_dir)[0].edit_region_mask().numpy()[0, ..., 0]
         write_image(os.path.join(edits_dir, "edit_region.png"),
@@ -208,7 +208,7 @@ def run_demo(
 
 
 def _print_summary(s: dict) -> None:
-    from caae_tf.evaluation.synthetic_truth import format_summary  # noqa: PLC0415
+    from caae_tf.evaluation.synthetic_truth import format_summary
 
     print("\n== caae-tf demo: done in {:.0f} s ==".format(s["seconds"]["total"]))
     print("held-out identities edited to the 49 grid labels, compared with the renderer's ground truth "

@@ -19,7 +19,6 @@ the inputs' relative paths) and returns a per-face JSON-able report plus where t
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -31,18 +30,13 @@ from caae_tf.errors import ModelError, UserError
 from caae_tf.images import (IMAGE_EXTENSIONS, ImageReadError, center_crop_resize, make_grid, read_image, to_float,
                             to_uint8, write_image)
 from caae_tf.labels import grid_labels, validate_va
+from caae_tf.serving import METADATA_FILE, is_saved_model, load_model, load_saved_model, read_export_metadata
 from caae_tf.tf_env import tf as _tf
-
-EXPORT_INFO = "caae_tf_export.json"
-
-
-def is_saved_model(path: str) -> bool:
-    return os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
 def _run_provenance(run_dir: str) -> dict:
     """The ``_run`` provenance block that training writes (commented) at the end of ``config.yaml``."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     try:
         with open(os.path.join(run_dir, "config.yaml"), encoding="utf-8") as fh:
@@ -65,21 +59,20 @@ def model_alignment(path: str | None, image_size: int) -> dict:
     faces, a CSV, older exports) the default template ``face5`` at margin 0.2, which matches the synthetic
     renderer's geometry (:mod:`data_prep.align`). ``source`` in the result says which one was used.
     """
-    from data_prep.align import alignment_info  # noqa: PLC0415
+    from data_prep.align import alignment_info
 
     found, where = None, "default"
     if path and os.path.isdir(path):
         if is_saved_model(path):
             try:
-                with open(os.path.join(path, EXPORT_INFO), encoding="utf-8") as fh:
-                    found = json.load(fh).get("alignment")
-                where = f"{EXPORT_INFO} of {path}"
+                found = read_export_metadata(path).get("alignment")
+                where = f"{METADATA_FILE} of {path}"
             except (OSError, ValueError):
                 found = None
         else:
             data = _run_provenance(path).get("data")
             if isinstance(data, str):
-                from caae_tf.data.records import alignment_of  # noqa: PLC0415
+                from caae_tf.data.records import alignment_of
 
                 found = alignment_of(data)
                 where = f"manifest of {data}"
@@ -124,8 +117,6 @@ class Editor:
             raise ModelError(f"{path}: no such model directory (expected a run dir or a SavedModel)")
         if is_saved_model(path):
             return cls._from_saved_model(path, chunk)
-        from caae_tf.train import load_model  # noqa: PLC0415
-
         model, config = load_model(path)
         if config.model != "caae":
             raise ModelError(f"{path}: holds a {config.model!r} model, `edit` needs a CAAE")
@@ -135,15 +126,13 @@ class Editor:
 
     @classmethod
     def _from_saved_model(cls, path: str, chunk: int) -> "Editor":
-        tf = _tf()
-        loaded = tf.saved_model.load(path)
+        loaded = load_saved_model(path)
         sigs = loaded.signatures
         if "edit_float" not in sigs or "encode_float" not in sigs:
             raise ModelError(f"{path}: SavedModel lacks the caae-tf editor signatures (edit_float/encode_float)")
-        info_path = os.path.join(path, EXPORT_INFO)
-        if os.path.exists(info_path):
-            with open(info_path, encoding="utf-8") as fh:
-                size = json.load(fh)["image_size"]
+        meta = read_export_metadata(path)
+        if meta:
+            size = meta["image_size"]
         else:
             size = sigs["edit_float"].structured_input_signature[1]["images"].shape[1]
         edit_sig, enc_sig = sigs["edit_float"], sigs["encode_float"]
@@ -179,7 +168,8 @@ class Editor:
         images = np.asarray(images, dtype=np.float32)
         self._check(images)
         return np.concatenate(
-            [np.asarray(self._encode_fn(tf.constant(images[i : i + self.chunk]))) for i in range(0, len(images), self.chunk)]
+            [np.asarray(self._encode_fn(tf.constant(images[i : i + self.chunk])))
+             for i in range(0, len(images), self.chunk)]
         )
 
     def _check(self, images: np.ndarray) -> None:
@@ -254,8 +244,8 @@ def edit_photo(
     :class:`data_prep.align.NoFaceError` when no face (of at least ``min_face`` px) is found, or none of
     ``face_index`` exists. ``timings`` (a dict) accumulates seconds per stage (detect/warp/model/paste).
     """
-    from data_prep.align import NoFaceError, align_landmarks, paste_back  # noqa: PLC0415
-    from data_prep.detect import as_rgb8, get_detector  # noqa: PLC0415
+    from data_prep.align import NoFaceError, align_landmarks, paste_back
+    from data_prep.detect import as_rgb8, get_detector
 
     clock = _Timer(timings)
     t = time.perf_counter()
@@ -386,7 +376,7 @@ def edit_files(
 ) -> EditReport:
     """Edit image files and folders (:func:`expand_inputs`); each bad file is reported and skipped, never a
     crash mid-run. Outputs: ``OUT/<relative dir>/<stem>_v<V>_a<A>.png`` (``<stem>_grid<N>.png``)."""
-    from caae_tf.progress import Progress  # noqa: PLC0415
+    from caae_tf.progress import Progress
 
     os.makedirs(out_dir, exist_ok=True)
     inputs = expand_inputs(paths)
@@ -397,7 +387,7 @@ def edit_files(
     used: set[str] = set()
     det = None
     if align:
-        from data_prep.detect import get_detector  # noqa: PLC0415
+        from data_prep.detect import get_detector
 
         det = get_detector(detector, min_face=min_face, max_side=max_side)
     bar = Progress(len(inputs), f"editing {len(inputs)} image(s) with {editor.source}", progress, unit="image")
@@ -415,7 +405,7 @@ def edit_files(
             folder = os.path.join(out_dir, rel) if rel else out_dir
             if grid:
                 if align:
-                    from data_prep.align import NoFaceError, align_faces  # noqa: PLC0415
+                    from data_prep.align import NoFaceError, align_faces
 
                     al = editor.alignment
                     aligned, _ = align_faces(photo, editor.image_size, al["margin"], al["template"], detector=det,

@@ -76,10 +76,10 @@ FROZEN_BACKWARD_FACTOR = 1
 
 
 def _keras():
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     _tf()
-    import keras  # noqa: PLC0415
+    import keras
 
     return keras
 

@@ -1,6 +1,6 @@
 """Sampling and label interpolation with a trained cGAN (paper 001 §3.3, Fig. 5).
 
-:class:`Generator` wraps either a training run dir (restored through ``caae_tf.train.load_model``) or a
+:class:`CGANSampler` wraps either a training run dir (restored through ``caae_tf.serving.load_model``) or a
 SavedModel written by :func:`caae_tf.export.cgan.export_cgan` (detected by its ``saved_model.pb``).
 
 Conditioning paths (all keep Σ v = 1, paper 001 Eq. 2):
@@ -110,10 +110,10 @@ def interpolation_path(
     return _labels.interpolation_weights(j, a, source=i)
 
 
-# ------------------------------------------------------------------------------------------ Generator
+# -------------------------------------------------------------------------------------- CGANSampler
 
-class Generator:
-    """A trained cGAN generator from a run dir or a SavedModel dir (``Generator(path)``).
+class CGANSampler:
+    """A trained cGAN generator from a run dir or a SavedModel dir (``CGANSampler(path)``).
 
     ``generate(z, weights)`` returns float32 images in [-1, 1]; weights are checked against Eq. 2–3 (rows
     in [0,1]^6 summing to 1 within 1e-3) and never renormalised.
@@ -130,16 +130,16 @@ class Generator:
             self.source = os.fspath(path)
             self._load(self.source)
         else:
-            raise ValueError("Generator needs a path or a model")
+            raise ValueError("CGANSampler needs a path or a model")
 
     @classmethod
-    def from_model(cls, model) -> "Generator":
+    def from_model(cls, model) -> "CGANSampler":
         """Wrap an in-memory :class:`caae_tf.models.cgan.CGAN`."""
         return cls(model=model)
 
     # ------------------------------------------------------------------ loading
     def _set_model(self, model, source: str) -> None:
-        from caae_tf.models.cgan import CGAN  # noqa: PLC0415
+        from caae_tf.models.cgan import CGAN
 
         if not isinstance(model, CGAN):
             raise ModelError(f"{source}: not a cGAN model ({type(model).__name__}); use `caae-tf edit` for CAAE")
@@ -163,21 +163,14 @@ class Generator:
             raise ModelError(f"{path}: expected a directory (run dir or SavedModel), got a file")
 
     def _load_saved_model(self, path: str) -> None:
-        import json  # noqa: PLC0415
-
-        from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+        from caae_tf.serving import load_saved_model, read_export_metadata
+        from caae_tf.tf_env import tf as _tf
 
         tf = _tf()
-        meta_path = os.path.join(path, "caae_tf_export.json")
-        if os.path.isfile(meta_path):
-            with open(meta_path, encoding="utf-8") as fh:
-                self.meta = json.load(fh)
-            if self.meta.get("model", "cgan") != "cgan":
-                raise ModelError(f"{path}: SavedModel holds a {self.meta.get('model')!r} model, expected a cGAN")
-        try:
-            loaded = tf.saved_model.load(path)
-        except Exception as exc:  # noqa: BLE001 - TF raises many types for corrupt SavedModels
-            raise ModelError(f"{path}: cannot load SavedModel: {str(exc).splitlines()[0]}") from None
+        self.meta = read_export_metadata(path)
+        if self.meta.get("model", "cgan") != "cgan":
+            raise ModelError(f"{path}: SavedModel holds a {self.meta.get('model')!r} model, expected a cGAN")
+        loaded = load_saved_model(path)
         sig = loaded.signatures.get("serving_default")
         inputs = sig.structured_input_signature[1] if sig is not None else {}
         if sig is None or set(inputs) != {"z", "emotion_weights"}:
@@ -213,7 +206,7 @@ class Generator:
         From a SavedModel without the ``generate_float`` function the output is the uint8 signature's
         (quantised to 256 levels). ``callback(n_done)`` is called after each batch (progress bars).
         """
-        from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+        from caae_tf.tf_env import tf as _tf
 
         tf = _tf()
         z = np.asarray(z, dtype=np.float32)
@@ -261,11 +254,9 @@ class Generator:
 
 
 def load_run_dir(run_dir: str):
-    """Restore the cGAN of a training run dir through ``caae_tf.train.load_model`` (imported lazily)."""
-    try:
-        from caae_tf.train import load_model  # noqa: PLC0415
-    except ImportError as exc:
-        raise ModelError(f"{run_dir}: cannot load a run dir here ({exc}); export it to a SavedModel") from None
+    """Restore the cGAN of a training run dir (:func:`caae_tf.serving.load_model`)."""
+    from caae_tf.serving import load_model
+
     model, _config = load_model(run_dir)
     return model
 
@@ -273,7 +264,7 @@ def load_run_dir(run_dir: str):
 # ---------------------------------------------------------------------------------------------- grids
 
 def interpolation_grid(
-    generator: Generator,
+    generator: CGANSampler,
     emotion: str | int | None = None,
     to: str | int | None = None,
     steps: int = 11,

@@ -44,7 +44,7 @@ MIN_IMAGES_FOR_HELDOUT = 5
 
 
 def _tf():
-    from caae_tf.tf_env import tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf
 
     return tf()
 
@@ -65,8 +65,8 @@ def split_heldout(identity: np.ndarray, fraction: float = HELDOUT_FRACTION, seed
 
 def prepare_split(source: str, run_dir: str, seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Read ``source``, remap identities to 0..K-1, split, write ``train.csv``/``heldout.csv`` into ``run_dir``."""
-    from caae_tf.data.pipeline import source_kind  # noqa: PLC0415
-    from caae_tf.data.table import load_table  # noqa: PLC0415
+    from caae_tf.data.pipeline import source_kind
+    from caae_tf.data.table import load_table
 
     if source_kind(source) == "records":
         raise DataError(f"{source}: train-identity reads a CSV or a folder with labels.csv (it splits images per "
@@ -79,7 +79,7 @@ def prepare_split(source: str, run_dir: str, seed: int = 0, progress: bool = Fal
     if uniq.size < 2:
         raise DataError(f"{source}: needs at least 2 identities to train an identity classifier, found {uniq.size}")
     held = split_heldout(remapped, HELDOUT_FRACTION, seed)
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     table = pd.DataFrame({"path": df["path"].to_numpy(), "identity": remapped.astype(np.int64)})
     os.makedirs(run_dir, exist_ok=True)
@@ -100,12 +100,12 @@ def train_identity(source: str, run_dir: str, config: IdentityConfig | None = No
     """Train the identity classifier; returns a dict of results (also written to ``identity.json``)."""
     config = config or IdentityConfig()
     config.validate()
-    tf = _tf()
-    import keras  # noqa: PLC0415
+    _tf()  # TensorFlow first, with its start-up logs quietened, then Keras
+    import keras
 
-    from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
-    from caae_tf.models.vgg_face import RUN_META, RUN_WEIGHTS, VGGFace, _scaled  # noqa: PLC0415
-    from caae_tf.precision import set_policy  # noqa: PLC0415
+    from caae_tf.data.pipeline import make_dataset
+    from caae_tf.models.vgg_face import RUN_META, RUN_WEIGHTS, VGGFace, _scaled
+    from caae_tf.precision import set_policy
 
     source = os.path.abspath(os.fspath(source))
     run_dir = os.path.abspath(os.fspath(run_dir))

@@ -30,7 +30,7 @@ class ImageReadError(UserError, ValueError):
 
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 

@@ -37,7 +37,7 @@ def resolve_policy(name: str) -> str:
         return name
     if os.environ.get("CAAE_TF_PRECISION"):
         return resolve_policy(os.environ["CAAE_TF_PRECISION"])
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     gpus = tf.config.list_physical_devices("GPU")
@@ -50,10 +50,10 @@ def resolve_policy(name: str) -> str:
 
 def set_policy(name: str) -> str:
     """Resolve and set the global Keras dtype policy; returns the concrete policy name."""
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     _tf()
-    import keras  # noqa: PLC0415
+    import keras
 
     policy = resolve_policy(name)
     keras.mixed_precision.set_global_policy(policy)

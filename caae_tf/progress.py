@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, TypeVar
-
-T = TypeVar("T")
-
 
 class Progress:
     """A thin wrapper over ``keras.utils.Progbar`` with ``update(n, **values)`` and ``close()``.
@@ -25,10 +21,10 @@ class Progress:
         self.count = 0
         self._bar = None
         if enabled:
-            from caae_tf.tf_env import tf  # noqa: PLC0415
+            from caae_tf.tf_env import tf
 
             tf()
-            import keras  # noqa: PLC0415
+            import keras
 
             if desc:
                 print(desc, flush=True)
@@ -46,17 +42,3 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None and self._bar.target is not None and self.count < self._bar.target:
             self._bar.update(self._bar.target, finalize=True)
-
-
-def track(iterable: Iterable[T], total: int | None = None, desc: str = "", enabled: bool = True) -> Iterator[T]:
-    """Iterate with a progress bar."""
-    if total is None:
-        try:
-            total = len(iterable)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
-    bar = Progress(total, desc, enabled)
-    for item in iterable:
-        yield item
-        bar.update(1)
-    bar.close()

@@ -33,7 +33,8 @@ valence/arousal. Without ``val_data`` the rows are split by identity so that no 
   otherwise the row itself: the file name of its ``source/path`` (so the oversampled copies of an image in
   a balanced (``--balance``) AffectNet set stay on one side, and the split does not depend on where
   the images were when the records were made), or its encoded bytes when no path was recorded (SipHash
-  keyed with the seed, ``tf.strings.to_hash_bucket_strong``). AffectNet has no identities, so this is the AffectNet case.
+  keyed with the seed, ``tf.strings.to_hash_bucket_strong``). AffectNet has no identities, so this is the
+  AffectNet case.
 
 Both splits are counted before training; an empty one is a :class:`DataError` before anything is trained.
 Paper 000 validates its Table II networks on 4,500 AffectNet *training* images held out from training:
@@ -63,7 +64,7 @@ CONFIG_FILE = "config.yaml"
 
 
 def _tf():
-    from caae_tf.tf_env import tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf
 
     return tf()
 
@@ -76,7 +77,7 @@ def is_records_source(source: str) -> bool:
 
 def load_va_table(source: str, progress: bool = False):
     """``load_table(source, require=("va",))`` plus the label arrays; raises DataError when nothing is left."""
-    from caae_tf.data.table import label_arrays, load_table  # noqa: PLC0415
+    from caae_tf.data.table import label_arrays, load_table
 
     df, skips = load_table(source, require=("va",), progress=progress)
     if len(df) == 0:
@@ -165,7 +166,7 @@ def _records_examples(source: str, cfg: RegressorConfig, training: bool, split: 
     """Parsed, still encoded records of ``source`` with finite valence/arousal; ``split`` None (all rows) /
     "train" / "val" keeps one side of the split (decided before any image is decoded)."""
     tf = _tf()
-    from caae_tf.data import records as R  # noqa: PLC0415
+    from caae_tf.data import records as R
 
     R.read_manifest(source)
     files = R.shard_files(source)
@@ -207,7 +208,7 @@ def records_split_counts(source: str, cfg: RegressorConfig) -> tuple[int, int]:
 
 def records_count(source: str, cfg: RegressorConfig) -> int:
     """Rows of a TFRecord directory with valence/arousal (from the manifest when it says)."""
-    from caae_tf.data.pipeline import dataset_info  # noqa: PLC0415
+    from caae_tf.data.pipeline import dataset_info
 
     info = dataset_info(source, require=("va",))
     return int(info["num_examples"])
@@ -217,7 +218,7 @@ def _records_datasets(source: str, cfg: RegressorConfig, training: bool, split: 
     """Batched datasets {"image", "va", "emotion8", "path"} from a TFRecord directory; ``split`` None (all
     rows) / "train" / "val" (module docstring). Training: shuffled, repeated, flipped per position."""
     tf = _tf()
-    from caae_tf.data.pipeline import preprocess_image  # noqa: PLC0415
+    from caae_tf.data.pipeline import preprocess_image
 
     size = int(cfg.image_size)
     ds = _records_examples(source, cfg, training, split)
@@ -328,7 +329,7 @@ class CombinedRegressor:
 
 
 def build_from_config(cfg: RegressorConfig):
-    from caae_tf.models.regressors import build_regressor  # noqa: PLC0415
+    from caae_tf.models.regressors import build_regressor
 
     return build_regressor(cfg.arch, cfg.image_size, cfg.width_multiplier)
 
@@ -382,7 +383,7 @@ def predict_dataset(predictor: RegressorPredictor, dataset) -> dict[str, np.ndar
 # ----------------------------------------------------------------------------------------------- training
 
 def _write_table3(run_dir: str, result: dict[str, Any]) -> None:
-    from caae_tf.evaluation.metrics import metrics_table  # noqa: PLC0415
+    from caae_tf.evaluation.metrics import metrics_table
 
     table = metrics_table({"valence": result["metrics"]["valence"], "arousal": result["metrics"]["arousal"]})
     table.to_csv(os.path.join(run_dir, "table3.csv"), float_format="%.4f")
@@ -393,7 +394,7 @@ def _write_table3(run_dir: str, result: dict[str, Any]) -> None:
 def evaluate_validation(predictor: RegressorPredictor, val_ds, run_dir: str | None = None,
                         paths: list[str] | None = None) -> dict[str, Any]:
     """Table III: RMSE/SAGR/CCC of the validation split (+ 8-class accuracy for MobileNetV2)."""
-    from caae_tf.evaluation.metrics import va_metrics  # noqa: PLC0415
+    from caae_tf.evaluation.metrics import va_metrics
 
     res = predict_dataset(predictor, val_ds)
     if len(res["va"]) == 0:
@@ -406,7 +407,7 @@ def evaluate_validation(predictor: RegressorPredictor, val_ds, run_dir: str | No
         out["emotion8_accuracy"] = (float(np.mean(res["pred_emotion8"][known].argmax(-1) == res["emotion8"][known]))
                                     if known.any() else None)
     if run_dir:
-        import pandas as pd  # noqa: PLC0415
+        import pandas as pd
 
         df = pd.DataFrame({
             "image": (paths if paths is not None and len(paths) == len(res["va"])
@@ -427,9 +428,9 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
     Returns the Table III result dict (also written to ``run_dir/table3.{csv,json}``).
     """
     _tf()
-    import keras  # noqa: PLC0415
+    import keras
 
-    from caae_tf.models.regressors import compile_regressor  # noqa: PLC0415
+    from caae_tf.models.regressors import compile_regressor
 
     try:
         os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)

@@ -32,21 +32,21 @@ def tf():
     """Import TensorFlow with the configured verbosity and return the module."""
     if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         configure(_VERBOSE)
-    import sys  # noqa: PLC0415
+    import sys
 
     if _VERBOSE or "tensorflow" in sys.modules:
-        import tensorflow as _tf  # noqa: PLC0415
+        import tensorflow as _tf
     else:
         # TF 2.21 writes oneDNN/CUDA banners from C++ (absl) straight to fd 2 before any Python log level
         # applies; hide fd 2 for the duration of the import only.
         with _quiet_fd2():
-            import tensorflow as _tf  # noqa: PLC0415
-            import keras  # noqa: F401, PLC0415
+            import tensorflow as _tf
+            import keras  # noqa: F401 - imported for its side effect: its start-up output falls in the hidden fd 2 too
 
     if not _VERBOSE:
         _tf.get_logger().setLevel(logging.ERROR)
         try:
-            import absl.logging  # noqa: PLC0415
+            import absl.logging
 
             absl.logging.set_verbosity(absl.logging.ERROR)
         except ImportError:  # pragma: no cover
@@ -56,7 +56,7 @@ def tf():
 
 class _quiet_fd2:
     def __enter__(self):
-        import sys  # noqa: PLC0415
+        import sys
 
         try:
             sys.stderr.flush()
@@ -73,7 +73,3 @@ class _quiet_fd2:
             os.dup2(self._saved, 2)
             os.close(self._saved)
         return False
-
-
-def is_verbose() -> bool:
-    return _VERBOSE

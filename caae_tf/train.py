@@ -8,6 +8,7 @@ TensorBoard scalars and image grids, a progress bar with the losses and img/s, a
 SIGINT/SIGTERM handling (checkpoint, then exit 0), the mixed-precision policy and the run-dir lock (one
 trainer per run dir, :mod:`caae_tf.runlock`; under ``MultiWorkerMirroredStrategy`` only the chief writes the
 run dir). The model supplies ``build_optimizers``, ``build_all``, ``train_step`` and ``sample_images``.
+Building a model from its config and restoring a run dir for inference are :mod:`caae_tf.serving`'s.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ from typing import Any
 import numpy as np
 
 from caae_tf import __version__
-from caae_tf.config import CAAEConfig, CGANConfig, TrainConfig, load_config, save_config
-from caae_tf.errors import ModelError, TrainingError
+from caae_tf.config import CAAEConfig, TrainConfig, load_config, save_config
+from caae_tf.data.pipeline import make_training_dataset
+from caae_tf.errors import TrainingError
+from caae_tf.serving import CKPT_DIR, CONFIG_FILE, MODEL_KINDS, build_model, to_float_dict, variable_map
+
+# restoring a run dir lives in caae_tf.serving; these names stay importable from here for older callers
+from caae_tf.serving import dummy_batch as dummy_batch
+from caae_tf.serving import load_model as load_model
 from caae_tf.tf_env import tf as _tf
 
-CONFIG_FILE = "config.yaml"
-CKPT_DIR = "checkpoints"
 LOG_DIR = "logs"
 SAMPLE_DIR = "samples"
 STATUS_FILE = "status.json"
-
-MODEL_KINDS = {"caae": CAAEConfig, "cgan": CGANConfig}
 
 #: Test hooks read from the environment (used by tests/test_reliability_kill.py; unset = no effect).
 #: ``CAAE_TF_TEST_SLOW_CHECKPOINT=SECONDS`` pauses every checkpoint save after its ``.data``/``.index`` files
@@ -46,59 +49,6 @@ MODEL_KINDS = {"caae": CAAEConfig, "cgan": CGANConfig}
 #: first one) as NaN at step N, to exercise the non-finite guard through the CLI.
 SLOW_CHECKPOINT_ENV = "CAAE_TF_TEST_SLOW_CHECKPOINT"
 INJECT_NAN_ENV = "CAAE_TF_INJECT_NAN_AT_STEP"
-
-
-# --------------------------------------------------------------------------- model construction
-
-def build_model(config: TrainConfig, *, for_training: bool = True):
-    """Instantiate the model for ``config`` (its identity network too, for a training CAAE)."""
-    if isinstance(config, CAAEConfig):
-        from caae_tf.models.caae import CAAE  # noqa: PLC0415
-
-        identity_net = None
-        if for_training and config.identity_weight > 0:
-            if not config.identity_network:
-                raise TrainingError(
-                    "the CAAE identity loss (λ2 = identity_weight = "
-                    f"{config.identity_weight:g}) needs an identity network: pass --set identity_network=PATH "
-                    "(VGG-Face .mat/.h5 or a `caae-tf train-identity` run dir), or --set identity_weight=0 "
-                    "to train without L_iden"
-                )
-            from caae_tf.models.vgg_face import load_identity_network  # noqa: PLC0415
-
-            identity_net = load_identity_network(
-                config.identity_network, config.identity_input_size, list(config.identity_layers)
-            )
-        if not for_training:
-            config = dataclasses.replace(config, identity_weight=0.0)
-        return CAAE(config, identity_net=identity_net)
-    if isinstance(config, CGANConfig):
-        from caae_tf.models.cgan import CGAN  # noqa: PLC0415
-
-        return CGAN(config)
-    raise TrainingError(f"no trainable GAN for config model {config.model!r}")
-
-
-def data_requirements(config: TrainConfig) -> tuple[str, ...]:
-    return ("va",) if isinstance(config, CAAEConfig) else ("emotion",)
-
-
-def make_training_dataset(source: str, config: TrainConfig, training: bool = True):
-    from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
-
-    return make_dataset(
-        source,
-        image_size=config.image_size,
-        batch_size=config.batch_size,
-        training=training,
-        seed=config.seed,
-        augment_flip=config.augment_flip and training,
-        color_jitter=config.color_jitter if training else 0.0,
-        shuffle_buffer=config.shuffle_buffer,
-        repeat=True,
-        drop_remainder=True,
-        require=data_requirements(config),
-    )
 
 
 # --------------------------------------------------------------------------- run directory
@@ -133,7 +83,7 @@ def lock_run_dir(run_dir: str):
     Raises :class:`caae_tf.runlock.RunDirLocked` (a ``TrainingError``: exit 2, one line naming the holder)
     when another live trainer writes ``run_dir``.
     """
-    from caae_tf import runlock  # noqa: PLC0415
+    from caae_tf import runlock
 
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise TrainingError(f"run dir {run_dir} exists and is not a directory")
@@ -159,8 +109,8 @@ def resolve_run_config(
     """Config for a run: on ``--resume`` the saved ``config.yaml`` (plus ``--set``), else defaults/file/``--set``.
 
     ``config_file`` is a YAML/JSON file or a preset name (:func:`caae_tf.presets.resolve`)."""
-    from caae_tf import presets  # noqa: PLC0415
-    from caae_tf.config import apply_overrides, resolve_config  # noqa: PLC0415
+    from caae_tf import presets
+    from caae_tf.config import apply_overrides, resolve_config
 
     cls = MODEL_KINDS[kind]
     saved = os.path.join(run_dir, CONFIG_FILE)
@@ -189,7 +139,7 @@ class _StopFlag:
                 pass
         return self
 
-    def _handle(self, signum, frame):  # noqa: ARG002
+    def _handle(self, signum, frame):
         if self.signum is not None:  # second signal: stop now
             raise KeyboardInterrupt
         self.signum = signum
@@ -208,10 +158,6 @@ class FitResult:
     images_per_second: float
     run_dir: str
     checkpoint: str | None
-
-
-def _to_float_dict(values: dict) -> dict[str, float]:
-    return {k: float(np.asarray(v)) for k, v in values.items()}
 
 
 def fit(
@@ -244,7 +190,7 @@ def fit(
     write_dir = run_dir
     try:
         if not chief:
-            import tempfile  # noqa: PLC0415
+            import tempfile
 
             write_dir = tempfile.mkdtemp(prefix=f"caae_tf_{_task_label(strategy)}_")
         result = _fit(model, dataset, config, run_dir, write_dir, resume=resume, progress=progress,
@@ -253,7 +199,7 @@ def fit(
         return result
     finally:
         if write_dir != run_dir:
-            import shutil  # noqa: PLC0415
+            import shutil
 
             shutil.rmtree(write_dir, ignore_errors=True)
         if lock is not None:
@@ -270,7 +216,7 @@ def _multi_worker_barrier(strategy, name: str, timeout_s: float | None = None) -
     extended = strategy.extended
     if not getattr(extended, "_in_multi_worker_mode", lambda: False)():
         return
-    from tensorflow.python.eager import context  # noqa: PLC0415
+    from tensorflow.python.eager import context
 
     if context.context().coordination_service is None:
         return
@@ -283,7 +229,7 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
          max_steps_this_run) -> FitResult:
     """:func:`fit` with the run dir locked (or, on a non-chief worker, writing into ``write_dir``)."""
     tf = _tf()
-    from caae_tf.progress import Progress  # noqa: PLC0415
+    from caae_tf.progress import Progress
 
     check_run_dir(run_dir, resume, writable=write_dir == run_dir)
     for sub in (CKPT_DIR, LOG_DIR, SAMPLE_DIR):
@@ -330,7 +276,7 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
     elif resume:
         print(f"--resume: no checkpoint in {run_dir}/{CKPT_DIR}; starting from step 0", file=sys.stderr)
 
-    import keras  # noqa: PLC0415
+    import keras
 
     meta = dict(provenance or {})
     meta.update(
@@ -379,7 +325,7 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
             if sample_batch is None:
                 sample_batch = batch
             out = train_fn(batch)
-            losses = _to_float_dict(out)
+            losses = to_float_dict(out)
             step = int(step_var.assign_add(1).numpy())
             if step == nan_step:  # test hook, see INJECT_NAN_ENV
                 losses[nan_term or next(iter(losses))] = float("nan")
@@ -465,23 +411,9 @@ def _save_checkpoint(manager, step: int, run_dir: str, losses: dict[str, float])
         ) from None
 
 
-def variable_map(variables) -> dict:
-    """``{"v0000": tf.Variable, ...}`` in the (deterministic) order Keras lists them.
-
-    Keras 3 models do not expose every sub-layer's variables to TF's object-graph checkpointing (layers
-    kept in Python lists are missed), so checkpoints hold the flat, ordered variable lists of the model
-    (weights, BN statistics, SeedGenerator states) and of each optimizer instead. Shapes are checked on
-    restore, so a config/architecture mismatch fails loudly.
-    """
-    out = {}
-    for i, v in enumerate(variables):
-        out[f"v{i:04d}"] = v.value if hasattr(v, "value") and hasattr(v.value, "assign") else v
-    return out
-
-
 def _write_samples(model, batch, writer, run_dir: str, step: int) -> None:
     tf = _tf()
-    from caae_tf.images import write_image  # noqa: PLC0415
+    from caae_tf.images import write_image
 
     grids = model.sample_images(batch)
     with writer.as_default(step=step):
@@ -492,53 +424,12 @@ def _write_samples(model, batch, writer, run_dir: str, step: int) -> None:
 
 
 def _write_status(run_dir: str, status: str, step: int, losses: dict[str, float]) -> None:
-    data = {"status": status, "step": step, "losses": {k: (v if math.isfinite(v) else str(v)) for k, v in losses.items()}}
+    data = {"status": status, "step": step,
+            "losses": {k: (v if math.isfinite(v) else str(v)) for k, v in losses.items()}}
     tmp = os.path.join(run_dir, STATUS_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=1)
     os.replace(tmp, os.path.join(run_dir, STATUS_FILE))
-
-
-# --------------------------------------------------------------------------- inference loading
-
-def load_model(run_dir: str, *, checkpoint: str | None = None, precision: str = "float32"):
-    """Rebuild the model of a run dir and restore its latest (or a given) checkpoint → ``(model, config)``.
-
-    Optimizer slots and the data iterator are not restored (``expect_partial``). The CAAE is built without
-    its identity network (inference does not need it).
-    """
-    tf = _tf()
-    from caae_tf.precision import set_policy  # noqa: PLC0415
-
-    cfg_path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.exists(cfg_path):
-        raise ModelError(f"{run_dir}: not a caae-tf run dir (no {CONFIG_FILE})")
-    config = load_config(cfg_path)
-    if config.model not in MODEL_KINDS:
-        raise ModelError(f"{run_dir}: run dir holds a {config.model!r} model, not a CAAE/cGAN")
-    path = checkpoint or tf.train.latest_checkpoint(os.path.join(run_dir, CKPT_DIR))
-    if not path:
-        raise ModelError(f"{run_dir}: no checkpoint in {os.path.join(run_dir, CKPT_DIR)}")
-    set_policy(precision)
-    model = build_model(config, for_training=False)
-    model.build_all(dummy_batch(config, 1))
-    try:
-        tf.train.Checkpoint(model=variable_map(model.weights)).restore(path).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError) as exc:
-        raise ModelError(f"{path}: checkpoint does not match the model in {cfg_path}: {exc}") from None
-    return model, config
-
-
-def dummy_batch(config: TrainConfig, n: int = 1) -> dict:
-    tf = _tf()
-    s = config.image_size
-    return {
-        "image": tf.zeros([n, s, s, 3], tf.float32),
-        "va": tf.zeros([n, 2], tf.float32),
-        "emotion": tf.zeros([n], tf.int32),
-        "emotion8": tf.zeros([n], tf.int32),
-        "identity": tf.zeros([n], tf.int32),
-    }
 
 
 # --------------------------------------------------------------------------- distribution
@@ -602,7 +493,7 @@ def train_command(
         raise TrainingError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}")
     # Lock the run dir before anything slow, so that a second trainer on it exits at once. A non-chief
     # multi-worker task never writes the run dir and does not lock it (see fit and caae_tf.runlock).
-    from caae_tf.runlock import is_chief_from_tf_config  # noqa: PLC0415
+    from caae_tf.runlock import is_chief_from_tf_config
 
     chief = strategy != "multiworker" or is_chief_from_tf_config()
     lock = lock_run_dir(run_dir) if chief else None
@@ -645,9 +536,9 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
 
 def _train_command(kind, data, run_dir, *, config_file, overrides, resume, progress, max_steps_this_run,
                    strategy, chief) -> FitResult:
-    import keras  # noqa: PLC0415
+    import keras
 
-    from caae_tf.precision import set_policy  # noqa: PLC0415
+    from caae_tf.precision import set_policy
 
     check_run_dir(run_dir, resume, writable=chief)
     config = resolve_run_config(kind, run_dir, config_file=config_file, overrides=overrides, resume=resume)

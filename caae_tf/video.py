@@ -43,7 +43,7 @@ class VideoError(DataError):
 
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 
@@ -66,7 +66,7 @@ class Schedule:
 
 def read_schedule(path: str) -> Schedule:
     """Read a schedule CSV (module docstring); every problem is a :class:`UserError` naming file and row."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         df = pd.read_csv(path)
@@ -138,7 +138,7 @@ class LandmarkTracker:
     def update(self, faces: list, t: float) -> list:
         """``faces`` (:class:`data_prep.detect.Face`, largest first) → the same faces, landmarks and box
         smoothed, ``extra["track"]`` set; unmatched tracks age and are dropped after ``max_missed``."""
-        from data_prep.detect import Face  # noqa: PLC0415
+        from data_prep.detect import Face
 
         out, used = [], set()
         for f in faces:
@@ -252,11 +252,11 @@ def edit_video(
 ) -> VideoReport:
     """Edit every frame of ``src`` into ``dst`` (module docstring). ``face_index`` picks faces by their
     per-frame size rank (0 = largest)."""
-    from caae_tf.edit import edit_photo  # noqa: PLC0415
-    from caae_tf.labels import validate_va  # noqa: PLC0415
-    from caae_tf.progress import Progress  # noqa: PLC0415
-    from data_prep.align import NoFaceError  # noqa: PLC0415
-    from data_prep.detect import get_detector  # noqa: PLC0415
+    from caae_tf.edit import edit_photo
+    from caae_tf.labels import validate_va
+    from caae_tf.progress import Progress
+    from data_prep.align import NoFaceError
+    from data_prep.detect import get_detector
 
     cv2 = _cv2()
     if schedule is None:

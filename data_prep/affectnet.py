@@ -66,7 +66,7 @@ EXPRESSION_NAMES = {0: "neutral", 1: "happiness", 2: "sadness", 3: "surprise", 4
 def crop_square(rgb: np.ndarray, box: tuple[float, float, float, float], margin: float, size: int) -> np.ndarray:
     """Square crop around box ``(x, y, w, h)`` grown by ``margin``·size per side, edge-padded, resized to
     ``size`` (``size <= 0`` keeps the crop's own resolution)."""
-    import cv2  # noqa: PLC0415
+    import cv2
 
     x, y, w, h = (float(v) for v in box)
     cx, cy = x + w / 2.0, y + h / 2.0
@@ -90,7 +90,7 @@ def read_affectnet_csv(csv_path: str, keep_other_expressions: bool = False):
     The DataFrame has ``rel_path, box (x,y,w,h), expression (0-7; 0-10 with keep_other_expressions),
     valence, arousal, emotion`` (``emotion`` None for codes 8-10).
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
@@ -189,7 +189,7 @@ def landmarks5_from_68(text) -> np.ndarray | None:
 
 def read_landmarks5(csv_path: str) -> dict[str, np.ndarray]:
     """``{subDirectory_filePath: [5, 2]}`` for the rows of an AffectNet CSV with usable landmarks."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
@@ -207,14 +207,14 @@ def read_landmarks5(csv_path: str) -> dict[str, np.ndarray]:
 
 
 def _alignment(size: int, margin: float, methods: Counter) -> dict:
-    from data_prep.align import alignment_info  # noqa: PLC0415
+    from data_prep.align import alignment_info
 
     return alignment_info(size, margin, method_counts=methods)
 
 
 def _rows(table, images_root: str, margin: float, size: int, fmt: str, skips: Counter,
           workers: int, landmarks: dict | None = None, methods: Counter | None = None) -> Iterator[dict]:
-    from data_prep.align import align_landmarks  # noqa: PLC0415
+    from data_prep.align import align_landmarks
 
     def load(rec):
         path = os.path.join(images_root, rec["rel_path"])

@@ -211,7 +211,7 @@ class AlignedFace:
         return int(self.crop.shape[0])
 
     def to_json(self) -> dict:
-        from data_prep.detect import LANDMARK_NAMES  # noqa: PLC0415
+        from data_prep.detect import LANDMARK_NAMES
 
         out = {"index": int(self.index), "box": [int(v) for v in self.box], "score": round(float(self.score), 4),
                "angle": round(float(self.angle), 2)}
@@ -225,7 +225,7 @@ _CASCADES: dict[str, object] = {}
 
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 
@@ -358,7 +358,7 @@ def align_faces(rgb: np.ndarray, size: int = 256, margin: float = DEFAULT_MARGIN
     smaller than ``min_face`` px (box side). ``detector`` is a name (``mtcnn``/``haar``) or a detector
     object; ``faces`` (a list of :class:`data_prep.detect.Face`) skips detection.
     """
-    from data_prep.detect import as_rgb8, get_detector  # noqa: PLC0415
+    from data_prep.detect import as_rgb8, get_detector
 
     rgb = as_rgb8(rgb, path)
     if faces is None:

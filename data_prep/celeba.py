@@ -88,7 +88,7 @@ def is_frontal(lm: np.ndarray, max_yaw: float = 0.12, max_roll: float = 0.10, ma
 
 def detected_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     """The largest face's five landmarks as CelebA's flat float[10] (x, y pairs), or None."""
-    from data_prep.detect import get_detector  # noqa: PLC0415
+    from data_prep.detect import get_detector
 
     faces = get_detector("mtcnn").detect(rgb)
     return faces[0].landmarks.reshape(-1).astype(np.float64) if faces else None
@@ -100,7 +100,8 @@ def _frontal_by_detection(rgb: np.ndarray, max_yaw: float, max_roll: float, max_
 
 
 def _find_landmark_file(image_dir: str) -> str | None:
-    for cand in (os.path.join(image_dir, LANDMARK_FILE), os.path.join(os.path.dirname(image_dir.rstrip("/")), LANDMARK_FILE)):
+    for cand in (os.path.join(image_dir, LANDMARK_FILE),
+                 os.path.join(os.path.dirname(image_dir.rstrip("/")), LANDMARK_FILE)):
         if os.path.isfile(cand):
             return cand
     return None
@@ -152,7 +153,7 @@ def prepare_celeba(image_dir: str, out_dir: str, *, landmarks: str | None = None
                    max_mouth: float = 0.15, num_shards: int = 1, progress: bool = False, crop: str = "template",
                    margin: float | None = None) -> dict:
     """Select, crop and write the heatmap set (module docstring); returns the manifest."""
-    from data_prep.align import DEFAULT_MARGIN, align_landmarks, alignment_info  # noqa: PLC0415
+    from data_prep.align import DEFAULT_MARGIN, align_landmarks, alignment_info
 
     if crop not in ("template", "center"):
         raise DataError(f"crop must be 'template' or 'center', got {crop!r}")

@@ -68,7 +68,7 @@ class Face:
 
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 
@@ -114,7 +114,7 @@ _MTCNN = None
 def mtcnn_weights() -> dict[str, str]:
     """Absolute paths of the P/R/O-net weights inside the installed ``mtcnn`` wheel."""
     try:
-        import mtcnn  # noqa: PLC0415
+        import mtcnn
     except ImportError:
         raise DataError("face detection needs the 'mtcnn' package (MIT, weights inside the wheel): "
                         "pip install 'mtcnn>=1.0,<2' (or use --detector haar)") from None
@@ -129,12 +129,12 @@ def mtcnn_weights() -> dict[str, str]:
 def _load_mtcnn():
     global _MTCNN
     if _MTCNN is None:
-        from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+        from caae_tf.tf_env import tf as _tf
 
         _tf()  # quiet TensorFlow start-up, as everywhere in caae_tf
         w = mtcnn_weights()
-        from mtcnn import MTCNN  # noqa: PLC0415
-        from mtcnn.stages import StageONet, StagePNet, StageRNet  # noqa: PLC0415
+        from mtcnn import MTCNN
+        from mtcnn.stages import StageONet, StagePNet, StageRNet
 
         _MTCNN = MTCNN(stages=[StagePNet(weights=w["pnet"]), StageRNet(weights=w["rnet"]),
                                StageONet(weights=w["onet"])], device="CPU:0")
@@ -212,7 +212,7 @@ class HaarDetector:
         self.max_side = int(max_side)
 
     def detect_all(self, image: np.ndarray) -> list[Face]:
-        from data_prep.align import detect_eyes, detect_faces  # noqa: PLC0415
+        from data_prep.align import detect_eyes, detect_faces
 
         rgb = as_rgb8(image)
         out = []

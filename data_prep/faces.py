@@ -94,7 +94,7 @@ def scan_faces(folder: str) -> tuple[list[dict], Counter]:
 def prepare_faces(folder: str, out_dir: str, *, size: int = 256, square: str = "stretch", num_shards: int = 4,
                   image_format: str = "png", progress: bool = False) -> dict:
     """Write FACES records to ``out_dir``; returns the manifest."""
-    import cv2  # noqa: PLC0415
+    import cv2
 
     if square not in ("stretch", "crop"):
         raise DataError(f"square must be 'stretch' or 'crop', got {square!r}")

@@ -21,15 +21,15 @@ def prepare_table(source: str, out_dir: str, *, size: int = 0, num_shards: int =
                   image_format: str = "auto", progress: bool = False, align: bool = False,
                   margin: float | None = None, min_face: float = 20) -> dict:
     """Validate ``source`` (CSV / folder with labels.csv / class folders) and write records."""
-    from collections import Counter  # noqa: PLC0415
+    from collections import Counter
 
     df, skips = load_table(source, require=require, progress=progress)
     if len(df) == 0:
         raise DataError(f"{source}: no usable rows (skipped: {skips})")
     alignment = None
     if align:
-        from data_prep.align import DEFAULT_MARGIN, align_faces, alignment_info  # noqa: PLC0415
-        from data_prep.detect import get_detector  # noqa: PLC0415
+        from data_prep.align import DEFAULT_MARGIN, align_faces, alignment_info
+        from data_prep.detect import get_detector
 
         if not size or size <= 0:
             raise DataError("--align needs --size (the crop size, e.g. the model's image_size)")

@@ -220,7 +220,7 @@ def sample_identity(seed: int, identity: int) -> IdentityFactors:
 # ------------------------------------------------------------------------------------------ painter
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 
@@ -563,7 +563,7 @@ def render_face(
     P = _Painter(C, scale, offset)
     P.img[:] = _draw_background(f, C)
     geo = face_geometry(f, valence, arousal)
-    v, a = geo["valence"], geo["arousal"]
+    v = geo["valence"]
 
     skin = np.asarray(f.skin)
     skin_dark = _shade(skin, 0.78)
@@ -680,7 +680,7 @@ def render_face(
         P.layer(lambda img, c=crease: P.stroke(c, skin_line, 0.004, img=img), 0.55, crease)
         P.fill(outline, (246, 243, 238))
 
-        def _iris(img, ex=ex, ey=ey):
+        def _iris(img, ex=ex, ey=ey, ir=ir):
             P.fill(_ellipse(ex, ey + 0.002, ir, ir, 32), f.eye_color, img)
             P.stroke(_ellipse(ex, ey + 0.002, ir, ir, 32), _shade(f.eye_color, 0.55), 0.004, True, img)
             P.fill(_ellipse(ex, ey + 0.002, ir * 0.46, ir * 0.46, 24), (14, 10, 10), img)
@@ -692,7 +692,7 @@ def render_face(
 
     # brows
     brow_col = _shade(_mix(hair, (30, 24, 22), 0.25), 0.85)
-    for k, line in enumerate(geo["brows"]):
+    for line in geo["brows"]:
         d = np.gradient(line, axis=0)
         nrm = np.stack([-d[:, 1], d[:, 0]], 1)
         nrm /= np.linalg.norm(nrm, axis=1, keepdims=True) + 1e-12
@@ -810,7 +810,7 @@ def generate_dataset(
     ``out_dir/labels.csv`` with columns ``path,identity,valence,arousal,emotion`` (``path`` relative to
     ``out_dir``). ``mode`` and ``emotions`` are described in the module docstring.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -837,7 +837,7 @@ def generate_dataset(
     os.makedirs(img_dir, exist_ok=True)
     bar = None
     if progress:
-        from caae_tf.progress import Progress  # noqa: PLC0415
+        from caae_tf.progress import Progress
 
         bar = Progress(len(ids) * per_identity, f"rendering {len(ids) * per_identity} synthetic faces "
                        f"({len(ids)} identities x {per_identity}, {size} px, {mode})", unit="image")

@@ -1,7 +1,8 @@
 """Face detection + alignment benchmark (issue 14): MTCNN + template vs the previous Haar cascades, paste-back
 seams, video landmark jitter, and the throughput of ``edit --align`` on full photos.
 
-    python3 experiments/align_benchmark.py [--celeba ../shared/data/celeba_aligned_220] [--out experiments/results/align]
+    python3 experiments/align_benchmark.py [--celeba ../shared/data/celeba_aligned_220] \
+        [--out experiments/results/align]
 
 Protocol (seeded, ``--seed 0``)
 -------------------------------
@@ -62,11 +63,11 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import cv2  # noqa: E402
+import cv2
 
-from caae_tf.images import list_images, read_image  # noqa: E402
-from data_prep import align as A  # noqa: E402
-from data_prep.detect import get_detector  # noqa: E402
+from caae_tf.images import list_images, read_image
+from data_prep import align as A
+from data_prep.detect import get_detector
 
 CROP = 128
 
@@ -124,7 +125,8 @@ def run_detection(files, seed, det_m, det_h, log):
         canvas, M, s, a = place(rng, face, (3 * h, 3 * w))
         centre = A.apply_matrix(M, [[(w - 1) / 2, (h - 1) / 2]])[0]
         true_eyes = A.apply_matrix(M, ref_eyes) if ref_eyes is not None else None
-        row = {"file": os.path.basename(f), "scale": round(s, 3), "angle": round(a, 2), "reference": ref_eyes is not None}
+        row = {"file": os.path.basename(f), "scale": round(s, 3), "angle": round(a, 2),
+               "reference": ref_eyes is not None}
         # MTCNN
         t0 = time.perf_counter()
         faces = det_m.detect(canvas)
@@ -221,7 +223,7 @@ def run_seams(files, seed, det_m):
         band_in, band_out = (d_in > 0) & (d_in <= 4), (d_out > 0) & (d_out <= 4)
         target = cv2.warpAffine(edit, A.invert_matrix(a.matrix), canvas.shape[1::-1], flags=cv2.INTER_LINEAR)
 
-        def step(img):
+        def step(img, band_in=band_in, band_out=band_out):
             return float(np.abs(img[band_in].astype(float).mean(0) - img[band_out].astype(float).mean(0)).mean())
 
         s0 = step(canvas)
@@ -351,7 +353,7 @@ def run_throughput(files, seed, tmp, log):
     from caae_tf.config import CAAEConfig, apply_overrides
     from caae_tf.edit import Editor, edit_files
     from caae_tf.models.caae import CAAE
-    from caae_tf.train import dummy_batch
+    from caae_tf.serving import dummy_batch
 
     keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(seed)
@@ -385,7 +387,8 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join(HERE, "results", "align"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=0, help="use only the first N crops (0 = all)")
-    p.add_argument("--skip", default="", help="comma list of parts to skip: figure,detection,synthetic,seams,video,throughput")
+    p.add_argument("--skip", default="",
+                   help="comma list of parts to skip: figure,detection,synthetic,seams,video,throughput")
     args = p.parse_args(argv)
     if not os.path.isdir(args.celeba):
         print(f"CelebA crops not found at {args.celeba} (set --celeba or CAAE_CELEBA_DIR)", file=sys.stderr)
@@ -401,7 +404,8 @@ def main(argv=None):
 
     det_m, det_h = get_detector("mtcnn"), get_detector("haar")
     det_m.detect(read_image(files[0]))  # load + warm up
-    result = {"command": " ".join(["python3 experiments/align_benchmark.py", *(argv if argv is not None else sys.argv[1:])]),
+    command = ["python3 experiments/align_benchmark.py", *(argv if argv is not None else sys.argv[1:])]
+    result = {"command": " ".join(command),
               "seed": args.seed, "celeba": os.path.abspath(args.celeba), "machine": platform.platform(),
               "cpus": os.cpu_count(), "load_average_start": [round(x, 2) for x in os.getloadavg()]}
     t_all = time.perf_counter()
@@ -442,7 +446,8 @@ def _det_table(d, title):
     m, h = d["mtcnn"], d["haar"]
     return [f"## Detection + alignment: {d['images']} {title}, each in a 3× random canvas, scale 0.5-1.5, "
             f"rotation ±25°\n",
-            "| detector | face found | eye pair | eyes within 3 % of the template (of faces with a reference) | median / p95 eye error | s/image |",
+            "| detector | face found | eye pair | eyes within 3 % of the template (of faces with a reference) "
+            "| median / p95 eye error | s/image |",
             "|---|---|---|---|---|---|",
             f"| MTCNN + template (new) | {m['found']}/{d['images']} ({m['found_pct']} %) | 5 landmarks | "
             f"{m['eyes']['within_3pct']}/{m['eyes']['of_reference_faces']} ({m['eyes']['pct']} %) | "
@@ -458,7 +463,7 @@ def _det_table(d, title):
 
 
 def markdown(r):
-    L = [f"# Face detection + alignment benchmark\n",
+    L = ["# Face detection + alignment benchmark\n",
          f"`{r['command']}` (seed {r['seed']}; {r['cpus']} CPUs, shared machine, load average "
          f"{r['load_average_start'][0]} at start, {r['load_average_end'][0]} at end; {r['total_s']} s in all).\n"]
     for key, title in (("detection", "CelebA crops (reference eyes: MTCNN on the untransformed crop)"),
@@ -468,7 +473,8 @@ def markdown(r):
     s = r.get("seams")
     if s:
         L += ["## Paste-back seams (stand-in edit: blur + colour cast)\n",
-              "| blend | colour step across the seam beyond the photo's own (levels; 0 = none) | mean abs diff to the edit inside the mask | paste ms |",
+              "| blend | colour step across the seam beyond the photo's own (levels; 0 = none) "
+              "| mean abs diff to the edit inside the mask | paste ms |",
               "|---|---|---|---|"]
         L += [f"| {b} | {v['seam_step_excess']} | {v['mean_abs_diff_to_edit_inside']} | {v['paste_ms']} |"
               for b, v in s.items()]
@@ -476,16 +482,19 @@ def markdown(r):
     v = r.get("video")
     if v:
         L += ["## Video (90 frames at 25 fps from 3 stills, sensor noise σ = 4)\n",
-              "| landmarks | jitter (px, frame to frame; truth 0) | frames in → out | fps in → out | error to truth, face moving 2 px/frame |",
+              "| landmarks | jitter (px, frame to frame; truth 0) | frames in → out | fps in → out "
+              "| error to truth, face moving 2 px/frame |",
               "|---|---|---|---|---|"]
         for k in ("raw", "smoothed"):
             L.append(f"| {k} | {v[k]['jitter_px']} | {v[k]['frames_in']} → {v[k]['frames_out']} | "
-                     f"{v[k]['fps_in']} → {v[k]['fps_out']} | {v['moving_2px_per_frame'][k]['mean_error_to_truth_px']} |")
+                     f"{v[k]['fps_in']} → {v[k]['fps_out']} | "
+                     f"{v['moving_2px_per_frame'][k]['mean_error_to_truth_px']} |")
         L.append("")
     t = r.get("throughput")
     if t:
-        L += [f"## Throughput of edit --align on full photos\n",
-              f"{t['photos']} photos of {t['photo_size']} with {t['faces_in_photos']} faces ({t['faces_edited']} edited), "
+        L += ["## Throughput of edit --align on full photos\n",
+              f"{t['photos']} photos of {t['photo_size']} with {t['faces_in_photos']} faces "
+              f"({t['faces_edited']} edited), "
               f"{t['model']}: **{t['images_per_s']} images/s** ({t['wall_s']} s).\n",
               "| stage | s/image | share |", "|---|---|---|"]
         L += [f"| {k} | {t['seconds_per_image'][k]} | {t['share_pct'][k]} % |" for k in t["seconds_per_image"]]

@@ -89,7 +89,8 @@ def main(argv=None) -> int:
                **summary}
         with open(os.path.join(args.out, "results.jsonl"), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec, default=float) + "\n")
-        text = f"## {name} ({preset} + {' '.join(overrides)}; {fit.step} steps, {train_s:.0f} s)\n\n" + format_summary(summary)
+        text = (f"## {name} ({preset} + {' '.join(overrides)}; {fit.step} steps, {train_s:.0f} s)\n\n"
+                + format_summary(summary))
         print(text, flush=True)
         md.append(text)
     with open(os.path.join(args.out, "results.md"), "a", encoding="utf-8") as fh:

@@ -1,6 +1,6 @@
 """Paper 001 Fig. 5-style figure from a trained cGAN: label interpolation Neutral → each extreme emotion.
 
-For each of ``--num-z`` noise vectors (``Generator.sample_z(num_z, seed)``, the same vectors as
+For each of ``--num-z`` noise vectors (``CGANSampler.sample_z(num_z, seed)``, the same vectors as
 ``caae-tf generate --seed``) one block: rows = the 5 extreme emotions (sadness, disgust, fear, anger,
 happiness), columns = ``--steps`` steps of v(α) = (1-α)·e_Neutral + α·e_emotion (paper 001 Eq. 4), α = 0 … 1.
 Rows are labelled with the emotion, columns with α.
@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                         "full RGB PNGs ~1 MB, a 256-colour palette ~130 KB); 0 = full RGB")
     args = p.parse_args(argv)
 
-    from caae_tf.generate import Generator
+    from caae_tf.generate import CGANSampler
     from caae_tf.images import write_image
 
-    fig = build_figure(Generator(args.model), num_z=args.num_z, seed=args.seed, steps=args.steps, scale=args.scale)
+    fig = build_figure(CGANSampler(args.model), num_z=args.num_z, seed=args.seed, steps=args.steps, scale=args.scale)
     if args.palette:
         import os
 

@@ -7,7 +7,8 @@ import json
 import os
 import platform
 
-TARGETS = "CAAE edits: valence and arousal CCC ≥ 0.9 and SAGR ≥ 0.95; cGAN curves: Spearman ≥ 0.95 for all five emotions"
+TARGETS = ("CAAE edits: valence and arousal CCC ≥ 0.9 and SAGR ≥ 0.95; "
+           "cGAN curves: Spearman ≥ 0.95 for all five emotions")
 
 
 def _table(columns: dict, digits: int = 3) -> str:
@@ -34,7 +35,8 @@ def main() -> None:
     a = ap.parse_args()
     lines = ["# Synthetic-ground-truth benchmark", "",
              f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-             f"chain wall time after the two demos: {a.seconds} s. Reproduce: `bash experiments/synthetic_benchmark.sh`.",
+             f"chain wall time after the two demos: {a.seconds} s. "
+             "Reproduce: `bash experiments/synthetic_benchmark.sh`.",
              "", f"Targets (issue): {TARGETS}.", ""]
     demo = _load(a.demo)
     if demo:
@@ -71,9 +73,11 @@ def main() -> None:
         for emotion, m in mono["monotonicity"].items():
             all_ok &= bool(m["monotone"])
             lines.append(f"| {emotion} | {m['rho_valence']:.3f} | {m['rho_arousal']:.3f} | {m['monotone_dim']} | "
-                         f"{m['expected_sign']:+d} | {m['rho_expected_dim']:.3f} | {'yes' if m['monotone'] else 'no'} |")
+                         f"{m['expected_sign']:+d} | {m['rho_expected_dim']:.3f} | "
+                         f"{'yes' if m['monotone'] else 'no'} |")
         lines += ["", f"cGAN target met: **{'yes' if all_ok else 'no'}**.", ""]
-    figs = [p for p in ("curves/fig6.png", "heatmaps_celeba/heatmaps.png") if os.path.exists(os.path.join(a.results, p))]
+    figs = [p for p in ("curves/fig6.png", "heatmaps_celeba/heatmaps.png")
+            if os.path.exists(os.path.join(a.results, p))]
     if figs:
         lines += ["Figures: " + ", ".join(f"`experiments/results/synthetic/{p}`" for p in figs), ""]
     print("\n".join(lines))

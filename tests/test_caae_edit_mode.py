@@ -137,7 +137,8 @@ def test_edit_terms_match_the_loss_functions_exactly():
     assert float(terms["loss_va"]) == pytest.approx(float(va_regression_loss(y_rand, m.D_va(x_edit))), rel=1e-6)
     assert float(terms["d_va_loss"]) == pytest.approx(float(va_regression_loss(y, m.D_va(x))), rel=1e-6)
     c = m.config
-    expected = c.lambda_va * terms["loss_va"] + c.lambda_cycle * terms["loss_cycle"] + c.lambda_delta * terms["loss_delta"]
+    expected = (c.lambda_va * terms["loss_va"] + c.lambda_cycle * terms["loss_cycle"]
+                + c.lambda_delta * terms["loss_delta"])
     assert float(terms["eg"]) == pytest.approx(float(expected), rel=1e-6)
 
 
@@ -286,7 +287,6 @@ def test_edit_region_terms_and_gradients():
 def test_full_z_and_latent_label_adversary():
     """edit_region_full_z: z = E(x) from the whole face, skips from the erased face. lambda_z_label: D_zy reads
     (v, a) off z, its loss is logged, D_zy descends on it and E+G's objective carries −λ·loss (reversal)."""
-    import tensorflow as tf
 
     from caae_tf.losses import va_regression_loss
 
@@ -304,7 +304,8 @@ def test_full_z_and_latent_label_adversary():
     assert any(np.abs(b - w.numpy()).max() > 0 for b, w in zip(before, m.D_zy.trainable_variables))
     # the logged E+G objective includes -λ·d_zy_loss
     c = m.config
-    rest = (c.lambda_rec * float(out["loss_rec"]) + c.lambda_z * float(out["loss_z"]) + c.lambda_img * float(out["loss_img"])
+    rest = (c.lambda_rec * float(out["loss_rec"]) + c.lambda_z * float(out["loss_z"])
+            + c.lambda_img * float(out["loss_img"])
             + c.lambda_cond * float(out["loss_cond"]) + c.lambda_region_adv * float(out["loss_region_adv"])
             + c.lambda_region * float(out["loss_region"]))
     assert float(out["loss_eg_total"]) == pytest.approx(rest - c.lambda_z_label * float(out["d_zy_loss"]), rel=1e-4)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf.config import CAAEConfig  # noqa: E402
-from caae_tf.errors import TrainingError  # noqa: E402
-from _train_helpers import caae_batch, tiny_caae_config  # noqa: E402
-from caae_tf.models.caae import (  # noqa: E402
+from caae_tf.config import CAAEConfig
+from caae_tf.errors import TrainingError
+from _train_helpers import caae_batch, tiny_caae_config
+from caae_tf.models.caae import (
     CAAE, Encoder, Generator, ImageDiscriminator, LatentDiscriminator, TileConcat,
 )
 
@@ -190,7 +190,7 @@ def test_train_step_under_tf_function_updates_every_network(with_identity):
     # Eq. (5) total from the reported terms
     lam = (cfg.lambda_rec, cfg.identity_weight, cfg.lambda_z, cfg.lambda_img)
     terms = (out["loss_rec"], out["loss_iden"], out["loss_z"], out["loss_img"])
-    assert float(out["loss_eg_total"]) == pytest.approx(sum(l * float(t) for l, t in zip(lam, terms)), rel=1e-5)
+    assert float(out["loss_eg_total"]) == pytest.approx(sum(w * float(t) for w, t in zip(lam, terms)), rel=1e-5)
     # BatchNorm moving statistics are updated (the TF1 reference code never ran those updates)
     assert not np.allclose(m.D_z.bns[0].moving_mean.numpy(), 0.0)
 
@@ -221,7 +221,7 @@ def test_random_target_conditioning_term():
     lam = (cfg.lambda_rec, cfg.identity_weight, cfg.lambda_z, cfg.lambda_img, cfg.lambda_cond)
     terms = [float(out[k]) for k in ("loss_rec", "loss_iden", "loss_z", "loss_img", "loss_cond")]
     assert terms[-1] > 0
-    assert float(out["loss_eg_total"]) == pytest.approx(sum(l * t for l, t in zip(lam, terms)), rel=1e-5)
+    assert float(out["loss_eg_total"]) == pytest.approx(sum(w * t for w, t in zip(lam, terms)), rel=1e-5)
     # D_img's loss now also holds the edit and mismatch negatives: larger than the two-term paper loss
     assert float(out["d_img_loss"]) > 2 * 0.69 * 0.9
 

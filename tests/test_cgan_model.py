@@ -8,9 +8,9 @@ import pytest
 from caae_tf.config import CGANConfig, ConfigError
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf.models import cgan as C  # noqa: E402
+from caae_tf.models import cgan as C
 
 
 def tiny_config(**kw) -> CGANConfig:
@@ -86,7 +86,7 @@ def test_shapes_and_dtypes_at_64():
     # call() takes one dict (SavedModel-friendly) and equals generate()
     np.testing.assert_allclose(m({"z": z, "emotion_weights": v}).numpy(), x.numpy(), atol=1e-6)
     # G: Dense + BN, 3 hidden deconvs (+BN), RGB deconv; D: 4 convs, 3 BNs, logit
-    assert [type(l).__name__ for l in m.G.up_convs] == ["Conv2DTranspose"] * 3
+    assert [type(layer).__name__ for layer in m.G.up_convs] == ["Conv2DTranspose"] * 3
     assert [c.filters for c in m.D.convs] == [8, 16, 16, 32]
     assert m.D.bns[0] is None and all(b is not None for b in m.D.bns[1:])
 
@@ -122,7 +122,7 @@ def test_conditioning_reaches_generator_and_discriminator():
 
     x = tf.random.uniform([1, 64, 64, 3], -1, 1, seed=2)
     logits = [float(m.D((x, tf.one_hot([k], 6)), training=False)[0, 0]) for k in range(6)]
-    assert len({round(l, 6) for l in logits}) == 6
+    assert len({round(v, 6) for v in logits}) == 6
     # without re-injection v still reaches D through the input channels
     d2 = C.CGANDiscriminator(64, 6, [8, 16, 16, 32], 5, label_reinject=False)
     l2 = [float(d2((x, tf.one_hot([k], 6)))[0, 0]) for k in (0, 5)]

@@ -1,7 +1,7 @@
 """Smoke test of the paper-001 cGAN pipeline end to end on real (tiny) synthetic data.
 
 synthetic discrete faces (data_prep.synthetic, 32 px) → ``caae_tf.train.train_command("cgan")`` → checkpoint
-→ ``--resume`` → ``caae_tf.generate.Generator(run_dir)`` / ``interpolation_grid`` → ``caae-tf generate``.
+→ ``--resume`` → ``caae_tf.generate.CGANSampler(run_dir)`` / ``interpolation_grid`` → ``caae-tf generate``.
 The same sequence at demo size is experiments/cgan_demo.sh.
 """
 
@@ -17,11 +17,11 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from caae_tf import cli, labels  # noqa: E402
-from caae_tf.images import read_image  # noqa: E402
-from caae_tf.train import load_model, train_command  # noqa: E402
+from caae_tf import cli, labels
+from caae_tf.images import read_image
+from caae_tf.train import load_model, train_command
 
-from _train_helpers import TINY_CGAN  # noqa: E402
+from _train_helpers import TINY_CGAN
 
 S = 32
 FIRST_STEPS, TOTAL_STEPS = 4, 7
@@ -91,9 +91,9 @@ def test_train_resume_generate(trained_run):
     model, cfg = load_model(run_dir)
     assert int(model.noise_step.numpy()) == TOTAL_STEPS and cfg.image_size == S
 
-    from caae_tf.generate import Generator, interpolation_grid
+    from caae_tf.generate import CGANSampler, interpolation_grid
 
-    gen = Generator(run_dir)
+    gen = CGANSampler(run_dir)
     assert (gen.image_size, gen.z_dim, gen.kind) == (S, 8, "run")
     grid, imgs, alphas = interpolation_grid(gen, "happiness", steps=11, num_z=2, seed=3)
     assert grid.dtype == np.uint8 and grid.shape == (2 * S + 3 * 2, 11 * S + 12 * 2, 3)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from caae_tf.cli import main
-from caae_tf.config import CAAEConfig, apply_overrides
 from caae_tf.edit import Editor
 from caae_tf.images import read_image, write_image
 
@@ -142,7 +141,8 @@ def test_saved_model_round_trip_in_fresh_process(run_dir, saved_model, tmp_path)
         images = np.load({str(tmp_path / 'images.npy')!r}); va = np.load({str(tmp_path / 'va.npy')!r})
         out = m.signatures["serving_default"](images=tf.constant(images), valence_arousal=tf.constant(va))
         np.save({str(tmp_path / 'edited.npy')!r}, out["edited"].numpy())
-        f = m.signatures["edit_float"](images=tf.constant(images.astype("float32") / 127.5 - 1), valence_arousal=tf.constant(va))
+        f = m.signatures["edit_float"](images=tf.constant(images.astype("float32") / 127.5 - 1),
+                                       valence_arousal=tf.constant(va))
         np.save({str(tmp_path / 'edited_f.npy')!r}, f["edited"].numpy())
         z = m.signatures["encode"](images=tf.constant(images))["z"].numpy()
         np.save({str(tmp_path / 'z.npy')!r}, z)

@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf import __version__, labels  # noqa: E402
-from caae_tf.config import save_config  # noqa: E402
-from caae_tf.errors import ModelError  # noqa: E402
-from caae_tf.export.cgan import METADATA_FILE, export_cgan, read_export_metadata  # noqa: E402
-from caae_tf.images import to_uint8  # noqa: E402
-from caae_tf.models.cgan import CGAN  # noqa: E402
+from caae_tf import __version__, labels
+from caae_tf.config import save_config
+from caae_tf.errors import ModelError
+from caae_tf.export.cgan import METADATA_FILE, export_cgan, read_export_metadata
+from caae_tf.images import to_uint8
+from caae_tf.models.cgan import CGAN
 
-from _train_helpers import tiny_cgan_model  # noqa: E402
+from _train_helpers import tiny_cgan_model
 
 Z_DIM = 8
 
@@ -149,7 +149,8 @@ def test_export_from_run_dir_and_errors(tmp_path):
     run = tmp_path / "run"
     os.makedirs(run / "checkpoints")
     save_config(model.cfg, run / "config.yaml")
-    tf.train.CheckpointManager(tf.train.Checkpoint(model=variable_map(model.weights)), str(run / "checkpoints"), 1).save()
+    ckpt = tf.train.Checkpoint(model=variable_map(model.weights))
+    tf.train.CheckpointManager(ckpt, str(run / "checkpoints"), 1).save()
     out = export_cgan(str(run), tmp_path / "sm")
     meta = read_export_metadata(out)
     assert meta["source_run_dir"] == os.path.abspath(run)

@@ -7,10 +7,10 @@ import pytest
 from caae_tf.tf_env import tf as _tf
 
 tf = _tf()
-import keras  # noqa: E402
+import keras
 
-from caae_tf import flops as F  # noqa: E402
-from caae_tf.config import CAAEConfig, CGANConfig  # noqa: E402
+from caae_tf import flops as F
+from caae_tf.config import CAAEConfig, CGANConfig
 
 
 def _tiny_model():

@@ -1,4 +1,4 @@
-"""caae_tf.generate + `caae-tf generate`: interpolation paths (paper 001 §3.3), Generator, Fig. 5 grids."""
+"""caae_tf.generate + `caae-tf generate`: interpolation paths (paper 001 §3.3), CGANSampler, Fig. 5 grids."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from caae_tf.generate import (
 
 tf = pytest.importorskip("tensorflow")
 
-from caae_tf.config import save_config  # noqa: E402
-from caae_tf.errors import ModelError  # noqa: E402
-from caae_tf.generate import Generator, interpolation_grid  # noqa: E402
-from caae_tf.images import read_image, to_uint8  # noqa: E402
-from caae_tf.models.cgan import CGAN  # noqa: E402
+from caae_tf.config import save_config
+from caae_tf.errors import ModelError
+from caae_tf.generate import CGANSampler, interpolation_grid
+from caae_tf.images import read_image, to_uint8
+from caae_tf.models.cgan import CGAN
 
-from _train_helpers import tiny_cgan_model  # noqa: E402
+from _train_helpers import tiny_cgan_model
 
 EXTREME = labels.EXTREME_EMOTIONS
 
@@ -127,10 +127,10 @@ def test_two_emotion_and_valence_arousal_paths():
         interpolation_path(None, a, valence=1.5, arousal=0.0)
 
 
-# ------------------------------------------------------------------------------------ Generator
+# -------------------------------------------------------------------------------- CGANSampler
 
 def test_generator_from_model(model):
-    g = Generator.from_model(model)
+    g = CGANSampler.from_model(model)
     assert (g.image_size, g.z_dim, g.kind) == (64, 8, "model")
     z = g.sample_z(3, seed=7)
     np.testing.assert_array_equal(z, g.sample_z(3, seed=7))
@@ -155,21 +155,21 @@ def test_generator_from_model(model):
 
 
 def test_generator_from_savedmodel_and_run_dir(model, saved_model_dir, run_dir):
-    z = Generator.from_model(model).sample_z(4, seed=1)
+    z = CGANSampler.from_model(model).sample_z(4, seed=1)
     w = np.stack([labels.interpolation_weights("anger", [0.0, 0.5, 0.9])[k % 3] for k in range(4)])
     ref = model.generate(z, w).numpy()
-    gs = Generator(saved_model_dir)
+    gs = CGANSampler(saved_model_dir)
     assert (gs.kind, gs.image_size, gs.z_dim) == ("savedmodel", 64, 8)
     np.testing.assert_allclose(gs.generate(z, w), ref, atol=1e-5)
-    gr = Generator(run_dir)
+    gr = CGANSampler(run_dir)
     assert (gr.kind, gr.image_size, gr.z_dim) == ("run", 64, 8)
     np.testing.assert_allclose(gr.generate(z, w), ref, atol=1e-5)
     with pytest.raises(ModelError, match="not found"):
-        Generator(os.path.join(run_dir, "nope"))
+        CGANSampler(os.path.join(run_dir, "nope"))
 
 
 def test_interpolation_grid_layout(model):
-    g = Generator.from_model(model)
+    g = CGANSampler.from_model(model)
     grid, imgs, alphas = interpolation_grid(g, "disgust", steps=4, num_z=3, seed=2)
     assert imgs.shape == (3, 4, 64, 64, 3) and imgs.dtype == np.uint8
     np.testing.assert_allclose(alphas, [0, 1 / 3, 2 / 3, 1], atol=1e-6)
@@ -201,13 +201,14 @@ def test_cli_generate_end_to_end(saved_model_dir, tmp_path, capsys):
                "--num-z", "2", "--seed", "4", "--out", str(out), "--quiet"])
     assert rc == 0
     names = sorted(os.listdir(out))
-    assert names == sorted(["grid.png", "weights.csv", "z.npy"] + [f"z{k}_step{j}.png" for k in range(2) for j in range(3)])
+    assert names == sorted(["grid.png", "weights.csv", "z.npy"]
+                           + [f"z{k}_step{j}.png" for k in range(2) for j in range(3)])
     with open(out / "weights.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [float(r["alpha"]) for r in rows] == [0.0, 0.5, 1.0]
     assert [float(r["happiness"]) for r in rows] == [0.0, 0.5, 1.0]
     assert [float(r["neutral"]) for r in rows] == [1.0, 0.5, 0.0]
-    g = Generator(saved_model_dir)
+    g = CGANSampler(saved_model_dir)
     z = np.load(out / "z.npy")
     np.testing.assert_array_equal(z, g.sample_z(2, 4))
     ref = to_uint8(g.generate(z[1:2], labels.interpolation_weights("happiness", [0.5])))[0]

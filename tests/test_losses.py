@@ -11,7 +11,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from caae_tf import losses as L  # noqa: E402
+from caae_tf import losses as L
 
 
 def np_sigmoid(x):

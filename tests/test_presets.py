@@ -79,7 +79,8 @@ def test_one_source_for_cli_demo_bench_and_tests(tmp_path):
     assert demo.resolve_preset("caae_tiny") == presets.path("caae_tiny")
     # tests: the tiny presets plus the tests' cadence
     tiny = presets.load("caae_tiny")
-    assert apply_overrides(CAAEConfig(), TINY_CAAE) == apply_overrides(tiny, TINY_CAAE[len(presets.overrides("caae_tiny")):])
+    assert apply_overrides(CAAEConfig(), TINY_CAAE) == apply_overrides(
+        tiny, TINY_CAAE[len(presets.overrides("caae_tiny")):])
     assert TINY_CAAE[: len(presets.overrides("caae_tiny"))] == presets.overrides("caae_tiny")
     assert TINY_CGAN[: len(presets.overrides("cgan_tiny"))] == presets.overrides("cgan_tiny")
     assert apply_overrides(CGANConfig(), presets.overrides("cgan_tiny")) == presets.load("cgan_tiny")

@@ -13,7 +13,7 @@ from caae_tf.images import write_image
 
 keras = pytest.importorskip("keras")
 
-from caae_tf.models import regressors as R  # noqa: E402
+from caae_tf.models import regressors as R
 
 
 def test_table2_param_count_at_paper_width():

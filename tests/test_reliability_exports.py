@@ -147,7 +147,7 @@ _CHILD = textwrap.dedent("""
         try:
             res = call()
             out[name] = ["ok", str({k: v.shape.as_list() for k, v in res.items()})]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             msg = getattr(e, "message", None) or str(e)
             out[name] = [type(e).__name__, " ".join(msg.split())[:1500]]
     print("RESULT " + json.dumps(out))
@@ -174,7 +174,8 @@ def test_signatures_reject_bad_shapes_without_crashing(exported, tmp_path):
     assert "expected to be a float tensor but is a double tensor" in res["cgan dtype"][1]
     assert "Shape of tensor z [1,5] is not compatible with expected shape [?,8]" in res["cgan z width"][1]
     assert "Shape of tensor z [1,8,1] is not compatible with expected shape [?,8]" in res["cgan z rank3"][1]
-    assert "Shape of tensor emotion_weights [1,5] is not compatible with expected shape [?,6]" in res["cgan weights width"][1]
+    assert ("Shape of tensor emotion_weights [1,5] is not compatible with expected shape [?,6]"
+            in res["cgan weights width"][1])
     assert "sum to 1" in res["cgan weights sum"][1]
     assert "emotion must be an index" in res["cgan emotion index"][1]
     print(json.dumps({k: v[1][:160] for k, v in res.items()}, indent=1))

@@ -192,17 +192,18 @@ def _kill_and_resume(kind, data, tmp_path, *, steps, seed, modes):
         if mode == "startup":  # during TF import / restore / config write / tracing
             delay = float(rng.uniform(1.0, 9.0))
             # ...but never later than the first new checkpoint: a quiet machine finishes a tiny run in seconds
-            _wait(lambda: time.time() - t_launch > delay or (_ckpt_state(run)[0] or 0) > at_launch, proc)
+            _wait(lambda t0=t_launch, delay=delay, at=at_launch: time.time() - t0 > delay
+                  or (_ckpt_state(run)[0] or 0) > at, proc)
         elif mode == "train":  # between steps or inside one, a random number of checkpoints later
             target = min(at_launch + 2 * int(rng.integers(1, 6)), steps - 10)
-            assert _wait(lambda: (_ckpt_state(run)[0] or 0) >= target, proc), proc.communicate()
+            assert _wait(lambda target=target: (_ckpt_state(run)[0] or 0) >= target, proc), proc.communicate()
             time.sleep(float(rng.uniform(0.0, 0.08)))
         elif mode == "ckpt-write":  # inside the save: files written, state file not yet updated
             k = int(rng.integers(1, 3))  # the k-th save of this process (the final save at `steps` at the latest)
             target = min(at_launch + 2 * k, steps)
             assert target > at_launch, f"nothing left to save after step {at_launch}"
 
-            def new_index():
+            def new_index(target=target, t_launch=t_launch):
                 p = os.path.join(run, "checkpoints", f"ckpt-{target}.index")
                 return os.path.exists(p) and os.path.getmtime(p) > t_launch  # not a stale one from an earlier kill
             assert _wait(new_index, proc), proc.communicate()

@@ -116,7 +116,7 @@ def test_build_from_a_faces_folder_stretches_like_prepare_faces(sources, tmp_pat
     folder = tmp_path / "FACES"
     folder.mkdir()
     for person in ("004", "015", "066"):
-        for e, c in codes.items():
+        for c in codes.values():
             img = np.zeros((50, 40, 3), np.uint8)
             img[:10] = 255  # a white band at the top: kept by stretch, cropped away by crop
             cv2.imwrite(str(folder / f"{person}_y_f_{c}_a.jpg"), img)
@@ -275,7 +275,8 @@ def test_participants_cannot_see_manifest_sources_or_files(app, study_dir):
     assert r.data == open(study.image_path(info["item"]), "rb").read()
     for h in ("ETag", "Last-Modified", "Content-Disposition"):
         assert h not in r.headers
-    assert r.headers["Referrer-Policy"] == "no-referrer" and "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert (r.headers["Referrer-Policy"] == "no-referrer"
+            and "default-src 'none'" in r.headers["Content-Security-Policy"])
     fname = study.items[info["item"]]["file"]
     for path in ["/manifest.json", "/study.json", "/secret", f"/{DB_FILE}", f"/images/{fname}",
                  f"/p/{a}/image/{fname}", f"/p/{a}/image/..%2f{MANIFEST_JSON}", f"/p/{a}/image/../../manifest.json",
@@ -319,7 +320,7 @@ def test_sigkill_mid_study_keeps_every_acknowledged_answer(study_dir):
     def run():
         try:
             run_participants(people, deadline=900)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             result["error"] = exc
 
     t = threading.Thread(target=run, daemon=True)
@@ -453,12 +454,13 @@ def test_build_with_cgan_savedmodel(sources, tmp_path):
 
     assert {cv2.imread(study.image_path(i)).shape for i in study.items} == {(64, 64, 3)}
     # the images are the generator's one-hot outputs
-    from caae_tf.generate import Generator
+    from caae_tf.generate import CGANSampler
     from caae_tf.images import to_uint8
 
-    g = Generator(str(sm))
+    g = CGANSampler(str(sm))
     first = min(gen, key=lambda it: it["origin"]["z_index"])
-    img = to_uint8(g.generate(g.sample_z(18, seed=1)[:1], np.asarray([first["origin"]["emotion_weights"]], np.float32)))[0]
+    weights = np.asarray([first["origin"]["emotion_weights"]], np.float32)
+    img = to_uint8(g.generate(g.sample_z(18, seed=1)[:1], weights))[0]
     stored = cv2.imread(study.image_path(first["id"]))[..., ::-1].astype(int)
     assert np.abs(stored - img.astype(int)).max() <= 1  # same image (batch size may move a rounding)
 

@@ -9,6 +9,7 @@ a screenshot of the first rating page there (used for the README's docs/study_pa
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 import shutil
@@ -45,9 +46,7 @@ def chrome_paths() -> tuple[str, str]:
         pytest.skip("headless browser test needs Chromium and chromedriver (Debian: apt-get install chromium "
                     "chromium-driver; .ci/run installs them): "
                     f"chromium={'found' if browser else 'missing'}, chromedriver={'found' if driver else 'missing'}")
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         pytest.skip("selenium is not installed (pip install -e '.[dev]')")
     return browser, driver
 

@@ -43,8 +43,8 @@ def test_entry_points_are_equivalent(tmp_path):
     starts = [[sys.executable, "-m", "pytest"]] + ([[str(script)]] if script.exists() else [])
     results = []
     for start in starts:
-        p = subprocess.run(start + ["-q", "-p", "no:cacheprovider", "tests/test_suite_setup.py", "tests/test_records.py",
-                                    "tests/test_pipeline.py", "-k", "import_this_checkout"],
+        p = subprocess.run(start + ["-q", "-p", "no:cacheprovider", "tests/test_suite_setup.py",
+                                    "tests/test_records.py", "tests/test_pipeline.py", "-k", "import_this_checkout"],
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
         results.append(p.stdout.strip().splitlines()[-1].split(" in ")[0])

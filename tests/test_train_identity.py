@@ -9,19 +9,19 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from caae_tf.cli import main  # noqa: E402
-from caae_tf.config import IdentityConfig, load_config  # noqa: E402
-from caae_tf.errors import DataError  # noqa: E402
-from caae_tf.identity_train import split_heldout  # noqa: E402
-from caae_tf.images import write_image  # noqa: E402
-from caae_tf.models.vgg_face import load_identity_network  # noqa: E402
+from caae_tf.cli import main
+from caae_tf.config import IdentityConfig, load_config
+from caae_tf.errors import DataError
+from caae_tf.identity_train import split_heldout
+from caae_tf.images import write_image
+from caae_tf.models.vgg_face import load_identity_network
 
 
 def make_identity_set(folder, identities=("anna", "bob", "chen"), per_identity=6, size=40, seed=0):
     """Tiny images: each identity a distinct base colour + a blob, with noise; CSV path,identity."""
     rng = np.random.default_rng(seed)
     rows = ["path,identity,emotion"]
-    for k, name in enumerate(identities):
+    for name in identities:
         base = rng.uniform(0, 255, 3)
         for i in range(per_identity):
             img = np.clip(base + rng.normal(0, 20, (size, size, 3)), 0, 255)

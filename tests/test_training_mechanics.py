@@ -14,19 +14,18 @@ build are exercised by the loss-goes-down tests.
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-import keras  # noqa: E402
+import keras
 
-from caae_tf import losses as L  # noqa: E402
-from caae_tf.config import CAAEConfig, CGANConfig  # noqa: E402
-from caae_tf.models.caae import CAAE  # noqa: E402
-from caae_tf.models.cgan import CGAN, _masked_mean  # noqa: E402
-from _train_helpers import caae_batch, tiny_caae_config  # noqa: E402
+from caae_tf import losses as L
+from caae_tf.config import CAAEConfig, CGANConfig
+from caae_tf.models.caae import CAAE
+from caae_tf.models.cgan import CGAN
+from _train_helpers import caae_batch, tiny_caae_config
 
 
 @pytest.fixture(autouse=True)
@@ -242,7 +241,8 @@ def test_caae_discriminator_bn_statistics_take_both_updates_in_program_order():
     x_gen = m.G((z, y), training=True)
     calls = {"D_z": (m.D_z, [_bn_batch_stats(m.D_z, z_prior), _bn_batch_stats(m.D_z, z)]),
              "D_img": (m.D_img, [_bn_batch_stats(m.D_img, x, y), _bn_batch_stats(m.D_img, x_gen, y)])}
-    before = {k: [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in net.bns] for k, (net, _) in calls.items()}
+    before = {k: [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in net.bns]
+              for k, (net, _) in calls.items()}
     step(b)
     for name, (net, (first, second)) in calls.items():
         for i, bn in enumerate(net.bns):

@@ -9,8 +9,8 @@ tf = pytest.importorskip("tensorflow")
 h5py = pytest.importorskip("h5py")
 scipy_io = pytest.importorskip("scipy.io")
 
-from caae_tf.errors import ModelError  # noqa: E402
-from caae_tf.models.vgg_face import (  # noqa: E402
+from caae_tf.errors import ModelError
+from caae_tf.models.vgg_face import (
     CONV_NAMES, LAYER_NAMES, VGG_FACE_MEAN_RGB, IdentityFeatures, VGGFace, load_identity_network,
     load_vgg_face_h5, load_vgg_face_mat,
 )

@@ -100,7 +100,8 @@ def run(args) -> int:
         raise UserError("give IMAGE files/folders to edit (or --video IN)")
     if args.grid is None and schedule is None:
         if args.valence is None or args.arousal is None:
-            raise UserError("give --valence and --arousal (or --grid N" + (", or --schedule CSV)" if args.video else ")"))
+            raise UserError("give --valence and --arousal (or --grid N"
+                            + (", or --schedule CSV)" if args.video else ")"))
         va = np.array([args.valence, args.arousal], np.float32)
         try:
             validate_va(va, what="--valence/--arousal")

@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser("heatmaps", help="paper 000 Fig. 2: difference heatmaps for the 48 non-neutral labels")
     p.add_argument("--model", required=True, metavar="EDITOR", help="CAAE run dir or exported SavedModel")
-    p.add_argument("--images", required=True, metavar="DIR", help="aligned faces (e.g. ../shared/data/celeba_aligned_220)")
+    p.add_argument("--images", required=True, metavar="DIR",
+                   help="aligned faces (e.g. ../shared/data/celeba_aligned_220)")
     p.add_argument("--limit", type=int, default=200, metavar="N", help="first N images (default 200, as the paper)")
     p.add_argument("--batch-size", type=int, default=16, help="faces per editor call")
     _common(p)
@@ -98,28 +99,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # ------------------------------------------------------------------ model loaders (patched in tests)
 
 def _load_editor(path: str):
-    from caae_tf.edit import Editor  # noqa: PLC0415
+    from caae_tf.edit import Editor
 
     return Editor.load(path)
 
 
 def _load_generator(path: str):
-    from caae_tf.generate import Generator  # noqa: PLC0415
+    from caae_tf.generate import CGANSampler
 
-    return Generator(path)
+    return CGANSampler(path)
 
 
 def _load_regressor(path: str):
-    from caae_tf.regressor_train import load_regressor  # noqa: PLC0415
+    from caae_tf.regressor_train import load_regressor
 
     return load_regressor(path)
 
 
 def _load_identity(path: str, model_dir: str):
-    from caae_tf.errors import ModelError  # noqa: PLC0415
+    from caae_tf.errors import ModelError
 
     if path == "auto":
-        from caae_tf.config import CAAEConfig, load_config  # noqa: PLC0415
+        from caae_tf.config import CAAEConfig, load_config
 
         cfg_path = os.path.join(model_dir, "config.yaml")
         if not os.path.isfile(cfg_path):
@@ -127,7 +128,7 @@ def _load_identity(path: str, model_dir: str):
         path = load_config(cfg_path, CAAEConfig).identity_network
         if not path:
             raise ModelError(f"{cfg_path}: identity_network is empty; pass --identity PATH")
-    from caae_tf.models.vgg_face import load_identity_network  # noqa: PLC0415
+    from caae_tf.models.vgg_face import load_identity_network
 
     return load_identity_network(path)
 
@@ -135,9 +136,9 @@ def _load_identity(path: str, model_dir: str):
 # ------------------------------------------------------------------ runners
 
 def _table4(args) -> int:
-    from caae_tf.evaluation.inputs import open_faces  # noqa: PLC0415
-    from caae_tf.evaluation.table4 import run_table4, write_table4  # noqa: PLC0415
-    from caae_tf.regressor_train import CombinedRegressor  # noqa: PLC0415
+    from caae_tf.evaluation.inputs import open_faces
+    from caae_tf.evaluation.table4 import run_table4, write_table4
+    from caae_tf.regressor_train import CombinedRegressor
 
     faces = open_faces(args.data, args.limit)
     editor = _load_editor(args.model)
@@ -158,8 +159,8 @@ def _table4(args) -> int:
 
 
 def _heatmaps(args) -> int:
-    from caae_tf.evaluation.heatmaps import compute_heatmaps, write_heatmaps  # noqa: PLC0415
-    from caae_tf.evaluation.inputs import open_faces  # noqa: PLC0415
+    from caae_tf.evaluation.heatmaps import compute_heatmaps, write_heatmaps
+    from caae_tf.evaluation.inputs import open_faces
 
     faces = open_faces(args.images, args.limit)
     editor = _load_editor(args.model)
@@ -173,7 +174,7 @@ def _heatmaps(args) -> int:
 
 
 def _curves(args) -> int:
-    from caae_tf.evaluation.curves import format_monotonicity, interpolation_curves, write_curves  # noqa: PLC0415
+    from caae_tf.evaluation.curves import format_monotonicity, interpolation_curves, write_curves
 
     generator = _load_generator(args.model)
     regressor = _load_regressor(args.regressor)
@@ -191,7 +192,7 @@ def _curves(args) -> int:
 
 
 def _recognition(args) -> int:
-    from caae_tf.evaluation.curves import recognition_check  # noqa: PLC0415
+    from caae_tf.evaluation.curves import recognition_check
 
     generator = _load_generator(args.model)
     classifier = _load_regressor(args.classifier)
@@ -208,7 +209,7 @@ def _recognition(args) -> int:
 
 
 def _synthetic_truth(args) -> int:
-    from caae_tf.evaluation.synthetic_truth import format_summary, run_synthetic_truth  # noqa: PLC0415
+    from caae_tf.evaluation.synthetic_truth import format_summary, run_synthetic_truth
 
     editor = _load_editor(args.model)
     summary = run_synthetic_truth(editor, args.out, identities=args.identities, seed=args.seed,
@@ -219,7 +220,7 @@ def _synthetic_truth(args) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from caae_tf.errors import UserError  # noqa: PLC0415
+    from caae_tf.errors import UserError
 
     for name in ("limit", "num_z", "batch_size", "chunk", "steps"):
         v = getattr(args, name, None)

@@ -53,7 +53,7 @@ def run(args) -> int:
     from caae_tf import images as _images
     from caae_tf import labels as _labels
     from caae_tf.errors import UserError
-    from caae_tf.generate import Generator, interpolation_grid, interpolation_path, resolve_alphas
+    from caae_tf.generate import CGANSampler, interpolation_grid, interpolation_path, resolve_alphas
     from caae_tf.progress import Progress
 
     if (args.valence is None) != (args.arousal is None):
@@ -73,7 +73,7 @@ def run(args) -> int:
     alphas = resolve_alphas(args.steps, args.schedule)
     weights = interpolation_path(args.emotion, alphas, to=args.to, valence=args.valence, arousal=args.arousal)
 
-    generator = Generator(args.model)
+    generator = CGANSampler(args.model)
     total = args.num_z * len(alphas)
     bar = Progress(total, desc=f"generating {total} images ({args.num_z} z x {len(alphas)} steps)",
                    enabled=not args.quiet, unit="image")

@@ -36,10 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def load_va_columns(path: str, true_cols: list[str], pred_cols: list[str]):
     """Read ``path`` and return (true [N,2], pred [N,2], skipped rows (1-based data row numbers), total)."""
-    import numpy as np  # noqa: PLC0415
-    import pandas as pd  # noqa: PLC0415
+    import numpy as np
+    import pandas as pd
 
-    from caae_tf.errors import DataError  # noqa: PLC0415
+    from caae_tf.errors import DataError
 
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory, expected a CSV file")
@@ -60,8 +60,8 @@ def load_va_columns(path: str, true_cols: list[str], pred_cols: list[str]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from caae_tf.errors import DataError  # noqa: PLC0415
-    from caae_tf.evaluation.metrics import format_table, va_metrics  # noqa: PLC0415
+    from caae_tf.errors import DataError
+    from caae_tf.evaluation.metrics import format_table, va_metrics
 
     true, pred, skipped, total = load_va_columns(args.csv, args.true_cols, args.pred_cols)
     if skipped:

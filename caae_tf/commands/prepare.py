@@ -46,8 +46,8 @@ def add_arguments(p) -> None:
 
     c = sub.add_parser("celeba", help="first N frontal CelebA faces, cut square (paper 000 heatmaps)")
     c.add_argument("folder", help="img_align_celeba folder")
-    c.add_argument("--landmarks", default=None, help=f"list_landmarks_align_celeba.txt (default: looked up "
-                                                      f"next to the folder; else face detection)")
+    c.add_argument("--landmarks", default=None, help="list_landmarks_align_celeba.txt (default: looked up "
+                                                     "next to the folder; else face detection)")
     c.add_argument("--count", type=int, default=200)
     c.add_argument("--size", type=int, default=128, help="crop size (0 = native 178)")
     c.add_argument("--crops-dir", default=None, help="also write the crops as PNG files here")
@@ -65,7 +65,8 @@ def add_arguments(p) -> None:
         g = sub.add_parser(name, help=help_)
         g.add_argument("path")
         g.add_argument("--size", type=int, default=0, help="centre-crop + resize to this size (0 = keep)")
-        g.add_argument("--require", default="", help="comma list of labels rows must have: va,emotion,emotion8,identity")
+        g.add_argument("--require", default="",
+                       help="comma list of labels rows must have: va,emotion,emotion8,identity")
         g.add_argument("--align", action="store_true",
                        help="find the largest face (MTCNN) and align it to the shared template (needs --size); "
                             "images without a face are skipped and counted")

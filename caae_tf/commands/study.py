@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     src.add_argument("--generated", help="labelled source of images made by any other generator")
     b.add_argument("--per-emotion", type=int, default=3, help="real and generated images per emotion (paper: 3)")
     b.add_argument("--emotions", default=None,
-                   help="comma-separated emotions (default: the cGAN's six: neutral,sadness,disgust,fear,anger,happiness)")
+                   help="comma-separated emotions "
+                        "(default: the cGAN's six: neutral,sadness,disgust,fear,anger,happiness)")
     b.add_argument("--seed", type=int, default=0, help="seed of the image picks and noise vectors")
     b.add_argument("--size", type=int, default=None, help="image size in px (default: the generator's)")
     b.add_argument("--square", choices=("crop", "stretch"), default="crop",
@@ -69,12 +70,12 @@ def run(args) -> int:
     if action == "build":
         return _build(args)
     if action == "serve":
-        from caae_tf.study.server import serve  # noqa: PLC0415
+        from caae_tf.study.server import serve
 
         return serve(args.study_dir, host=args.host, port=args.port, threads=args.threads,
                      admin_token=args.admin_token, rotate_admin=args.new_admin_token)
     if action == "report":
-        from caae_tf.study.report import write_report  # noqa: PLC0415
+        from caae_tf.study.report import write_report
 
         res = write_report(args.study_dir, args.out, include_incomplete=args.include_incomplete, note=args.note)
         s = res["summary"]
@@ -94,11 +95,11 @@ def run(args) -> int:
 
 
 def _build(args) -> int:
-    from caae_tf import labels as L  # noqa: PLC0415
-    from caae_tf.study.build import DEFAULT_TITLE, build_study  # noqa: PLC0415
+    from caae_tf import labels as L
+    from caae_tf.study.build import DEFAULT_TITLE, build_study
 
     if args.model is not None:
-        from caae_tf import tf_env  # noqa: PLC0415
+        from caae_tf import tf_env
 
         tf_env.tf()  # quiet TensorFlow start-up before the generator loads
     emotions = L.CGAN_EMOTIONS if not args.emotions else [e.strip() for e in args.emotions.split(",") if e.strip()]
@@ -115,8 +116,8 @@ def _build(args) -> int:
 
 
 def _simulate(args) -> int:
-    from caae_tf.study.files import load_study  # noqa: PLC0415
-    from caae_tf.study.simulate import oracle_rater, random_rater, simulate  # noqa: PLC0415
+    from caae_tf.study.files import load_study
+    from caae_tf.study.simulate import oracle_rater, random_rater, simulate
 
     study = load_study(args.study_dir, verify_images=False)
     raters = [random_rater(args.seed + k) if args.random else oracle_rater(study.manifest, args.seed + k)

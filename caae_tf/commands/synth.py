@@ -64,7 +64,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from data_prep import synthetic  # noqa: PLC0415
+    from data_prep import synthetic
 
     emotions = None
     if args.emotions is not None:

@@ -18,16 +18,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="SRC",
                    help="identity-labelled CSV (path,identity,...) or a folder with labels.csv")
     p.add_argument("--run-dir", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--config", metavar="FILE|PRESET", help="YAML/JSON IdentityConfig file or preset name (identity_demo)")
+    p.add_argument("--config", metavar="FILE|PRESET",
+                   help="YAML/JSON IdentityConfig file or preset name (identity_demo)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable), e.g. --set steps=2000 --set width_multiplier=0.25")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    from caae_tf.config import IdentityConfig, resolve_config  # noqa: PLC0415
-    from caae_tf.identity_train import train_identity  # noqa: PLC0415
-    from caae_tf.presets import resolve  # noqa: PLC0415
+    from caae_tf.config import IdentityConfig, resolve_config
+    from caae_tf.identity_train import train_identity
+    from caae_tf.presets import resolve
 
     cfg = resolve_config(IdentityConfig, resolve(args.config) if args.config else None, args.set)
     out = train_identity(args.data, args.run_dir, cfg, verbose=0 if args.quiet else 1)

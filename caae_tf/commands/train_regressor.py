@@ -28,10 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from caae_tf.config import RegressorConfig, resolve_config  # noqa: PLC0415
-    from caae_tf.evaluation.metrics import format_table  # noqa: PLC0415
-    from caae_tf.presets import resolve  # noqa: PLC0415
-    from caae_tf.regressor_train import train_regressor  # noqa: PLC0415
+    from caae_tf.config import RegressorConfig, resolve_config
+    from caae_tf.evaluation.metrics import format_table
+    from caae_tf.presets import resolve
+    from caae_tf.regressor_train import train_regressor
 
     overrides = list(args.set)
     if args.arch:

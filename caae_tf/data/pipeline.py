@@ -48,11 +48,11 @@ from caae_tf.data import records as R
 from caae_tf.data.table import check_require, label_arrays, load_table
 from caae_tf.errors import DataError
 
-__all__ = ["make_dataset", "dataset_info", "load_table", "source_kind", "preprocess_image"]
+__all__ = ["make_dataset", "make_training_dataset", "dataset_info", "load_table", "source_kind", "preprocess_image"]
 
 
 def _tf():
-    from caae_tf.tf_env import tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf
 
     return tf()
 
@@ -74,7 +74,7 @@ def source_kind(source) -> str:
 
 
 def glob_shards(folder: str) -> list[str]:
-    import glob  # noqa: PLC0415
+    import glob
 
     return sorted(glob.glob(os.path.join(folder, R.SHARD_PATTERN)))
 
@@ -295,3 +295,29 @@ def dataset_info(source, require: Iterable[str] = ()) -> dict:
         "skipped": skips,
         "cgan_emotions": list(L.CGAN_EMOTIONS),
     }
+
+
+# ---------------------------------------------------------------------------------- training input
+
+def data_requirements(config) -> tuple[str, ...]:
+    """The labels a model's training batches must carry: ``va`` for the CAAE, ``emotion`` for the cGAN."""
+    from caae_tf.config import CAAEConfig
+
+    return ("va",) if isinstance(config, CAAEConfig) else ("emotion",)
+
+
+def make_training_dataset(source: str, config, training: bool = True):
+    """:func:`make_dataset` with a GAN config's image size, batch, seed, augmentation and required labels."""
+    return make_dataset(
+        source,
+        image_size=config.image_size,
+        batch_size=config.batch_size,
+        training=training,
+        seed=config.seed,
+        augment_flip=config.augment_flip and training,
+        color_jitter=config.color_jitter if training else 0.0,
+        shuffle_buffer=config.shuffle_buffer,
+        repeat=True,
+        drop_remainder=True,
+        require=data_requirements(config),
+    )

@@ -87,7 +87,7 @@ def _jpeg_components(data: bytes) -> int | None:
 
 def encode_image(rgb: np.ndarray, fmt: str = "png", quality: int = 95) -> bytes:
     """Encode RGB uint8 as PNG (lossless) or JPEG (``quality``)."""
-    import cv2  # noqa: PLC0415
+    import cv2
 
     fmt = fmt.lower()
     bgr = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2BGR)
@@ -118,7 +118,7 @@ def safe_image_bytes(data: bytes, path: str = "<bytes>") -> tuple[bytes, str, np
     PNG; baseline/progressive JPEG with 1 or 3 components and no EXIF orientation change); otherwise
     re-encodes the decoded RGB as PNG.
     """
-    import cv2  # noqa: PLC0415
+    import cv2
 
     rgb = decode_image(data, path)
     fmt = image_format(data)
@@ -187,7 +187,7 @@ def make_example(
     attributes: Mapping[str, Any] | None = None,
 ):
     """Build one ``tf.train.Example`` (schema in the module docstring)."""
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     name, cg, af = _emotion_fields(emotion)
@@ -219,7 +219,7 @@ def make_example(
 
 
 def feature_spec() -> dict:
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     nan = float("nan")
@@ -246,7 +246,7 @@ def parse_example(serialized, decode: bool = False):
     "emotion_name": string, "path": string, "height": i64, "width": i64, "attributes": string}``, plus
     ``"image"``: uint8 [H, W, 3] when ``decode`` is True.
     """
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     f = tf.io.parse_single_example(serialized, feature_spec())
@@ -367,7 +367,7 @@ def write_records(
     manifest's ``"alignment"`` (read after the last row too, so a generator can fill in its counts).
     Returns the manifest dict.
     """
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     out_dir = os.fspath(out_dir)
@@ -385,7 +385,7 @@ def write_records(
     shard_counts = [0] * num_shards
     bar = None
     if progress:
-        from caae_tf.progress import Progress  # noqa: PLC0415
+        from caae_tf.progress import Progress
 
         bar = Progress(total, f"writing records to {out_dir}", unit="image")
     try:
@@ -415,7 +415,8 @@ def write_records(
                 continue
             name, cg, af = _emotion_fields(row.get("emotion"))
             identity = row.get("identity", -1)
-            identity = -1 if identity is None or (isinstance(identity, float) and math.isnan(identity)) else int(identity)
+            missing = identity is None or (isinstance(identity, float) and math.isnan(identity))
+            identity = -1 if missing else int(identity)
             va = (_f(row.get("valence")), _f(row.get("arousal")))
             ex = make_example(
                 data, height=rgb.shape[0], width=rgb.shape[1], fmt=fmt, valence=va[0], arousal=va[1],

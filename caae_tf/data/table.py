@@ -29,7 +29,6 @@ Validation (every row is either kept with correct labels or skipped and counted 
 
 from __future__ import annotations
 
-import math
 import os
 from collections import Counter
 from typing import Iterable
@@ -61,12 +60,8 @@ def check_require(require: Iterable[str]) -> tuple[str, ...]:
     return req
 
 
-def _is_class_folder(folder: str) -> bool:
-    return any(os.path.isdir(os.path.join(folder, d)) for d in os.listdir(folder))
-
-
 def _read_csv(csv_path: str):
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     try:
         df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
@@ -83,7 +78,7 @@ def _read_csv(csv_path: str):
 
 
 def _scan_folder(folder: str):
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     rows, skips = [], Counter()
     for f in sorted(os.listdir(folder)):
@@ -131,7 +126,7 @@ def load_table(source, *, require: Iterable[str] = (), validate: bool = True, ke
     ``image_bytes`` (pipeline-safe encoded bytes, when ``keep_bytes``), ``format``, ``height``, ``width``.
     ``skips`` is a dict ``reason -> count``. Results are cached per (source, mtime, options).
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     source = os.path.abspath(os.fspath(source))
     req = check_require(require)
@@ -252,14 +247,14 @@ def load_table(source, *, require: Iterable[str] = (), validate: bool = True, ke
         out = out[ok].reset_index(drop=True)
 
     if validate:
-        from caae_tf.data.records import read_safe_image, skip_reason  # noqa: PLC0415
+        from caae_tf.data.records import read_safe_image, skip_reason
 
         good = np.ones(len(out), dtype=bool)
         data, fmts, hs, ws = [], [], [], []
         paths = out["path"].tolist()
         bar = None
         if progress:
-            from caae_tf.progress import Progress  # noqa: PLC0415
+            from caae_tf.progress import Progress
 
             bar = Progress(len(paths), f"checking {len(paths)} images", unit="image")
         for i, p in enumerate(paths):
@@ -301,7 +296,3 @@ def label_arrays(df) -> dict[str, np.ndarray]:
                              np.int32),
         "identity": df["identity"].to_numpy(np.int64).astype(np.int32),
     }
-
-
-def is_nan(x) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -13,4 +13,6 @@ weights)``, ``regressor.predict_va(images)``, ``identity.embed(images)``) so the
 small fakes; the command layer (``caae_tf/commands/experiment.py``) loads the real ones.
 """
 
-from caae_tf.evaluation.metrics import ccc, rmse, sagr, va_metrics  # noqa: F401
+from caae_tf.evaluation.metrics import ccc, rmse, sagr, va_metrics
+
+__all__ = ["ccc", "rmse", "sagr", "va_metrics"]

@@ -45,7 +45,7 @@ class CurvesResult:
 
 def summarise(values) -> Any:
     """Mean, sd, n and 95 % CI half-width (1.96·sd/√n) of valence and arousal per (emotion, step)."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     rows = []
     for (emotion, step), g in values.groupby(["emotion", "step"], sort=False):
@@ -61,7 +61,7 @@ def summarise(values) -> Any:
 
 
 def _spearman(x, y) -> float:
-    from scipy.stats import spearmanr  # noqa: PLC0415
+    from scipy.stats import spearmanr
 
     y = np.asarray(y, np.float64)
     if np.allclose(y, y[0]):
@@ -119,7 +119,7 @@ def interpolation_curves(generator, regressor, num_z: int = 1000, *, emotions: S
                          progress: bool = True) -> CurvesResult:
     """Run the Fig. 6 experiment (module docstring). ``classifier`` defaults to ``regressor`` when it has a
     ``predict_emotion8`` method; then the recognition check is filled in too."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     if classifier is None and callable(getattr(regressor, "predict_emotion8", None)) and getattr(
             regressor, "has_emotion_head", True):
@@ -127,7 +127,7 @@ def interpolation_curves(generator, regressor, num_z: int = 1000, *, emotions: S
     alphas = np.linspace(0.0, 1.0, steps)
     bar = None
     if progress:
-        from caae_tf.progress import Progress  # noqa: PLC0415
+        from caae_tf.progress import Progress
 
         bar = Progress(len(emotions) * steps * num_z, f"Fig. 6: {len(emotions)} emotions x {steps} steps x {num_z} z",
                        unit="image")
@@ -171,10 +171,10 @@ def interpolation_curves(generator, regressor, num_z: int = 1000, *, emotions: S
 
 def plot_curves(summary, out_dir: str, prefix: str = "fig6") -> list[str]:
     """One PNG with a subplot per emotion (+ one PNG per emotion): valence red, arousal green, 95 % band."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     os.makedirs(out_dir, exist_ok=True)
     emotions = list(dict.fromkeys(summary["emotion"]))
@@ -218,7 +218,7 @@ def plot_curves(summary, out_dir: str, prefix: str = "fig6") -> list[str]:
 
 def write_curves(result: CurvesResult, out_dir: str) -> dict[str, str]:
     """curves_values.csv, curves_summary.csv, monotonicity.json (+ recognition), fig6*.png."""
-    import json  # noqa: PLC0415
+    import json
 
     os.makedirs(out_dir, exist_ok=True)
     paths = {"values": os.path.join(out_dir, "curves_values.csv"),

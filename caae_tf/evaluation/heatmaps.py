@@ -63,7 +63,7 @@ def compute_heatmaps(editor, batches: Iterable[tuple[list[str], np.ndarray]], *,
     faces = 0
     bar = None
     if progress:
-        from caae_tf.progress import Progress  # noqa: PLC0415
+        from caae_tf.progress import Progress
 
         bar = Progress(total_images, f"Fig. 2 heatmaps: {len(labels)} labels", unit="face")
     for _names, images in batches:
@@ -82,14 +82,14 @@ def compute_heatmaps(editor, batches: Iterable[tuple[list[str], np.ndarray]], *,
     if bar is not None:
         bar.close()
     if sums is None:
-        from caae_tf.errors import DataError  # noqa: PLC0415
+        from caae_tf.errors import DataError
 
         raise DataError("heatmaps: no images")
     return HeatmapResult(sums, labels.astype(np.float32), faces, grid)
 
 
 def summary_frame(result: HeatmapResult):
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     norm = result.normalised
     mean = result.mean_per_face
@@ -103,10 +103,10 @@ def summary_frame(result: HeatmapResult):
 
 def plot_heatmaps(result: HeatmapResult, path: str, title: str | None = None, cmap: str = "gray") -> None:
     """The 7×7 Fig. 2 panel: rows valence high→low (top→bottom), columns arousal high→low (left→right)."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     grid = result.grid
     n = int(round(np.sqrt(len(grid))))

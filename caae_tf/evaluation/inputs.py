@@ -74,7 +74,7 @@ def open_faces(source: str, limit: int | None = None) -> FaceSource:
 
         fs._loader = load
         return fs
-    from caae_tf.data.table import load_table  # noqa: PLC0415
+    from caae_tf.data.table import load_table
 
     df, skips = load_table(source)
     if len(df) == 0:
@@ -94,7 +94,7 @@ def open_faces(source: str, limit: int | None = None) -> FaceSource:
 
 
 def _records(source: str, limit: int | None) -> FaceSource:
-    from caae_tf.data.records import read_manifest  # noqa: PLC0415
+    from caae_tf.data.records import read_manifest
 
     manifest = read_manifest(source)
     total = int(manifest.get("num_examples") or manifest.get("count") or 0)
@@ -102,7 +102,7 @@ def _records(source: str, limit: int | None) -> FaceSource:
     fs = FaceSource(source, [f"record{i:06d}" for i in range(n)])
 
     def load(image_size: int, batch_size: int):
-        from caae_tf.data.pipeline import make_dataset  # noqa: PLC0415
+        from caae_tf.data.pipeline import make_dataset
 
         ds = make_dataset(source, image_size=image_size, batch_size=batch_size, training=False, repeat=False,
                           drop_remainder=False, augment_flip=False)

@@ -99,7 +99,7 @@ def metrics_table(columns: dict[str, dict[str, float]]) -> "Any":
     ``columns`` maps a column title (e.g. ``"valence"`` or ``"Extreme Arousal"``) to a metric dict as
     produced per dimension by :func:`va_metrics`. This is the layout of the paper's Tables I, III and IV.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     data = {title: [vals[m] for m in METRIC_NAMES] for title, vals in columns.items()}
     return pd.DataFrame(data, index=[m.upper() for m in METRIC_NAMES])
@@ -115,6 +115,7 @@ def format_table(columns: dict[str, dict[str, float]], title: str = "", digits: 
         cells = []
         for t in titles:
             v = columns[t][m]
-            cells.append(("nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}").rjust(width))
+            missing = v is None or (isinstance(v, float) and math.isnan(v))
+            cells.append(("nan" if missing else f"{v:.{digits}f}").rjust(width))
         lines.append(m.upper().ljust(6) + "".join(cells))
     return "\n".join(lines)

@@ -19,7 +19,7 @@ def render_templates(identity: int, seed: int, size: int, steps: int = 21) -> tu
 
     Returns (templates float32 [steps², S, S, 3] in [-1, 1], labels float32 [steps², 2]).
     """
-    from data_prep.synthetic import render_face, sample_identity  # noqa: PLC0415
+    from data_prep.synthetic import render_face, sample_identity
 
     factors = sample_identity(seed, identity)
     values = np.linspace(-1.0, 1.0, steps, dtype=np.float32)

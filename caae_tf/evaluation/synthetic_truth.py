@@ -57,7 +57,7 @@ class TruthCase:
 
 def face_box_mask(identity: int, seed: int, size: int) -> np.ndarray:
     """bool [S, S]: the bounding box of the head outline of ``identity`` drawn without jitter."""
-    from data_prep.synthetic import _head_outline, layout_to_image, sample_identity  # noqa: PLC0415
+    from data_prep.synthetic import _head_outline, layout_to_image, sample_identity
 
     pts = layout_to_image(_head_outline(sample_identity(seed, identity))) * size
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
@@ -71,7 +71,7 @@ def make_cases(identities: int = 6, *, seed: int = 0, size: int = 64, grid: int 
                first_identity: int = HELDOUT_FIRST_IDENTITY, expression_threshold: float = 2 / 255,
                input_range: float = 1.0) -> list[TruthCase]:
     """Held-out identities ``first_identity ..`` rendered without jitter at (v0, a0) ~ U[-r, r]² (seeded)."""
-    from data_prep.synthetic import render_face, sample_identity  # noqa: PLC0415
+    from data_prep.synthetic import render_face, sample_identity
 
     labels = grid_labels(grid, extent)
     rng = np.random.default_rng(seed + 1)
@@ -104,7 +104,7 @@ def evaluate_editor(editor, cases: list[TruthCase], *, template_steps: int = 21,
     ``editor.edit(images f32 [N,S,S,3] in [-1,1], va [N,2]) -> f32 [N,S,S,3]``. Returns (summary dict,
     pandas DataFrame with one row per identity × label, {identity: edits}).
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     rows, edits_by_id = [], {}
     targets, est_edit, est_noop = [], [], []
@@ -150,7 +150,7 @@ def evaluate_editor(editor, cases: list[TruthCase], *, template_steps: int = 21,
 
 def comparison_strip(case: TruthCase, edits: np.ndarray, columns: int = 7) -> np.ndarray:
     """uint8 image: row 1 = input | edits to the grid diagonal; row 2 = blank | ground truth renders."""
-    from caae_tf.images import make_grid  # noqa: PLC0415
+    from caae_tf.images import make_grid
 
     n = len(case.labels)
     idx = np.linspace(0, n - 1, columns).round().astype(int)
@@ -165,7 +165,7 @@ def run_synthetic_truth(editor, out_dir: str, *, identities: int = 6, seed: int 
     ``synthetic_truth.json`` and ``synthetic_truth.png`` (input | edits over ground truth, one pair of rows
     per identity) into ``out_dir``. ``cases`` (from :func:`make_cases`) replaces the identities/seed/grid
     arguments when the caller already rendered them. Returns the summary."""
-    from caae_tf.images import write_image  # noqa: PLC0415
+    from caae_tf.images import write_image
 
     os.makedirs(out_dir, exist_ok=True)
     if cases is None:

@@ -96,7 +96,7 @@ def run_table4(editor, regressor, batches: Iterable[tuple[list[str], np.ndarray]
     (default 0.75, the authors' code; 1.0 for the paper's "extreme values −1 and 1"); the extreme labels are
     the corners (±extent, ±extent), where ``extent`` defaults to the largest |coordinate| of ``labels``.
     """
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     if labels is None:
         extent = 0.75 if extent is None else float(extent)
@@ -108,7 +108,7 @@ def run_table4(editor, regressor, batches: Iterable[tuple[list[str], np.ndarray]
     k = len(grid)
     bar = None
     if progress:
-        from caae_tf.progress import Progress  # noqa: PLC0415
+        from caae_tf.progress import Progress
 
         bar = Progress(total_images * k if total_images else None, f"Table IV: editing to {k} labels", unit="edit")
     names_all, tv, pv, ext, dist, in_emb = [], [], [], [], [], []
@@ -140,7 +140,7 @@ def run_table4(editor, regressor, batches: Iterable[tuple[list[str], np.ndarray]
     if bar is not None:
         bar.close()
     if n_images == 0:
-        from caae_tf.errors import DataError  # noqa: PLC0415
+        from caae_tf.errors import DataError
 
         raise DataError("Table IV: no evaluation images")
     t = np.concatenate(tv)

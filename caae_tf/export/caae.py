@@ -9,21 +9,21 @@ Signatures (uint8 at the edges, float inside):
   :class:`caae_tf.edit.Editor` and the experiments.
 
 S is the model's resolution, fixed in the TensorSpecs: wrong ranks and dtypes are rejected by the signature
-itself, wrong sizes by an assertion naming the expected shape (concrete functions do not enforce H, W); labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose
-message says so. A ``caae_tf_export.json`` beside the SavedModel records the model kind, resolution,
-z_dim, the source run, the caae_tf version and the face alignment (template + margin) of the training
-crops (:func:`caae_tf.edit.model_alignment`), which ``caae-tf edit --align`` uses. The SavedModel loads with plain TensorFlow
-(``tf.saved_model.load``) — no caae_tf import needed.
+itself, wrong sizes by an assertion naming the expected shape (concrete functions do not enforce H, W);
+labels outside [-1, 1] (or non-finite) fail a ``tf.debugging`` assertion whose message says so. A
+``caae_tf_export.json`` beside the SavedModel records the model kind, resolution, z_dim, the source run,
+the caae_tf version and the face alignment (template + margin) of the training crops
+(:func:`caae_tf.edit.model_alignment`), which ``caae-tf edit --align`` uses. The SavedModel loads with
+plain TensorFlow (``tf.saved_model.load``) — no caae_tf import needed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 
-from caae_tf import __version__
-from caae_tf.edit import EXPORT_INFO, model_alignment
+from caae_tf.edit import model_alignment
 from caae_tf.errors import ModelError
+from caae_tf.serving import load_model, write_export_metadata
 from caae_tf.tf_env import tf as _tf
 
 
@@ -100,8 +100,6 @@ def export_caae(model_or_run_dir, out_dir: str, *, source: str | None = None) ->
     """Write the editor SavedModel for a CAAE (a run dir path or an in-memory ``CAAE``) to ``out_dir``."""
     tf = _tf()
     if isinstance(model_or_run_dir, (str, os.PathLike)):
-        from caae_tf.train import load_model  # noqa: PLC0415
-
         source = os.fspath(model_or_run_dir)
         model, config = load_model(source)
         if config.model != "caae":
@@ -117,22 +115,15 @@ def export_caae(model_or_run_dir, out_dir: str, *, source: str | None = None) ->
     }
     os.makedirs(out_dir, exist_ok=True)
     tf.saved_model.save(module, out_dir, signatures=signatures)
-    info = {
-        "model": "caae",
-        "image_size": config.image_size,
-        "z_dim": config.z_dim,
-        "label_repeat": config.label_repeat,
-        "signatures": {
+    write_export_metadata(
+        out_dir, "caae", image_size=config.image_size, z_dim=config.z_dim, source=source,
+        signatures={
             "serving_default": "images uint8 [N,S,S,3], valence_arousal float32 [N,2] -> edited uint8",
             "encode": "images uint8 [N,S,S,3] -> z float32 [N,z_dim]",
             "edit_float": "images float32 [-1,1], valence_arousal -> edited float32 [-1,1]",
             "encode_float": "images float32 [-1,1] -> z",
         },
-        "source": os.path.abspath(source) if source else None,
-        "alignment": model_alignment(source, config.image_size),
-        "caae_tf": __version__,
-        "tensorflow": tf.__version__,
-    }
-    with open(os.path.join(out_dir, EXPORT_INFO), "w", encoding="utf-8") as fh:
-        json.dump(info, fh, indent=1)
+        label_repeat=config.label_repeat,
+        alignment=model_alignment(source, config.image_size),
+    )
     return out_dir

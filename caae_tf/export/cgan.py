@@ -18,22 +18,24 @@ Keras to run (``tf.saved_model.load(out_dir)``), with two signatures:
 Wrong dtypes (e.g. int z) are rejected by the signatures' ``TensorSpec``s, wrong ranks/widths (e.g. [N, 5]
 weights) by ``tf.ensure_shape`` before G. A third,
 non-signature function ``generate_float(z, emotion_weights)`` returns the float32 images in [-1, 1]
-(used by :class:`caae_tf.generate.Generator` for lossless evaluation). ``caae_tf_export.json`` beside
+(used by :class:`caae_tf.generate.CGANSampler` for lossless evaluation). ``caae_tf_export.json`` beside
 ``saved_model.pb`` records the model kind, image size, z size, emotion order, source run dir and versions.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from caae_tf import __version__
 from caae_tf import labels as _labels
 from caae_tf.errors import ModelError
 
-#: Name of the metadata file written next to ``saved_model.pb``.
-METADATA_FILE = "caae_tf_export.json"
+from caae_tf.serving import load_model, write_export_metadata
+
+# the metadata file and its reader live in caae_tf.serving (one schema for both exporters); importable from here
+from caae_tf.serving import METADATA_FILE as METADATA_FILE
+from caae_tf.serving import read_export_metadata as read_export_metadata
+
 #: Tolerance on Σ v = 1 (paper 001 Eq. 2) accepted by the serving signature.
 WEIGHT_SUM_TOLERANCE = 1e-3
 
@@ -45,7 +47,7 @@ def _to_uint8(tf, images):
 
 def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.CGAN_EMOTIONS)):
     """A ``tf.Module`` holding G with ``serving_default``, ``interpolate`` and ``generate_float`` tf.functions."""
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
     n_e = int(num_emotions)
@@ -134,10 +136,6 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
 def _load_run(run_dir: str):
     if not os.path.isdir(run_dir):
         raise ModelError(f"{run_dir}: run directory not found")
-    try:
-        from caae_tf.train import load_model  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - until caae_tf.train exists
-        raise ModelError(f"{run_dir}: cannot load a run dir ({exc}); pass a CGAN model instead") from None
     model, _config = load_model(run_dir)
     return model
 
@@ -147,10 +145,10 @@ def export_cgan(model_or_run_dir: Any, out_dir: str | os.PathLike, *, source: st
 
     Returns ``out_dir``; the metadata is in ``out_dir/caae_tf_export.json`` (:func:`read_export_metadata`).
     """
-    from caae_tf.tf_env import tf as _tf  # noqa: PLC0415
+    from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
-    from caae_tf.models.cgan import CGAN  # noqa: PLC0415
+    from caae_tf.models.cgan import CGAN
 
     model = model_or_run_dir
     if isinstance(model_or_run_dir, (str, os.PathLike)):
@@ -170,32 +168,15 @@ def export_cgan(model_or_run_dir: Any, out_dir: str | os.PathLike, *, source: st
         module, out_dir,
         signatures={"serving_default": module.serving_default, "interpolate": module.interpolate},
     )
-    meta = {
-        "format": "caae_tf.export",
-        "model": "cgan",
-        "image_size": int(model.image_size),
-        "z_dim": int(model.z_dim),
-        "emotions": list(_labels.CGAN_EMOTIONS),
-        "noise": "z ~ N(0, I)",
-        "weight_sum_tolerance": WEIGHT_SUM_TOLERANCE,
-        "signatures": {
+    write_export_metadata(
+        out_dir, "cgan", image_size=model.image_size, z_dim=model.z_dim, source=source,
+        emotions=list(_labels.CGAN_EMOTIONS),
+        noise="z ~ N(0, I)",
+        weight_sum_tolerance=WEIGHT_SUM_TOLERANCE,
+        signatures={
             "serving_default": "z float32 [N, z_dim], emotion_weights float32 [N, 6] -> images uint8 [N, S, S, 3]",
             "interpolate": "z float32 [N, z_dim], emotion int32 [N], alpha float32 [N] -> images uint8 [N, S, S, 3]",
         },
-        "source_run_dir": source,
-        "caae_tf_version": __version__,
-        "tensorflow_version": tf.__version__,
-        "config": model.get_config(),
-    }
-    with open(os.path.join(out_dir, METADATA_FILE), "w", encoding="utf-8") as fh:
-        json.dump(meta, fh, indent=2)
+        config=model.get_config(),
+    )
     return out_dir
-
-
-def read_export_metadata(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``caae_tf_export.json`` of an exported SavedModel ({} when absent)."""
-    path = os.path.join(os.fspath(out_dir), METADATA_FILE)
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

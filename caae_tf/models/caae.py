@@ -721,7 +721,7 @@ class CAAE(keras.Model):
         image's own label), ``va_sweep`` (one row per input, up to ``sweep_inputs``: the input, then
         ``sweep_steps`` edits along the diagonal (v, a) = (t, t), t from 0.75 down to -0.75 — high
         valence/high arousal to low valence/low arousal, the diagonal of the paper's 7×7 grid)."""
-        from caae_tf.images import make_grid, to_uint8  # noqa: PLC0415
+        from caae_tf.images import make_grid, to_uint8
 
         x = np.asarray(batch["image"], np.float32)[:max_images]
         va = np.asarray(batch["va"], np.float32)[: len(x)]

@@ -30,7 +30,7 @@ Initialisation is DCGAN's: conv/dense kernels ~ N(0, 0.02), BN γ ~ N(1, 0.02); 
 mixed-precision policy (the last layers use a float32 dtype policy).
 
 Training (:meth:`CGAN.train_step`): z ~ N(0, I) (DCGAN used U(-1,1); the Gaussian is the common modern
-choice and matches :meth:`caae_tf.generate.Generator.sample_z`), drawn with stateless ops seeded by
+choice and matches :meth:`caae_tf.generate.CGANSampler.sample_z`), drawn with stateless ops seeded by
 (config.seed, ``noise_step``), a step counter kept as a model weight, so a resumed run draws the same
 noise as an uninterrupted one. With σ the
 sigmoid and D(x, v) a logit, per example
@@ -62,12 +62,12 @@ from caae_tf.config import CGANConfig, ConfigError
 from caae_tf.tf_env import tf as _tf
 
 tf = _tf()
-import keras  # noqa: E402  (after tf_env has configured TensorFlow's logging)
-from keras import ops  # noqa: E402
+import keras  # after tf_env has configured TensorFlow's logging
+from keras import ops
 
-from caae_tf import images as _images  # noqa: E402
-from caae_tf import labels as _labels  # noqa: E402
-from caae_tf.losses import per_example_bce  # noqa: E402
+from caae_tf import images as _images
+from caae_tf import labels as _labels
+from caae_tf.losses import per_example_bce
 
 NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.

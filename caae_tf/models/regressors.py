@@ -155,7 +155,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         super().__init__(name=name, reduction="sum", **kwargs)
 
     def call(self, y_true, y_pred):
-        from keras import ops  # noqa: PLC0415
+        from keras import ops
 
         y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
         mask = ops.cast(y_true >= 0, y_pred.dtype)
@@ -165,7 +165,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
 def build_regressor(arch: str, image_size: int = 96, width_multiplier: float = 1.0, dropout: float | None = None):
     """Build (not compile) the regressor for ``arch`` (``table2`` or ``mobilenetv2``) and create its variables."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if arch == "table2":
         model = VARegressorPair(width_multiplier, 0.5 if dropout is None else dropout, name="table2_regressor")

@@ -240,14 +240,14 @@ def _mat_field(obj, name):
 
 def read_vgg_face_mat(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a MatConvNet VGG-Face file → ``{layer name: (filters [h,w,in,out] or squeezed, biases)}``."""
-    import scipy.io  # noqa: PLC0415
+    import scipy.io
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelError(f"{path}: VGG-Face .mat file not found")
     try:
         mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
-    except Exception as exc:  # noqa: BLE001 - scipy raises many types for corrupt/v7.3 files
+    except Exception as exc:  # scipy raises many types for corrupt/v7.3 files
         raise ModelError(f"{path}: cannot read as a MatConvNet .mat file ({type(exc).__name__}: {exc})") from None
     net = mat.get("net")
     if net is None:
@@ -313,7 +313,7 @@ def load_vgg_face_mat(model: VGGFace, path: str | os.PathLike, layers: Sequence[
 def read_vgg_face_h5(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read conv/fc kernels and biases by layer name from a Keras 2 (``[model_weights/]<l>/<l>/kernel:0``)
     or Keras 3 (``<l>/vars/0``, ``layers/<l>/vars/0``, ``…/vgg/<l>/vars/0``) HDF5 file."""
-    import h5py  # noqa: PLC0415
+    import h5py
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -373,7 +373,7 @@ def load_vgg_face_h5(model: VGGFace, path: str | os.PathLike, layers: Sequence[s
 
 
 def _h5_is_keras2(path: str) -> bool:
-    import h5py  # noqa: PLC0415
+    import h5py
 
     hit = []
     with h5py.File(path, "r") as fh:
@@ -423,7 +423,7 @@ def load_identity_network(path: str | os.PathLike, input_size: int = 224,
         vgg.build_weights()
         try:
             vgg.load_weights(weights_path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelError(f"{weights_path}: cannot load identity weights ({exc})") from None
         desc = (f"VGG-style identity classifier trained by caae-tf train-identity on {meta.get('data', '?')}, "
                 f"width {meta['width_multiplier']:g}, {meta['image_size']} px ({path})")

@@ -35,7 +35,7 @@ def names() -> list[str]:
 
 
 def _error(message: str):
-    from caae_tf.config import ConfigError  # noqa: PLC0415
+    from caae_tf.config import ConfigError
 
     return ConfigError(message)
 
@@ -52,7 +52,7 @@ def path(name: str) -> str:
 def is_preset(name: str) -> bool:
     try:
         path(name)
-    except Exception:  # noqa: BLE001 - ConfigError
+    except Exception:  # ConfigError
         return False
     return True
 
@@ -73,14 +73,14 @@ def resolve(name_or_file: str | os.PathLike) -> str:
 
 def load(name: str, cls=None):
     """The preset as a config object (:func:`caae_tf.config.load_config`)."""
-    from caae_tf.config import load_config  # noqa: PLC0415
+    from caae_tf.config import load_config
 
     return load_config(path(name), cls)
 
 
 def read(name: str) -> dict[str, Any]:
     """The preset's keys as written in its YAML file (including ``model``)."""
-    import yaml  # noqa: PLC0415
+    import yaml
 
     with open(path(name), encoding="utf-8") as fh:
         return dict(yaml.safe_load(fh) or {})
@@ -94,7 +94,7 @@ def _format(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_format(v) for v in value) + "]"
     if isinstance(value, float):
-        import yaml  # noqa: PLC0415
+        import yaml
 
         # YAML 1.1 (what --set parses with) reads "1e-05" as a string; yaml's own dump is "1.0e-05"
         return yaml.safe_dump(value).splitlines()[0]

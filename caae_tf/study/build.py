@@ -56,9 +56,9 @@ def _faces_table(source: str):
     """A FACES folder (file names ``ID_age_gender_emotion_set.jpg``, no labels.csv) as a table, else None."""
     if not os.path.isdir(source) or os.path.exists(os.path.join(source, "labels.csv")):
         return None
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
-    from data_prep.faces import scan_faces  # noqa: PLC0415
+    from data_prep.faces import scan_faces
 
     rows, _ = scan_faces(source)
     if not rows:
@@ -68,7 +68,7 @@ def _faces_table(source: str):
 
 
 def _table(source: str, emotions: Sequence[str], what: str):
-    from caae_tf.data.table import load_table  # noqa: PLC0415
+    from caae_tf.data.table import load_table
 
     faces = _faces_table(source)
     if faces is not None:
@@ -104,12 +104,12 @@ SQUARE_MODES = ("crop", "stretch")
 def _read_square(path: str, size: int | None, square: str = "crop") -> np.ndarray:
     """Any image → ``size``×``size`` (default: its shorter side): centre crop (``crop``) or plain resize
     (``stretch``, what ``caae-tf prepare faces`` does by default, i.e. what a FACES cGAN was trained on)."""
-    from caae_tf.images import center_crop_resize, read_image  # noqa: PLC0415
+    from caae_tf.images import center_crop_resize, read_image
 
     rgb = read_image(path)
     s = size or min(rgb.shape[:2])
     if square == "stretch" and rgb.shape[0] != rgb.shape[1]:
-        import cv2  # noqa: PLC0415
+        import cv2
 
         interp = cv2.INTER_AREA if min(rgb.shape[:2]) > s else cv2.INTER_CUBIC
         return cv2.resize(rgb, (s, s), interpolation=interp)
@@ -143,17 +143,14 @@ def generated_from_source(source: str, emotions: Sequence[str], per_emotion: int
 
 def detect_model_kind(path: str) -> str:
     """``cgan`` or ``caae`` for a run dir (config.yaml) or a SavedModel (caae_tf_export.json)."""
-    import json  # noqa: PLC0415
+    from caae_tf.errors import ModelError
+    from caae_tf.serving import CONFIG_FILE, METADATA_FILE, read_export_metadata
 
-    from caae_tf.errors import ModelError  # noqa: PLC0415
-
-    meta = os.path.join(path, "caae_tf_export.json")
-    cfg = os.path.join(path, "config.yaml")
-    if os.path.isfile(meta):
-        with open(meta, encoding="utf-8") as fh:
-            kind = json.load(fh).get("model")
+    cfg = os.path.join(path, CONFIG_FILE)
+    if os.path.isfile(os.path.join(path, METADATA_FILE)):
+        kind = read_export_metadata(path).get("model")
     elif os.path.isfile(cfg):
-        import yaml  # noqa: PLC0415
+        import yaml
 
         with open(cfg, encoding="utf-8") as fh:
             kind = (yaml.safe_load(fh) or {}).get("model")
@@ -167,10 +164,10 @@ def detect_model_kind(path: str) -> str:
 def generated_cgan(model: str, emotions: Sequence[str], per_emotion: int, seed: int,
                    size: int | None) -> tuple[list[Stimulus], int]:
     """G(z, one_hot(emotion)) for ``per_emotion`` noise vectors per emotion (paper 001 §4.2)."""
-    from caae_tf.generate import Generator  # noqa: PLC0415
-    from caae_tf.images import center_crop_resize, to_uint8  # noqa: PLC0415
+    from caae_tf.generate import CGANSampler
+    from caae_tf.images import center_crop_resize, to_uint8
 
-    gen = Generator(model)
+    gen = CGANSampler(model)
     for e in emotions:
         if e not in L.CGAN_EMOTIONS:
             raise StudyError(f"the cGAN has no class {e!r} (classes: {', '.join(L.CGAN_EMOTIONS)})")
@@ -193,13 +190,13 @@ def generated_caae(model: str, emotions: Sequence[str], per_emotion: int, seed: 
                    inputs: str, exclude: set[str]) -> tuple[list[Stimulus], int]:
     """Real faces from ``inputs`` (not among ``exclude``) edited by the CAAE to each emotion's circumplex
     (valence, arousal). Neutral-labelled inputs are used first, each input face once if there are enough."""
-    from caae_tf.edit import Editor  # noqa: PLC0415
-    from caae_tf.images import center_crop_resize, to_float, to_uint8  # noqa: PLC0415
+    from caae_tf.edit import Editor
+    from caae_tf.images import center_crop_resize, to_uint8
 
     editor = Editor.load(model)
     df = _faces_table(inputs)
     if df is None:
-        from caae_tf.data.table import load_table  # noqa: PLC0415
+        from caae_tf.data.table import load_table
 
         df, _ = load_table(inputs, keep_bytes=False)
     df = df[~df["path"].isin(exclude)].reset_index(drop=True)
@@ -236,7 +233,7 @@ def write_study(out: str, stimuli: Sequence[Stimulus], *, emotions: Sequence[str
     Refuses to touch a directory that already holds responses (``responses.sqlite``); any other non-empty
     directory needs ``force``. Returns the manifest.
     """
-    from caae_tf.images import write_image  # noqa: PLC0415
+    from caae_tf.images import write_image
 
     out = os.path.abspath(out)
     if os.path.exists(os.path.join(out, DB_FILE)):

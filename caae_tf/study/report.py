@@ -45,7 +45,7 @@ def _num(x):
 
 def load_ratings(study_dir: str, *, include_incomplete: bool = False):
     """(study, DataFrame of every stored rating with the manifest's source/true emotion and ``included``)."""
-    import pandas as pd  # noqa: PLC0415
+    import pandas as pd
 
     study = load_study(study_dir, verify_images=False)
     path = os.path.join(study.root, DB_FILE)
@@ -63,7 +63,7 @@ def load_ratings(study_dir: str, *, include_incomplete: bool = False):
 
 
 def _mwu(a, b) -> dict:
-    from scipy.stats import mannwhitneyu  # noqa: PLC0415
+    from scipy.stats import mannwhitneyu
 
     a, b = np.asarray(a, float), np.asarray(b, float)
     out = {"n_real": int(a.size), "n_generated": int(b.size), "U": None, "p": None}
@@ -137,10 +137,10 @@ def summarize(study, df) -> dict:
 
 def plot_fig4(study, df, path: str, *, note: str | None = None) -> str:
     """Paper 001 Fig. 4 from the ``included`` ratings (module docstring)."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     emotions = study.emotions
     inc = df[df["included"]]

@@ -94,7 +94,8 @@ stop at any time; you will get a personal link to continue later.</p>
 I have read the above and agree to take part.</label></p>
 <p><label>Age: <input type="number" name="age" id="age" min="{{ min_age }}" max="{{ max_age }}" required></label></p>
 <p>Gender:
-{% for key, label in genders.items() %}<label><input type="radio" name="gender" value="{{ key }}" id="gender-{{ key }}" required> {{ label }}</label> {% endfor %}
+{% for key, label in genders.items() %}<label><input type="radio" name="gender" value="{{ key }}" id="gender-{{ key }}"
+ required> {{ label }}</label> {% endfor %}
 </p>
 <button type="submit" id="start">Start</button>
 </form>{% endblock %}""",
@@ -102,7 +103,8 @@ I have read the above and agree to take part.</label></p>
 <p class="progress" id="progress">Image {{ position + 1 }} of {{ total }}</p>
 {% if position == 0 %}<p>Your personal link (bookmark it to continue later):
 <span class="link" id="personal-link">{{ personal_link }}</span></p>{% endif %}
-<img class="face" id="face" src="{{ image_url }}" width="{{ display_size }}" height="{{ display_size }}" alt="face {{ position + 1 }}">
+<img class="face" id="face" src="{{ image_url }}" width="{{ display_size }}" height="{{ display_size }}"
+ alt="face {{ position + 1 }}">
 <p>{{ question }}</p>
 <form method="post" action="{{ answer_url }}" id="rating-form">
 <input type="hidden" name="item" value="{{ item }}"><input type="hidden" name="ticket" value="{{ ticket }}">
@@ -126,9 +128,11 @@ I have read the above and agree to take part.</label></p>
 answered images ({{ counts.ratings }} ratings). Study: {{ n_items }} images.</p>
 <p>Export: <a href="/admin/export.csv?token={{ token }}">export.csv</a> ·
 <a href="/admin/progress.json?token={{ token }}">progress.json</a></p>
-<table class="admin"><tr><th>participant</th><th>started (UTC)</th><th>answered</th><th>completed (UTC)</th><th>age</th><th>gender</th></tr>
+<table class="admin"><tr><th>participant</th><th>started (UTC)</th><th>answered</th><th>completed (UTC)</th><th>age</th>
+<th>gender</th></tr>
 {% for p in rows %}<tr><td>{{ p.id }}</td><td>{{ p.created_at[:19]|replace('T', ' ') }}</td>
-<td>{{ p.answered }} / {{ p.total }}</td><td>{{ (p.completed_at or '')[:19]|replace('T', ' ') }}</td><td>{{ p.age }}</td><td>{{ p.gender }}</td></tr>{% endfor %}
+<td>{{ p.answered }} / {{ p.total }}</td><td>{{ (p.completed_at or '')[:19]|replace('T', ' ') }}</td>
+<td>{{ p.age }}</td><td>{{ p.gender }}</td></tr>{% endfor %}
 </table>{% endblock %}""",
 }
 
@@ -142,9 +146,9 @@ def create_app(study_dir: str | os.PathLike, *, admin_token: str | None = None,
                max_body: int = DEFAULT_MAX_BODY, db_timeout: float = 30.0):
     """The Flask app of one study directory (module docstring). ``app.extensions["caae_study"]`` holds
     ``study``, ``db`` and ``admin_token``."""
-    import jinja2  # noqa: PLC0415
-    from flask import Flask, Response, abort, jsonify, redirect, render_template, request  # noqa: PLC0415
-    from werkzeug.exceptions import HTTPException  # noqa: PLC0415
+    import jinja2
+    from flask import Flask, Response, jsonify, redirect, render_template, request
+    from werkzeug.exceptions import HTTPException
 
     study = load_study(study_dir)
     secret = load_or_create_secret(study.root)
@@ -177,7 +181,7 @@ def create_app(study_dir: str | os.PathLike, *, admin_token: str | None = None,
             resp = jsonify({"error": message, "status": code})
             resp.status_code = code
         else:
-            from werkzeug.http import HTTP_STATUS_CODES  # noqa: PLC0415
+            from werkzeug.http import HTTP_STATUS_CODES
 
             resp = Response(render_template("error.html", code=code, name=HTTP_STATUS_CODES.get(code, ""),
                                             message=message, back=back, **common), status=code,
@@ -382,7 +386,7 @@ def serve(study_dir: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
           admin_token: str | None = None, rotate_admin: bool = False, max_body: int = DEFAULT_MAX_BODY,
           out=None) -> int:
     """Run the study server until SIGINT/SIGTERM (prints the participant and admin URLs first)."""
-    from waitress import create_server  # noqa: PLC0415
+    from waitress import create_server
 
     out = out or sys.stdout
     if rotate_admin:
@@ -405,7 +409,7 @@ def serve(study_dir: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 
               "plain HTTP (put a TLS reverse proxy in front for anything but a trusted lab network)", file=out)
     print(f"listening on {base} (Ctrl+C to stop)", file=out, flush=True)
 
-    def _stop(signum, frame):  # noqa: ARG001
+    def _stop(signum, frame):
         raise SystemExit(0)
 
     old = signal.signal(signal.SIGTERM, _stop)

@@ -169,7 +169,7 @@ def run_participants(people: list[Participant], *, deadline: float = 120.0) -> l
     def _run(p: Participant) -> None:
         try:
             p.run(deadline=deadline)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:  # re-raised below
             errors.append(exc)
 
     threads = [threading.Thread(target=_run, args=(p,), daemon=True) for p in people]
@@ -205,10 +205,10 @@ class ServerProcess:
         self.lines: list[str] = []
 
     def start(self, timeout: float = 60.0) -> "ServerProcess":
-        import os  # noqa: PLC0415
-        import queue  # noqa: PLC0415
-        import subprocess  # noqa: PLC0415
-        import sys  # noqa: PLC0415
+        import os
+        import queue
+        import subprocess
+        import sys
 
         cmd = [sys.executable, "-m", "caae_tf", "study", "serve", str(self.study_dir), "--port", str(self.port)]
         if self.host:
@@ -243,7 +243,7 @@ class ServerProcess:
         raise RuntimeError("study server did not start:\n" + "\n".join(self.lines))
 
     def kill(self, sig: int | None = None) -> int | None:
-        import signal  # noqa: PLC0415
+        import signal
 
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
@@ -251,7 +251,7 @@ class ServerProcess:
         return self.proc.wait(timeout=30)
 
     def stop(self) -> int | None:
-        import signal  # noqa: PLC0415
+        import signal
 
         return self.kill(signal.SIGTERM)
 

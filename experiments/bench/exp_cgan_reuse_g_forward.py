@@ -2,20 +2,28 @@
 
     python experiments/bench/exp_cgan_reuse_g_forward.py base|reuse [image_size]
 """
-import sys, time
-from caae_tf.tf_env import tf; tf=tf()
+import sys
+import time
+
+from caae_tf.tf_env import tf as _tf
+
+tf = _tf()
 import keras
+
 from caae_tf.precision import set_policy
+
 set_policy("mixed_bfloat16")
 from caae_tf import bench
 from caae_tf.config import CGANConfig
 from caae_tf.models.cgan import CGAN, _masked_mean
 from caae_tf.losses import per_example_bce
-from caae_tf.train import _to_float_dict
+from caae_tf.serving import to_float_dict
+
 
 class ReuseCGAN(CGAN):
     def train_step(self, batch):
-        x = tf.cast(batch["image"], tf.float32); e = tf.cast(batch["emotion"], tf.int32)
+        x = tf.cast(batch["image"], tf.float32)
+        e = tf.cast(batch["emotion"], tf.int32)
         v = tf.one_hot(e, self.num_emotions, dtype=tf.float32)
         mask = tf.cast(tf.logical_and(e >= 0, e < self.num_emotions), tf.float32)
         z = self.draw_noise(tf.shape(x)[0])
@@ -24,7 +32,8 @@ class ReuseCGAN(CGAN):
         with tf.GradientTape() as tape:
             real_logits = self.D((x, v), training=True)
             fake_logits = self.D((tf.stop_gradient(fake), v), training=True)
-            d_loss = _masked_mean(per_example_bce(1.0, real_logits), mask, global_batch=True) + _masked_mean(per_example_bce(0.0, fake_logits), mask, global_batch=True)
+            d_loss = (_masked_mean(per_example_bce(1.0, real_logits), mask, global_batch=True)
+                      + _masked_mean(per_example_bce(0.0, fake_logits), mask, global_batch=True))
         d_vars = self.D.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
         with tf.GradientTape() as tape:
@@ -37,20 +46,32 @@ class ReuseCGAN(CGAN):
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
         return {"g_loss": g_loss, "d_loss": d_loss}
 
+
 def run(model, cfg, steps=5):
-    model.build_optimizers(); b = bench.synthetic_batch(cfg); model.build_all(b)
+    model.build_optimizers()
+    b = bench.synthetic_batch(cfg)
+    model.build_all(b)
     strategy = tf.distribute.get_strategy()
+
     @tf.function
     def fn(batch):
         out = strategy.run(model.train_step, args=(batch,))
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
-    _to_float_dict(fn(b)); _to_float_dict(fn(b)); ts=[]
+    to_float_dict(fn(b))
+    to_float_dict(fn(b))
+    ts = []
     for _ in range(steps):
-        t=time.perf_counter(); l=_to_float_dict(fn(b)); ts.append(time.perf_counter()-t)
-    return ts, l
-which = sys.argv[1]; size = int(sys.argv[2]) if len(sys.argv) > 2 else 128
+        t = time.perf_counter()
+        losses = to_float_dict(fn(b))
+        ts.append(time.perf_counter() - t)
+    return ts, losses
+
+
+which = sys.argv[1]
+size = int(sys.argv[2]) if len(sys.argv) > 2 else 128
 cfg = CGANConfig(image_size=size)
 keras.utils.set_random_seed(0)
 m = ReuseCGAN(cfg) if which == "reuse" else CGAN(cfg)
-ts, l = run(m, cfg)
-print(which, size, [round(t,3) for t in ts], "median", sorted(ts)[len(ts)//2], {k: round(float(l[k]),4) for k in ("g_loss","d_loss")}, flush=True)
+ts, losses = run(m, cfg)
+print(which, size, [round(t, 3) for t in ts], "median", sorted(ts)[len(ts) // 2],
+      {k: round(float(losses[k]), 4) for k in ("g_loss", "d_loss")}, flush=True)

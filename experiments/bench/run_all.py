@@ -213,8 +213,9 @@ def render(results: list[dict]) -> str:
                 off, on = by.get(("train-caae", preset, p, False)), by.get(("train-caae", preset, p, True))
                 if off and on:
                     notes.append(f"- XLA on vs off, CAAE {preset} {p}: {on['images_per_s']:.2f} vs "
-                                 f"{off['images_per_s']:.2f} images/s ({on['images_per_s'] / off['images_per_s']:.2f}×); "
-                                 f"first (tracing/compiling) step {on['first_step_s']:.1f} s vs {off['first_step_s']:.1f} s.")
+                                 f"{off['images_per_s']:.2f} images/s "
+                                 f"({on['images_per_s'] / off['images_per_s']:.2f}×); first (tracing/compiling) "
+                                 f"step {on['first_step_s']:.1f} s vs {off['first_step_s']:.1f} s.")
         if any(r["xla"] for r in train):
             notes.append("- fp32 with XLA is not in the set: one such demo run had not finished its warm-up steps "
                          "after 11 min (load average 16) and was stopped; XLA-compiled train steps are much slower "

@@ -118,7 +118,7 @@ PREDICTION_SKIPPED_ROWS = [11, 12, 13]
 # ------------------------------------------------------------------------------------------ writers
 
 def _cv2():
-    import cv2  # noqa: PLC0415
+    import cv2
 
     return cv2
 
@@ -173,7 +173,7 @@ def _pil_jpeg(img, **kw) -> bytes:
 
 def make_bad_inputs(out_dir: str = DEFAULT_OUT, *, huge: bool = False) -> str:
     """Write the corpus into ``out_dir`` (replacing an earlier one) and return ``out_dir``."""
-    from PIL import Image  # noqa: PLC0415  (Pillow ships with TensorFlow's dependencies)
+    from PIL import Image  # Pillow ships with TensorFlow's dependencies
 
     cv2 = _cv2()
     if os.path.isdir(out_dir):
@@ -224,7 +224,7 @@ def make_bad_inputs(out_dir: str = DEFAULT_OUT, *, huge: bool = False) -> str:
     _imwrite(os.path.join(out_dir, UMLAUT), _smooth(rng)[..., ::-1])
 
     sys.path.insert(0, REPO)
-    from data_prep.synthetic import render_face, sample_identity  # noqa: PLC0415
+    from data_prep.synthetic import render_face, sample_identity
 
     face = render_face(sample_identity(0, 0), 0.3, 0.2, size=256, rng_or_seed=0)
     photo = cv2.copyMakeBorder(face, 44, 40, 24, 20, cv2.BORDER_CONSTANT, value=(40, 90, 160))
@@ -251,7 +251,7 @@ def make_huge(out_dir: str) -> str:
 
 
 def _labels(i: int) -> str:
-    from caae_tf.labels import CGAN_EMOTIONS  # noqa: PLC0415
+    from caae_tf.labels import CGAN_EMOTIONS
 
     r = np.random.default_rng(100 + i)
     v, a = r.uniform(-1, 1, 2)
@@ -270,7 +270,8 @@ def _write_csvs(out_dir: str) -> None:
     _write(out_dir, "labels_bad_values.csv",
            [header] + [f"{p},{ident},{v},{a},{e}" for p, v, a, e, ident, _ in BAD_VALUE_ROWS])
     _write(out_dir, "missing_columns.csv", ["path,emotion"] + [f"images/good_{i:02d}.png,happiness" for i in range(6)])
-    _write(out_dir, "no_path_column.csv", ["file,valence,arousal"] + [f"images/good_{i:02d}.png,0.1,0.2" for i in range(6)])
+    _write(out_dir, "no_path_column.csv",
+           ["file,valence,arousal"] + [f"images/good_{i:02d}.png,0.1,0.2" for i in range(6)])
     _write_bytes(os.path.join(out_dir, "empty.csv"), b"")
     _write(out_dir, "header_only.csv", [header])
     bad = [f for f, e in EXPECTED.items() if "skip" in e]
