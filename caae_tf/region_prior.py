@@ -52,7 +52,7 @@ def region_from_map(eta2: np.ndarray, threshold: float = 0.04, dilate: int = 2, 
                     smooth: int = 3) -> np.ndarray:
     """bool [S, S]: ``box_blur(η², smooth) > threshold``, mirrored left-right (``symmetric``), dilated by
     ``dilate`` pixels (a (2·dilate + 1)² square)."""
-    import cv2  # noqa: PLC0415
+    import cv2
 
     m = np.asarray(eta2, np.float32)
     if smooth > 1:

@@ -510,7 +510,7 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
     """``edit_region_prior=label_variance``: estimate the editing region from ``edit_region_prior_images``
     training images (:mod:`caae_tf.region_prior`), set it on ``model`` and (with ``run_dir``) write the η²
     map and the region to ``samples/edit_region_prior.png``. Returns the region's share of the image."""
-    from caae_tf import region_prior  # noqa: PLC0415
+    from caae_tf import region_prior
 
     batches = make_training_dataset(data, config, training=False)
     images, labels = region_prior.collect(batches.as_numpy_iterator(), config.edit_region_prior_images)
@@ -522,7 +522,7 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
     print(f"editing region (label_variance prior from {len(images)} images): {100 * fraction:.1f} % of the image",
           file=sys.stderr)
     if run_dir is not None:
-        from caae_tf.images import write_image  # noqa: PLC0415
+        from caae_tf.images import write_image
 
         heat = np.clip(eta2 / max(float(eta2.max()), 1e-6), 0, 1)
         mean_face = (images.mean(axis=0) + 1.0) / 2.0

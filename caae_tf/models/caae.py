@@ -437,7 +437,7 @@ class CAAE(keras.Model):
         """Set the editing region to ``region`` (bool/float [S, S] in [0, 1], e.g. from
         :mod:`caae_tf.region_prior`): area-resized to the logit grid, then logits ±``logit`` (sigmoid(8) =
         0.9997), so the mask is ~1 inside and ~0 outside."""
-        import cv2  # noqa: PLC0415
+        import cv2
 
         c = self.config
         if not c.edit_region:
