@@ -77,8 +77,8 @@ class _Clock:
 def run_demo(
     out_dir: str = "runs/demo",
     *,
-    identities: int = 60,
-    per_identity: int = 40,
+    identities: int = 1000,
+    per_identity: int = 4,
     heldout_identities: int = 6,
     steps: int | None = None,
     identity_steps: int | None = None,
