@@ -512,9 +512,14 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
     map and the region to ``samples/edit_region_prior.png``. Returns the region's share of the image."""
     from caae_tf import region_prior
 
-    batches = make_training_dataset(data, config, training=False)
+    batches = make_training_dataset(data, config, training=False, repeat=False)
     images, labels = region_prior.collect(batches.as_numpy_iterator(), config.edit_region_prior_images)
-    eta2 = region_prior.label_variance_map(images, labels)
+    # 5x5 label bins from 200 images on; fewer bins for smaller sets (a smoke run), none below 8 images
+    bins = max(2, min(5, int(np.sqrt(len(images) / 8))))
+    if len(images) < 2 * bins * bins:
+        raise TrainingError(f"{data}: {len(images)} images are too few to estimate the editing region "
+                            "(edit_region_prior=label_variance needs at least 8); set edit_region_prior=''")
+    eta2 = region_prior.label_variance_map(images, labels, bins=bins)
     region = region_prior.region_from_map(eta2, config.edit_region_prior_threshold, config.edit_region_prior_dilate,
                                           symmetric=config.augment_flip)
     model.set_edit_region(region)

@@ -11,8 +11,8 @@ judge; no trained network). One JSON line per variant goes to ``OUT/results.json
         --variant "edit_no_va:lambda_va=0" --variant "edit_no_cycle:lambda_cycle=0"
 
 ``--variant NAME[:key=value,key=value]``: NAME is a named variant (``NAMED`` below: ``paper``, ``edit``,
-``residual``, ``region_erased_z``), or ``BASE+anything`` to start from a named one, or any other name to start
-from ``edit``; the overrides apply on top.
+``region_learned``, ``residual``, ``region_erased_z``), or ``BASE+anything`` to start from a named one, or
+any other name to start from ``edit``; the overrides apply on top.
 """
 
 from __future__ import annotations
@@ -26,18 +26,26 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+# the previous demo preset's settings that the current one changed (5x5 kernels, lambda_rec 1, lr 3e-4)
+_PREVIOUS = ["edit_region_prior=", "edit_region_trainable=true", "lambda_rec=1", "kernel_size=5",
+             "learning_rate=0.0003"]
+_LEARNED_REGION = ["edit_region_resolution=16", "lambda_region=0.1", "lambda_region_adv=1", "lambda_cond=0.01"]
 _REGION_OFF = ["edit_region=false", "edit_region_full_z=false", "edit_region_floor=0", "lambda_region=0",
                "lambda_region_adv=0", "lambda_z_label=0"]
 NAMED = {
     # the paper's method at the demo budget (no identity network: the demo preset has none either)
     "paper": ("caae_demo_paper.yaml", ["identity_weight=0"]),
-    # the demo preset: learned editing region, z from the whole face + latent adversary
+    # the demo preset: editing region from the data (label_variance prior, fixed), z from the whole face +
+    # latent adversary, lambda_rec 10, 3x3 kernels
     "edit": ("caae_demo.yaml", []),
+    # the previous demo preset: region learned with the adversary D_erased, matching-aware D on edits
+    "region_learned": ("caae_demo.yaml", _PREVIOUS + _LEARNED_REGION),
     # StarGAN / GANimation-style alternative: residual G, auxiliary VA regressor D_va, cycle, edit sparsity
-    "residual": ("caae_demo.yaml", _REGION_OFF + ["g_residual=true", "lambda_va=1", "lambda_cycle=1",
-                                                   "lambda_delta=0.1"]),
+    "residual": ("caae_demo.yaml", _PREVIOUS + _REGION_OFF + ["g_residual=true", "lambda_va=1", "lambda_cycle=1",
+                                                              "lambda_delta=0.1", "lambda_cond=0.01"]),
     # the first editing-region variant: z from the erased face, no latent adversary, no floor
-    "region_erased_z": ("caae_demo.yaml", ["edit_region_full_z=false", "lambda_z_label=0", "edit_region_floor=0"]),
+    "region_erased_z": ("caae_demo.yaml", _PREVIOUS + _LEARNED_REGION + [
+        "edit_region_full_z=false", "lambda_z_label=0", "edit_region_floor=0"]),
 }
 
 
@@ -55,8 +63,8 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", required=True)
     ap.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     ap.add_argument("--data", default=None, help="training set (default: render OUT/data, as the demo does)")
-    ap.add_argument("--identities", type=int, default=60)
-    ap.add_argument("--per-identity", type=int, default=40)
+    ap.add_argument("--identities", type=int, default=1000)
+    ap.add_argument("--per-identity", type=int, default=4)
     ap.add_argument("--heldout", type=int, default=6)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)

@@ -306,8 +306,9 @@ def data_requirements(config) -> tuple[str, ...]:
     return ("va",) if isinstance(config, CAAEConfig) else ("emotion",)
 
 
-def make_training_dataset(source: str, config, training: bool = True):
-    """:func:`make_dataset` with a GAN config's image size, batch, seed, augmentation and required labels."""
+def make_training_dataset(source: str, config, training: bool = True, repeat: bool = True):
+    """:func:`make_dataset` with a GAN config's image size, batch, seed, augmentation and required labels
+    (``repeat=False``: one pass, last partial batch kept)."""
     return make_dataset(
         source,
         image_size=config.image_size,
@@ -317,7 +318,7 @@ def make_training_dataset(source: str, config, training: bool = True):
         augment_flip=config.augment_flip and training,
         color_jitter=config.color_jitter if training else 0.0,
         shuffle_buffer=config.shuffle_buffer,
-        repeat=True,
-        drop_remainder=True,
+        repeat=repeat,
+        drop_remainder=repeat,
         require=data_requirements(config),
     )
