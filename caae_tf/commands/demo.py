@@ -14,7 +14,8 @@ DESCRIPTION = (
 
 def add_arguments(p) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--identities", type=int, default=1000, help="training identities (many identities with few images each generalise to unseen faces)")
+    p.add_argument("--identities", type=int, default=1000,
+                   help="training identities (many identities with few images each generalise to unseen faces)")
     p.add_argument("--per-identity", type=int, default=4, help="images per training identity")
     p.add_argument("--heldout", type=int, default=6, help="held-out identities to edit and score")
     p.add_argument("--steps", type=int, default=None, help="CAAE steps (default: the demo preset's)")
