@@ -227,7 +227,7 @@ class CalibrationTables:
             "pairs": [[names[i], names[j]] for i, j in self.pairs],
             "neutral_va": [float(x) for x in self.neutral_va],
             "max_adjustment": self.max_adjustment,
-            "va": np.round(self.va, 6).tolist(),
+            "va": self.va.tolist(),  # full precision: rounding could undo the monotone adjustment
             "va_raw": np.round(self.va_raw, 6).tolist(),
             "meta": self.meta,
         }

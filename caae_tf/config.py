@@ -382,10 +382,17 @@ class CGANConfig(TrainConfig):
     lambda_r1: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): R1 gradient penalty γ/2·E_real ‖∇_x D(x, v)‖² on D's logit (Mescheder,
     Geiger & Nowozin 2018, "Which training methods for GANs do actually converge?"); γ = this value."""
+    g_upsample: str = field(default="transposed", metadata=BEYOND_PAPER)
+    """G's ×2 upsampling: ``transposed`` (DCGAN's stride-2 transposed convolution, the paper) or ``resize``
+    (beyond paper 001: nearest-neighbour ×2 then a 3×3 convolution, which cannot produce the checkerboard
+    pattern of overlapping transposed-conv kernels; Odena, Dumoulin & Olah 2016, "Deconvolution and
+    checkerboard artifacts")."""
     learning_rate: float = 1e-4
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.g_upsample not in ("transposed", "resize"):
+            raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
         for name in ("lambda_ac", "lambda_r1"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")

@@ -181,3 +181,29 @@ def test_ema_generator_tracks_g_and_is_what_the_model_samples_with():
     assert all(id(w) in ids for w in m.G_ema.weights)
     # paper mode has no G_ema
     assert tiny_model().G_ema is None and tiny_model().sampler is not None
+
+
+# ----------------------------------------------------------------------------------------- G upsampling
+
+def test_resize_upsampling_has_no_checkerboard_where_transposed_conv_has_one():
+    """A constant feature map through a ×2 upsampling with constant kernels: DCGAN's stride-2 transposed conv
+    with k = 5 (uneven kernel overlap) gives a periodic pattern, nearest-neighbour + 3×3 conv a constant map
+    (Odena, Dumoulin & Olah 2016)."""
+    interiors = {}
+    for mode in ("transposed", "resize"):
+        g = C.CGANGenerator(32, 8, 6, [16, 8, 8], 5, upsample=mode)
+        g.build()
+        layer = g.up_convs[0]
+        for var in layer.trainable_variables:
+            var.assign(tf.ones_like(var) if "kernel" in var.path else tf.zeros_like(var))
+        out = layer(tf.ones([1, 4, 4, 16])).numpy()[0, 2:-2, 2:-2, 0]  # 8×8 output, interior 4×4
+        interiors[mode] = out
+    assert np.ptp(interiors["resize"]) == 0
+    assert np.ptp(interiors["transposed"]) > 0.1 * np.abs(interiors["transposed"]).mean()
+    m = tiny_model(g_upsample="resize")
+    assert not any("Conv2DTranspose" in type(l).__name__ for l in m.G._flatten_layers())
+    x = m.generate(tf.random.normal([2, 8]), tf.one_hot([1, 2], 6))
+    assert x.shape == (2, 64, 64, 3)
+    assert all(np.isfinite(float(v)) for v in tf.function(m.train_step)(batch(4)).values())
+    with pytest.raises(ConfigError, match="g_upsample"):
+        CGANConfig().replace("g_upsample", "bicubic")

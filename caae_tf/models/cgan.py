@@ -255,6 +255,7 @@ class CGANGenerator(keras.Model):
         num_emotions: int = NUM_EMOTIONS,
         g_filters: list[int] | tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
         kernel_size: int = 5,
+        upsample: str = "transposed",
         **kwargs,
     ):
         kwargs.setdefault("name", "G")
@@ -270,12 +271,27 @@ class CGANGenerator(keras.Model):
         self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=_kernel_init(), name="fc")
         self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
         self.fc_bn = _bn("fc_bn")
+        if upsample not in ("transposed", "resize"):
+            raise ConfigError(f"g_upsample must be 'transposed' or 'resize', got {upsample!r}")
+        self.upsample = upsample
+
+        def up_layer(filters, name, use_bias):
+            """×2 upsampling: DCGAN's stride-2 transposed conv, or (``resize``) nearest-neighbour ×2 then a
+            stride-1 conv (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts")."""
+            if upsample == "transposed":
+                return keras.layers.Conv2DTranspose(
+                    filters, self.kernel_size, strides=2, padding="same", use_bias=use_bias,
+                    kernel_initializer=_kernel_init(), name=name,
+                )
+            return keras.Sequential([
+                keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up"),
+                keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_kernel_init(),
+                                    name=f"{name}_conv"),
+            ], name=name)
+
         up_convs, up_bns = [], []
         for k, w in enumerate(self.widths[1:]):
-            conv = keras.layers.Conv2DTranspose(
-                w, self.kernel_size, strides=2, padding="same", use_bias=False,
-                kernel_initializer=_kernel_init(), name=f"deconv{k + 1}",
-            )
+            conv = up_layer(w, f"deconv{k + 1}", False)
             bn = _bn(f"deconv{k + 1}_bn")
             # One attribute per layer: layers held only in a list attribute are tracked by Keras but are
             # NOT children in tf.train.Checkpoint's object graph (Keras 3.15's TrackedList is no TF
@@ -286,10 +302,7 @@ class CGANGenerator(keras.Model):
             up_bns.append(bn)
         self.up_convs = up_convs
         self.up_bns = up_bns
-        self.to_rgb = keras.layers.Conv2DTranspose(
-            3, self.kernel_size, strides=2, padding="same", kernel_initializer=_kernel_init(),
-            name=f"deconv{len(self.widths)}_rgb",
-        )
+        self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
         self.tanh = keras.layers.Activation("tanh", dtype="float32", name="tanh")
 
     def call(self, inputs, training=None):
@@ -314,6 +327,7 @@ class CGANGenerator(keras.Model):
         return {
             "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
             "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
+            "upsample": self.upsample,
         }
 
 
@@ -493,7 +507,7 @@ class CGAN(keras.Model):
         self.num_emotions = config.num_emotions
         self.G = CGANGenerator(
             image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
-            g_filters=config.g_filters, kernel_size=config.kernel_size,
+            g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
         )
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
@@ -508,7 +522,7 @@ class CGAN(keras.Model):
         if config.g_ema_decay > 0:
             self.G_ema = CGANGenerator(
                 image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
-                g_filters=config.g_filters, kernel_size=config.kernel_size, name="G_ema",
+                g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample, name="G_ema",
             )
         # Noise counter for train_step: z = stateless_normal(seed=(config.seed, counter)), counter += 1
         # per step. It is a (non-trainable, int64) model weight, so every checkpoint of model.weights
