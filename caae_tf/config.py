@@ -382,6 +382,13 @@ class CGANConfig(TrainConfig):
     lambda_r1: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): R1 gradient penalty γ/2·E_real ‖∇_x D(x, v)‖² on D's logit (Mescheder,
     Geiger & Nowozin 2018, "Which training methods for GANs do actually converge?"); γ = this value."""
+    d_joint_batch: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (which does not say how D's batches are formed): D sees the real, generated (and
+    mismatched) images of a step as one batch, in its update and in G's, so its BatchNorm normalises them
+    with the same statistics. Separate batches (the DCGAN reference code, the default) normalise each
+    kind by its own batch statistics, which hides differences that are the same across a batch — such as
+    the uniform high-frequency noise of every generated face — from D (the batch dependence of BatchNorm
+    in GAN discriminators, Salimans et al. 2016, "Improved techniques for training GANs", §3.4)."""
     g_upsample: str = field(default="transposed", metadata=BEYOND_PAPER)
     """G's ×2 upsampling: ``transposed`` (DCGAN's stride-2 transposed convolution, the paper) or ``resize``
     (beyond paper 001: nearest-neighbour ×2 then a 3×3 convolution, which cannot produce the checkerboard

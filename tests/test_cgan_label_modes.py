@@ -207,3 +207,29 @@ def test_resize_upsampling_has_no_checkerboard_where_transposed_conv_has_one():
     assert all(np.isfinite(float(v)) for v in tf.function(m.train_step)(batch(4)).values())
     with pytest.raises(ConfigError, match="g_upsample"):
         CGANConfig().replace("g_upsample", "bicubic")
+
+
+# ----------------------------------------------------------------------------------------- joint D batch
+
+def test_joint_batch_normalises_real_and_generated_images_together():
+    m = tiny_model(d_joint_batch=True)
+    b = batch(4, emotions=[0, 1, 2, 3])
+    x, v = tf.cast(b["image"], tf.float32), tf.one_hot(b["emotion"], 6)
+    fake = x * 0.2 + 0.3  # a batch whose statistics differ from the real one
+    joint = m._d_outputs([(x, v), (fake, v)])
+    ref = m.D((tf.concat([x, fake], 0), tf.concat([v, v], 0)), training=True).numpy()
+    np.testing.assert_allclose(np.concatenate([joint[0]["logit"], joint[1]["logit"]]), ref, rtol=1e-5, atol=1e-6)
+    sep = [m.D((t, v), training=True).numpy() for t in (x, fake)]  # each batch normalised by its own statistics
+    assert np.abs(sep[1] - joint[1]["logit"].numpy()).max() > 1e-4
+    # the loss of the step is computed from the joint call (before D's update)
+    m2 = tiny_model(d_joint_batch=True, d_mismatch_weight=0.0)
+    z = m2.draw_noise(4)  # the noise train_step will draw (same seed, counter reset below)
+    m2.noise_step.assign(0)
+    fake2 = m2.G((z, v), training=True)
+    out_ref = m2._d_outputs([(x, v), (fake2, v)])
+    m3 = tiny_model(d_joint_batch=True, d_mismatch_weight=0.0)
+    out = {k: float(t) for k, t in m3.train_step(b).items()}
+    bce_r = tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(out_ref[0]["logit"]), out_ref[0]["logit"]).numpy()
+    bce_f = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(out_ref[1]["logit"]), out_ref[1]["logit"]).numpy()
+    assert out["d_loss_real"] == pytest.approx(bce_r.mean(), rel=1e-4)
+    assert out["d_loss_fake"] == pytest.approx(bce_f.mean(), rel=1e-4)

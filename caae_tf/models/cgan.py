@@ -634,6 +634,18 @@ class CGAN(keras.Model):
         seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0x3C3, tf.identity(self.noise_step.value)])
         return tf.random.stateless_uniform(tf.reshape(n, [1]), seed, 1, self.num_emotions, dtype=tf.int32)
 
+    def _d_outputs(self, pairs) -> list[dict]:
+        """D.outputs (training mode) for each (images, v) pair: one call per pair (paper), or with
+        ``d_joint_batch`` one call on their concatenation, so D's BatchNorm normalises real and generated
+        images with the same batch statistics."""
+        if not self.cfg.d_joint_batch:
+            return [self.D.outputs(p, training=True) for p in pairs]
+        sizes = [tf.shape(p[0])[0] for p in pairs]
+        out = self.D.outputs((tf.concat([tf.cast(p[0], tf.float32) for p in pairs], 0),
+                              tf.concat([p[1] for p in pairs], 0)), training=True)
+        parts = {k: tf.split(t, sizes, axis=0) for k, t in out.items()}
+        return [{k: parts[k][i] for k in parts} for i in range(len(pairs))]
+
     def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
         """One D update then one G update (module docstring for the losses); returns float32 scalars
         ``g_loss``, ``d_loss``, ``d_loss_real``, ``d_loss_fake``, ``d_real``, ``d_fake`` (D's mean
@@ -660,25 +672,27 @@ class CGAN(keras.Model):
         # not change during the D update; measured 12-21 % faster than a second forward pass at 128 px).
         with tf.GradientTape() as g_tape:
             fake = self.G((z, v), training=True)
+        d_pairs = [(x, v), (tf.stop_gradient(fake), v)] + ([(x, v_wrong)] if w_mis > 0 else [])
         with tf.GradientTape() as tape:
             if lam_r1 > 0:  # R1 (Mescheder et al. 2018): the input gradient is itself differentiated below
                 with tf.GradientTape() as r1_tape:
                     r1_tape.watch(x)
-                    real_out = self.D.outputs((x, v), training=True)
-                    logit_sum = tf.reduce_sum(tf.cast(real_out["logit"], tf.float32))
+                    d_outs = self._d_outputs(d_pairs)
+                    logit_sum = tf.reduce_sum(tf.cast(d_outs[0]["logit"], tf.float32))
                 grad_x = r1_tape.gradient(logit_sum, x)
                 r1 = per_example_r1(grad_x)
             else:
-                real_out = self.D.outputs((x, v), training=True)
+                d_outs = self._d_outputs(d_pairs)
+            real_out = d_outs[0]
             real_logits = real_out["logit"]
-            fake_logits = self.D((tf.stop_gradient(fake), v), training=True)
+            fake_logits = d_outs[1]["logit"]
             bce_real = per_example_bce(real_target, real_logits)
             bce_fake = per_example_bce(0.0, fake_logits)
             d_loss_global = _masked_mean(bce_real, mask, global_batch=True) + (1.0 - w_mis) * _masked_mean(
                 bce_fake, mask, global_batch=True
             )
             if w_mis > 0:  # matching-aware D (module docstring): real image, wrong label → fake
-                bce_mismatch = per_example_bce(0.0, self.D((x, v_wrong), training=True))
+                bce_mismatch = per_example_bce(0.0, d_outs[2]["logit"])
                 d_loss_global += w_mis * _masked_mean(bce_mismatch, mask, global_batch=True)
             if lam_ac > 0:  # AC-GAN head (Odena et al. 2017) learns the class of real images
                 ce_real = per_example_class_ce(real_out["class_logits"], e)
@@ -692,7 +706,10 @@ class CGAN(keras.Model):
 
         with tf.GradientTape() as tape:
             tape.watch(fake)
-            gen_out = self.D.outputs((fake, v), training=True)  # through the updated D
+            if self.cfg.d_joint_batch:  # the updated D sees real and generated images in one batch again
+                gen_out = self._d_outputs([(x, v), (fake, v)])[1]
+            else:
+                gen_out = self.D.outputs((fake, v), training=True)  # through the updated D
             bce_gen = per_example_bce(1.0, gen_out["logit"])  # non-saturating: -log D(G(z, v), v)
             g_loss_global = _masked_mean(bce_gen, mask, global_batch=True)
             if lam_ac > 0:  # G is rewarded when the AC head reads the class it was conditioned on
