@@ -49,9 +49,9 @@ def run(args) -> int:
     from caae_tf.progress import Progress
     from caae_tf.regressor_train import load_regressor
 
-    for name in ("num_z", "eval_num_z", "alpha_steps", "beta_steps", "batch_size"):
-        if getattr(args, name) < 2 and name != "batch_size" or getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be >= 2 (batch size >= 1), got {getattr(args, name)}")
+    for name, least in (("num_z", 2), ("eval_num_z", 2), ("alpha_steps", 2), ("beta_steps", 2), ("batch_size", 1)):
+        if getattr(args, name) < least:
+            raise UserError(f"--{name.replace('_', '-')} must be >= {least}, got {getattr(args, name)}")
     if not 0 < args.eval_step <= 1:
         raise UserError(f"--eval-step must be in (0, 1], got {args.eval_step}")
     generator = Generator(args.model)
