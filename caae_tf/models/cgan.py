@@ -20,10 +20,10 @@ Discriminator D (:class:`CGANDiscriminator`)
     v is tiled to an S×S×6 map and concatenated to the image channels (and, with ``d_label_reinject``,
     again to the feature map after the first block). Paper 001 does not say how D is conditioned; this is
     the input-concatenation scheme of Mirza & Osindero (2014) / the DCGAN reference code for labelled
-    data. The alternative, a projection discriminator (Miyato & Koyama, 2018: logit += <embed(v), φ(x)>),
-    was not chosen because v is a continuous mixture at inference and concatenation keeps D a plain
-    DCGAN. Then n stride-2 Conv(k=5) → LeakyReLU(0.2), BN on every block but the first; the widths are
-    the **first n entries** of ``d_filters`` (growing from the input); Flatten → Dense 1 logit (float32).
+    data (a projection discriminator, Miyato & Koyama 2018, is the beyond-the-paper option
+    ``d_projection``). Then n stride-2 Conv(k=5) → LeakyReLU(0.2), BN on every block but the first; the
+    widths are the **first n entries** of ``d_filters`` (growing from the input); Flatten → Dense 1 logit
+    (float32).
 
 Initialisation is DCGAN's: conv/dense kernels ~ N(0, 0.02), BN γ ~ N(1, 0.02); BN momentum 0.9,
 ε = 1e-5 (the DCGAN TensorFlow reference). Outputs of G and D are float32 under every Keras
@@ -49,6 +49,15 @@ which makes D check the label from the first steps instead of only once G is rea
 faces the plain loss leaves the expressions almost unconditioned after 5,000 steps at 64 px
 (preset cgan_demo, caae_tf/presets/cgan_demo.yaml). One D update then one G update per step, Adam(lr = 1e-4 as in
 paper 001 §4.1, β1 = 0.5, β2 = 0.999 — DCGAN's betas, the paper states only the learning rate).
+
+Beyond the paper (config keys marked ``BEYOND_PAPER`` in :class:`caae_tf.config.CGANConfig`, all off in the
+paper preset; their docstrings cite the sources): an AC-GAN class head on D (``lambda_ac``), a projection D
+(``d_projection``), spectral normalisation of D (``spectral_norm``, :class:`SNConv2D` / :class:`SNDense`),
+R1 (``lambda_r1``), one joint D batch for real and generated images (``d_joint_batch``), nearest-neighbour +
+conv upsampling in G (``g_upsample="resize"``) and an EMA of G's weights used for every image outside
+training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
+
+    L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e).
 """
 
 from __future__ import annotations
