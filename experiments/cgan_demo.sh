@@ -39,7 +39,7 @@ lap "judges trained"
 caae-tf calibrate --model "$ROOT/run" --regressor "$ROOT/regressor" --data "$ROOT/data" --quiet
 # 6. SavedModel (serving_default, interpolate, and from the tables va_to_weights / generate_va)
 caae-tf export cgan --run-dir "$ROOT/run" --out "$ROOT/saved_model"
-caae-tf generate --model "$ROOT/saved_model" --valence 0.4 --arousal 0.1 --steps 6 --num-z 4 --out "$ROOT/grid_va" --quiet
+caae-tf generate --model "$ROOT/saved_model" --valence 0.3 --arousal -0.1 --steps 6 --num-z 4 --out "$ROOT/grid_va" --quiet
 # 7. Fig. 6 curves (200 noise vectors per emotion) and the targets incl. identity along rows
 caae-tf experiment interpolation-curves --model "$ROOT/saved_model" --regressor "$ROOT/regressor" --num-z 200 --out "$ROOT/curves" --quiet
 python experiments/cgan_targets.py --model "$ROOT/run" --regressor "$ROOT/regressor" --data "$ROOT/data" \
