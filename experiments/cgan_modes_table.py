@@ -36,7 +36,7 @@ def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
 
 
 def main(argv) -> int:
-    print("| mode | max err. α = 1 | err. Neutral α = 0 | happiness α = 1 | min |ρ| | identity row | HF energy |")
+    print("| mode | max err. α = 1 | err. Neutral α = 0 | happiness α = 1 | min Spearman \|ρ\| | identity row | HF energy |")
     print("|---|---|---|---|---|---|---|")
     for d in argv:
         with open(os.path.join(d, "targets.json"), encoding="utf-8") as fh:
