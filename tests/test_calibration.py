@@ -354,3 +354,22 @@ def test_cli_calibrate_run_dir_then_export(tmp_path, capsys):
     # missing regressor: one-line error
     assert _cli(["calibrate", "--model", str(run), "--regressor", str(tmp_path / "nope")]) == 2
     assert "regressor run directory not found" in capsys.readouterr().err
+
+
+def test_identity_references_of_the_targets_script():
+    """experiments/cgan_targets.py: same identity (Neutral vs each other expression) and different identities
+    (Neutral vs Neutral) from known embeddings."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "cgan_targets", os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "cgan_targets.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    # two identities x (neutral, sadness, happiness); identity k's neutral embedding is e_k, its other
+    # expressions are tilted by 60° (cosine distance 0.5); the two identities are orthogonal (distance 1)
+    c, s = np.cos(np.pi / 3), np.sin(np.pi / 3)
+    emb = np.array([[1, 0, 0], [c, 0, s], [c, 0, s], [0, 1, 0], [0, c, s], [0, c, s]], np.float64)
+    arr = {"identity": np.array([0, 0, 0, 1, 1, 1]), "emotion": np.array([0, 1, 5, 0, 1, 5])}
+    ref = mod.identity_references(arr, emb)
+    assert ref["same_identity_different_expression"] == {"mean": pytest.approx(0.5), "n": 4}
+    assert ref["different_identities"] == {"mean": pytest.approx(1.0), "n": 1}
