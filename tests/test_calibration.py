@@ -373,3 +373,20 @@ def test_identity_references_of_the_targets_script():
     ref = mod.identity_references(arr, emb)
     assert ref["same_identity_different_expression"] == {"mean": pytest.approx(0.5), "n": 4}
     assert ref["different_identities"] == {"mean": pytest.approx(1.0), "n": 1}
+
+
+def test_recalibrating_a_saved_model_replaces_the_tables(tmp_path):
+    from caae_tf.export.cgan import add_calibration_to_saved_model, export_cgan
+
+    from _train_helpers import tiny_cgan_model
+
+    old = K.build_tables(measure_of(lambda w: 0.7 * np.asarray(w, np.float64) @ CIRCUMPLEX), alpha_steps=3, beta_steps=2)
+    new = K.build_tables(measure_of(bent_va), alpha_steps=4, beta_steps=3)
+    export_cgan(tiny_cgan_model(0, z_dim=8), tmp_path / "sm", calibration=old)
+    add_calibration_to_saved_model(tmp_path / "sm", new)
+    assert os.listdir(tmp_path / "sm" / "assets") == ["calibration.json"]  # the old asset is gone
+    assert K.CalibrationTables.load(tmp_path / "sm" / "assets" / "calibration.json").alphas == new.alphas
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    target = np.array([[0.1, 0.2]], np.float32)
+    out = loaded.signatures["va_to_weights"](valence_arousal=tf.constant(target))
+    np.testing.assert_allclose(out["emotion_weights"].numpy(), K.invert(new, target)["emotion_weights"], atol=1e-5)

@@ -320,7 +320,12 @@ def add_calibration_to_saved_model(saved_model_dir: str | os.PathLike, calibrati
         with tempfile.TemporaryDirectory() as tmp:
             asset = calibration.save(os.path.join(tmp, CALIBRATION_FILE))
             module = build_serving_module(_LoadedGenerator(loaded), z_dim, len(_labels.CGAN_EMOTIONS), calibration, asset)
-            module.loaded = loaded  # track G's variables
+            # track G's variables only: tracking the whole loaded object would also carry a previous calibration
+            # (its asset file and tables) into the new SavedModel
+            module.generator_variables = [
+                v for v in tf.train.TrackableView(loaded).descendants()
+                if isinstance(v, tf.Variable) and not v.name.startswith("calibration_")
+            ]
             _save_module(module, new_dir, calibration)
         new_meta = _metadata({k: meta[k] for k in ("image_size", "z_dim") if k in meta} or {"z_dim": z_dim},
                              meta.get("source_run_dir"), calibration)
