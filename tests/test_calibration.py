@@ -346,6 +346,11 @@ def test_cli_calibrate_run_dir_then_export(tmp_path, capsys):
     assert rep["tables"]["monotone"] is True and rep["regressor"]["arch"] == "table2"
     assert set(rep["evaluation"]) >= {"calibrated", "uncalibrated", "num_targets"}
     assert (run / "calibration" / "calibration.png").exists() and (run / "calibration" / "tables.csv").exists()
+    from caae_tf.generate import Generator
+
+    g = Generator(str(run))  # a run dir reads RUN/calibration.json and inverts eagerly
+    target = t.va[0, -1, 0][None].astype(np.float32)  # the first pair's α = 1, β = 0 reading
+    np.testing.assert_allclose(g.va_to_weights(target)["emotion_weights"], K.invert(t, target)["emotion_weights"])
     from caae_tf.export.cgan import export_cgan
 
     sm = export_cgan(str(run), tmp_path / "sm")
