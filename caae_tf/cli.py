@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "train-regressor": "train_regressor",
     "edit": "edit",
     "generate": "generate",
+    "calibrate": "calibrate",
     "export": "export",
     "metrics": "metrics",
     "experiment": "experiment",

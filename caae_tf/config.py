@@ -386,10 +386,53 @@ class CGANConfig(TrainConfig):
     label: L_D = BCE(1-s, D(x, v)) + (1-w)·BCE(0, D(G(z, v), v)) + w·BCE(0, D(x, v_wrong)). 0 = the plain cGAN
     loss; 0.5 = GAN-CLS. Makes D check the label from the first steps, so G learns the conditioning far
     sooner (preset cgan_demo, caae_tf/presets/cgan_demo.yaml)."""
+    lambda_ac: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = paper): weight of an auxiliary classifier head on D (AC-GAN, Odena, Olah & Shlens
+    2017, "Conditional image synthesis with auxiliary classifier GANs"). The head reads the emotion class off
+    D's features; D minimises its cross-entropy on real images, G the cross-entropy of the class it was
+    conditioned on, on its own images: L_D += λ·CE(C(x), e), L_G += λ·CE(C(G(z, v)), e). Unlike the
+    original, D's head is not trained on generated images (there it can learn G's artefacts that carry the
+    class, which G then satisfies without drawing the expression)."""
+    d_projection: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001: projection discriminator (Miyato & Koyama 2018, "cGANs with projection
+    discriminator"): v is no longer tiled onto D's input; D's logit is ψ(φ(x)) + <V·v, φ(x)> with φ(x) D's
+    flattened last features and V a learned linear embedding of v (``d_label_reinject`` is then unused)."""
+    spectral_norm: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001: spectral normalisation of every conv/dense kernel of D (Miyato, Kataoka, Koyama &
+    Yoshida 2018, "Spectral normalization for generative adversarial networks"): W/σ(W) with σ estimated by
+    one power iteration per training call (gradients flow through σ); D's BatchNorm layers are dropped."""
+    g_ema_decay: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): sample, export and evaluate with an exponential moving average of G's
+    weights, θ_ema ← β_t·θ_ema + (1 − β_t)·θ after every G update with β_t = min(decay, (1 + t)/(10 + t))
+    (Karras et al. 2018, "Progressive growing of GANs"; Yazıcı et al. 2019, "The unusual effectiveness of
+    averaging in GAN training"). BatchNorm moving statistics are copied, not averaged. Training is
+    unchanged; the average removes the step-to-step jitter of G that shows as noise in its faces."""
+    lambda_r1: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): R1 gradient penalty γ/2·E_real ‖∇_x D(x, v)‖² on D's logit (Mescheder,
+    Geiger & Nowozin 2018, "Which training methods for GANs do actually converge?"); γ = this value."""
+    d_joint_batch: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (which does not say how D's batches are formed): D sees the real, generated (and
+    mismatched) images of a step as one batch, in its update and in G's, so its BatchNorm normalises them
+    with the same statistics. Separate batches (the DCGAN reference code, the default) normalise each
+    kind by its own batch statistics, which hides differences that are the same across a batch — such as
+    the uniform high-frequency noise of every generated face — from D (the batch dependence of BatchNorm
+    in GAN discriminators, Salimans et al. 2016, "Improved techniques for training GANs", §3.4)."""
+    g_upsample: str = field(default="transposed", metadata=BEYOND_PAPER)
+    """G's ×2 upsampling: ``transposed`` (DCGAN's stride-2 transposed convolution, the paper) or ``resize``
+    (beyond paper 001: nearest-neighbour ×2 then a 3×3 convolution, which cannot produce the checkerboard
+    pattern of overlapping transposed-conv kernels; Odena, Dumoulin & Olah 2016, "Deconvolution and
+    checkerboard artifacts")."""
     learning_rate: float = 1e-4
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.g_upsample not in ("transposed", "resize"):
+            raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
+        for name in ("lambda_ac", "lambda_r1"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.g_ema_decay < 1.0:
+            raise ConfigError(f"{source}: g_ema_decay must be in [0, 1) (0 = off), got {self.g_ema_decay}")
         if self.num_emotions != 6:
             raise ConfigError(f"{source}: num_emotions must be 6 (Neutral, Sadness, Disgust, Fear, Anger, Happiness)")
         if not 0.0 <= self.d_mismatch_weight < 1.0:

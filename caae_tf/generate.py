@@ -10,7 +10,11 @@ Conditioning paths (all keep Σ v = 1, paper 001 Eq. 2):
 * beyond the paper, toward a (valence, arousal) target: v(α) = (1-α)·e_Neutral + α·w(V, A) with
   w = :func:`caae_tf.labels.va_to_emotion_weights` (a mixture of the two circumplex neighbours of the
   target and Neutral);
-* any step schedule α ∈ [0, 1]^K (``schedule=``) instead of the uniform ``steps``.
+* any step schedule α ∈ [0, 1]^K (``schedule=``) instead of the uniform ``steps``;
+* beyond the paper, **calibrated** (``caae-tf calibrate``, :mod:`caae_tf.calibration`): a (valence, arousal)
+  target is turned into the path and α that reach it according to tables measured with a regressor
+  (:meth:`CGANSampler.va_to_weights`, :func:`calibrated_grid`), and Neutral → emotion steps can be spaced
+  evenly in the measured reading (:func:`caae_tf.calibration.calibrated_alphas`).
 
 :func:`interpolation_grid` lays the results out like Fig. 5: one row per noise vector, one column per step.
 """
@@ -122,6 +126,9 @@ class CGANSampler:
     def __init__(self, path: str | os.PathLike | None = None, *, model=None):
         self._model = None
         self._saved = None
+        self._va_fn = None
+        self._calibration = None
+        self._calibration_loaded = False
         self.meta: dict = {}
         if model is not None:
             self._set_model(model, source="model")
@@ -180,6 +187,7 @@ class CGANSampler:
         self._saved = loaded
         self._serve = sig
         self._float_fn = getattr(loaded, "generate_float", None)
+        self._va_fn = loaded.signatures.get("va_to_weights")
         self.z_dim = int(self.meta.get("z_dim") or inputs["z"].shape[-1])
         size = self.meta.get("image_size") or sig.structured_outputs["images"].shape[1]
         if size is None:
@@ -236,6 +244,50 @@ class CGANSampler:
         if not outs:
             return np.zeros((0, self.image_size, self.image_size, 3), np.float32)
         return np.concatenate(outs, axis=0)
+
+    # ------------------------------------------------------------------ calibration (beyond the paper)
+    @property
+    def calibration(self):
+        """:class:`caae_tf.calibration.CalibrationTables` stored with the model (``RUN/calibration.json`` or the
+        SavedModel's ``assets/calibration.json``), or None (not calibrated)."""
+        if not self._calibration_loaded:
+            from caae_tf.calibration import load_for_model
+
+            self._calibration = load_for_model(self.source) if self.source else None
+            self._calibration_loaded = True
+        return self._calibration
+
+    def set_calibration(self, tables) -> None:
+        """Use ``tables`` (e.g. freshly measured) instead of the stored ones."""
+        self._calibration, self._calibration_loaded, self._va_fn = tables, True, None
+
+    def va_to_weights(self, targets) -> dict[str, np.ndarray]:
+        """Conditioning vectors that reach (valence, arousal) ``targets`` [N, 2] according to the calibration
+        (:func:`caae_tf.calibration.invert`; in a calibrated SavedModel its ``va_to_weights`` signature).
+        Returns ``emotion_weights`` [N, 6], ``expected_valence_arousal`` [N, 2], ``clamped`` [N] (target outside
+        the reachable region, moved to the nearest reachable point), ``distance`` [N], ``alpha`` [N]."""
+        from caae_tf import calibration as _cal
+
+        try:
+            t = _cal.check_targets(targets)
+        except _cal.CalibrationError as exc:
+            raise GenerateError(str(exc)) from None
+        if self._va_fn is not None:
+            from caae_tf.tf_env import tf as _tf
+
+            out = self._va_fn(valence_arousal=_tf().constant(t))
+            return {k: v.numpy() for k, v in out.items()}
+        if self.calibration is None:
+            raise GenerateError(
+                f"{self.source or 'model'}: not calibrated; run `caae-tf calibrate --model {self.source or 'MODEL'} "
+                "--regressor REGRESSOR_RUN` first (or use the uncalibrated mapping)"
+            )
+        return _cal.invert(self.calibration, t)
+
+    def generate_va(self, z: np.ndarray, targets, **kwargs) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """G(z, v) with v = :meth:`va_to_weights` (``targets`` [N, 2], one per row of z) → (images, info)."""
+        info = self.va_to_weights(targets)
+        return self.generate(z, info["emotion_weights"], **kwargs), info
 
     def interpolate(self, z: np.ndarray, emotion_idx, alpha, **kwargs) -> np.ndarray:
         """Paper 001 §3.3: G(z, v) with v = (1-α)·e_Neutral + α·e_emotion; ``emotion_idx`` and ``alpha``
@@ -295,3 +347,48 @@ def interpolation_grid(
     s = imgs.shape[1]
     grid = _images.make_grid(imgs, cols=k)
     return grid, imgs.reshape(int(num_z), k, s, s, 3), alphas
+
+
+def calibrated_grid(
+    generator: CGANSampler,
+    valence: float,
+    arousal: float,
+    steps: int = 11,
+    num_z: int = 8,
+    seed: int = 0,
+    *,
+    batch_size: int = 64,
+    callback: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Beyond the paper: a Fig. 5-style grid toward a (valence, arousal) target with a calibrated generator.
+
+    Column k aims at t_k = n + (k / (steps − 1))·(t − n), n the calibrated Neutral reading: steps evenly spaced
+    in the judged (valence, arousal) along the straight line to the target, each reached through
+    :meth:`CGANSampler.va_to_weights` (the last column is the target itself, or its nearest reachable point).
+    Returns ``(grid, images [num_z, K, S, S, 3], fractions [K], info)`` with ``info`` the ``va_to_weights``
+    outputs per column plus ``targets`` [K, 2].
+    """
+    from caae_tf import calibration as _cal
+
+    if int(steps) < 2:
+        raise GenerateError(f"steps must be >= 2 (from Neutral to the target), got {steps}")
+    if int(num_z) < 1:
+        raise GenerateError(f"num_z must be >= 1, got {num_z}")
+    try:
+        target = _cal.check_targets([[valence, arousal]])[0]
+    except _cal.CalibrationError as exc:
+        raise GenerateError(str(exc)) from None
+    tables = generator.calibration
+    neutral = np.asarray(tables.neutral_va if tables is not None else generator.va_to_weights([[0.0, 0.0]])
+                         ["expected_valence_arousal"][0], np.float64)
+    fractions = np.linspace(0.0, 1.0, int(steps))
+    targets = np.clip(neutral[None] + fractions[:, None] * (target.astype(np.float64) - neutral)[None], -1, 1)
+    info = generator.va_to_weights(targets.astype(np.float32))
+    info["targets"] = targets.astype(np.float32)
+    k = len(fractions)
+    z = generator.sample_z(num_z, seed)
+    out = generator.generate(np.repeat(z, k, axis=0), np.tile(info["emotion_weights"], (int(num_z), 1)),
+                             batch_size=batch_size, callback=callback)
+    imgs = _images.to_uint8(out)
+    s = imgs.shape[1]
+    return _images.make_grid(imgs, cols=k), imgs.reshape(int(num_z), k, s, s, 3), fractions.astype(np.float32), info

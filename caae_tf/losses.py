@@ -198,3 +198,31 @@ def global_scalar_share(value: tf.Tensor) -> tf.Tensor:
     if ctx is not None and ctx.num_replicas_in_sync > 1:
         return value / float(ctx.num_replicas_in_sync)
     return value
+
+
+# --------------------------------------------------------------- cGAN beyond paper 001 (config keys)
+
+def per_example_class_ce(class_logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Softmax cross-entropy ``-log softmax(class_logits)[label]`` per example → ``[B]`` float32: the
+    auxiliary-classifier term of AC-GAN (Odena, Olah & Shlens 2017, L_C). Labels outside
+    ``0..num_classes-1`` (e.g. -1 = unknown) give 0 (those rows are masked out by the caller anyway)."""
+    class_logits = tf.cast(class_logits, tf.float32)
+    n = tf.shape(class_logits)[-1]
+    labels = tf.cast(labels, tf.int32)
+    valid = tf.logical_and(labels >= 0, labels < n)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.where(valid, labels, 0), logits=class_logits)
+    return tf.where(valid, ce, 0.0)
+
+
+def per_example_r1(grad_x: tf.Tensor) -> tf.Tensor:
+    """‖∇_x D(x)‖² per example → ``[B]`` float32, from the gradient of D's logit with respect to its real input
+    (R1 of Mescheder, Geiger & Nowozin 2018; the penalty is γ/2 times its mean over real examples)."""
+    g = tf.cast(grad_x, tf.float32)
+    return tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]), axis=1)
+
+
+def ema_decay(decay: float, step: tf.Tensor) -> tf.Tensor:
+    """β_t = min(decay, (1 + t)/(10 + t)) for the t-th update (t from 0), as ``tf.train.ExponentialMovingAverage``
+    with ``num_updates``: the average forgets its initial value quickly at the start of training."""
+    t = tf.cast(step, tf.float32)
+    return tf.minimum(tf.constant(float(decay), tf.float32), (1.0 + t) / (10.0 + t))

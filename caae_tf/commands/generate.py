@@ -8,7 +8,11 @@ DESCRIPTION = (
     "exported SavedModel. Paper scheme: --emotion E interpolates v = (1-a)*Neutral + a*E, a = 0, 0.1, ..., 1. "
     "Beyond the paper: --emotion E --to F interpolates between two emotions, --valence V --arousal A moves "
     "from Neutral toward the mixture of emotions at that circumplex point, and --schedule 0,0.05,0.2,1 sets "
-    "arbitrary steps. Writes OUT/grid.png, OUT/z{k}_step{j}.png, OUT/weights.csv (the conditioning vectors) "
+    "arbitrary steps. With a calibrated model (`caae-tf calibrate`), --valence V --arousal A goes from Neutral to "
+    "the target in steps evenly spaced in the judged (valence, arousal), each reached through the calibration "
+    "tables (a target outside the reachable region is clamped to the nearest reachable point, with a note); "
+    "--uncalibrated keeps the mixture mapping, and --calibrated-steps spaces --emotion steps evenly in the "
+    "judged reading. Writes OUT/grid.png, OUT/z{k}_step{j}.png, OUT/weights.csv (the conditioning vectors) "
     "and OUT/z.npy (the noise vectors). Emotions: neutral, sadness, disgust, fear, anger, happiness."
 )
 
@@ -37,6 +41,10 @@ def add_arguments(p) -> None:
     p.add_argument("--valence", type=_float_in_unit_range, default=None,
                    help="target valence in [-1, 1] (with --arousal; replaces --emotion)")
     p.add_argument("--arousal", type=_float_in_unit_range, default=None, help="target arousal in [-1, 1]")
+    p.add_argument("--uncalibrated", action="store_true",
+                   help="--valence/--arousal: ignore the model's calibration and use the circumplex mixture mapping")
+    p.add_argument("--calibrated-steps", action="store_true",
+                   help="--emotion: alphas spaced evenly in the calibrated reading (needs `caae-tf calibrate`)")
     p.add_argument("--num-z", type=int, default=8, help="noise vectors = grid rows (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise vectors")
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
@@ -53,7 +61,7 @@ def run(args) -> int:
     from caae_tf import images as _images
     from caae_tf import labels as _labels
     from caae_tf.errors import UserError
-    from caae_tf.generate import CGANSampler, interpolation_grid, interpolation_path, resolve_alphas
+    from caae_tf.generate import CGANSampler, calibrated_grid, interpolation_grid, interpolation_path, resolve_alphas
     from caae_tf.progress import Progress
 
     if (args.valence is None) != (args.arousal is None):
@@ -69,19 +77,50 @@ def run(args) -> int:
         raise UserError(f"--num-z must be >= 1, got {args.num_z}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.calibrated_steps and (args.valence is not None or args.to or args.schedule):
+        raise UserError("--calibrated-steps goes with --emotion E [--steps K] (Neutral -> E) only")
     # Validate the labels before loading the model (fast failure for typos).
     alphas = resolve_alphas(args.steps, args.schedule)
     weights = interpolation_path(args.emotion, alphas, to=args.to, valence=args.valence, arousal=args.arousal)
 
     generator = CGANSampler(args.model)
+    calibrated = args.valence is not None and not args.uncalibrated and generator.calibration is not None
+    extra_cols: dict[str, list] = {}
+    if args.calibrated_steps:
+        from caae_tf.calibration import calibrated_alphas
+
+        if generator.calibration is None:
+            raise UserError(f"{args.model}: --calibrated-steps needs a calibrated model (run `caae-tf calibrate`)")
+        alphas = calibrated_alphas(generator.calibration, args.emotion, len(alphas))
+        weights = interpolation_path(args.emotion, alphas)
     total = args.num_z * len(alphas)
     bar = Progress(total, desc=f"generating {total} images ({args.num_z} z x {len(alphas)} steps)",
                    enabled=not args.quiet, unit="image")
-    grid, images, alphas = interpolation_grid(
-        generator, args.emotion, to=args.to, schedule=alphas, num_z=args.num_z, seed=args.seed,
-        valence=args.valence, arousal=args.arousal, batch_size=args.batch_size, callback=bar.set,
-    )
+    if calibrated:
+        grid, images, alphas, info = calibrated_grid(
+            generator, args.valence, args.arousal, steps=len(alphas), num_z=args.num_z, seed=args.seed,
+            batch_size=args.batch_size, callback=bar.set,
+        )
+        weights = info["emotion_weights"]
+        extra_cols = {
+            "target_valence": info["targets"][:, 0], "target_arousal": info["targets"][:, 1],
+            "expected_valence": info["expected_valence_arousal"][:, 0],
+            "expected_arousal": info["expected_valence_arousal"][:, 1],
+            "clamped": info["clamped"].astype(int),
+        }
+    else:
+        grid, images, alphas = interpolation_grid(
+            generator, args.emotion, to=args.to, schedule=alphas, num_z=args.num_z, seed=args.seed,
+            valence=args.valence, arousal=args.arousal, batch_size=args.batch_size, callback=bar.set,
+        )
     bar.close()
+    if calibrated and bool(info["clamped"][-1]):
+        ev, ea = info["expected_valence_arousal"][-1]
+        print(f"note: target ({args.valence:g}, {args.arousal:g}) is outside the calibrated reachable region; "
+              f"clamped to the nearest reachable point ({ev:.3f}, {ea:.3f}), {float(info['distance'][-1]):.3f} away")
+    elif args.valence is not None and not calibrated:
+        why = "--uncalibrated" if args.uncalibrated else "the model has no calibration (caae-tf calibrate)"
+        print(f"note: uncalibrated circumplex-mixture mapping ({why})")
 
     os.makedirs(args.out, exist_ok=True)
     _images.write_image(os.path.join(args.out, "grid.png"), grid)
@@ -90,9 +129,11 @@ def run(args) -> int:
             _images.write_image(os.path.join(args.out, f"z{k}_step{j}.png"), images[k, j])
     with open(os.path.join(args.out, "weights.csv"), "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["step", "alpha", *_labels.CGAN_EMOTIONS])
+        # calibrated --valence/--arousal: "alpha" is the fraction of the way from Neutral to the target
+        writer.writerow(["step", "alpha", *_labels.CGAN_EMOTIONS, *extra_cols])
         for j, (a, w) in enumerate(zip(alphas, weights)):
-            writer.writerow([j, f"{float(a):.6g}", *(f"{float(x):.6g}" for x in w)])
+            writer.writerow([j, f"{float(a):.6g}", *(f"{float(x):.6g}" for x in w),
+                             *(f"{float(col[j]):.6g}" for col in extra_cols.values())])
     np.save(os.path.join(args.out, "z.npy"), generator.sample_z(args.num_z, args.seed))
     print(f"wrote {args.out}/grid.png ({images.shape[0]} rows x {images.shape[1]} steps), "
           f"{images.shape[0] * images.shape[1]} images, weights.csv, z.npy")

@@ -15,6 +15,21 @@ Keras to run (``tf.saved_model.load(out_dir)``), with two signatures:
     ``emotion`` ∈ 0..5 (an index into CGAN_EMOTIONS), α ∈ [0, 1]; out-of-range values fail with a
     readable message.
 
+With calibration tables (beyond the paper: ``caae-tf calibrate``, :mod:`caae_tf.calibration`; exported when
+the run dir holds ``calibration.json``, or added to an existing SavedModel by ``calibrate``) two more:
+
+``va_to_weights(valence_arousal: float32 [N, 2]) -> {"emotion_weights": float32 [N, 6], "expected_valence_arousal":
+float32 [N, 2], "clamped": bool [N], "distance": float32 [N], "alpha": float32 [N]}``
+    The path and step that reach each (valence, arousal) target according to the tables. A target outside the
+    reachable region is clamped to the nearest reachable point (``clamped`` true, ``expected_valence_arousal``
+    that point, ``distance`` how far it is); a target outside [-1, 1]² or non-finite fails with
+    ``InvalidArgumentError`` "valence_arousal must be finite and lie in [-1, 1]²".
+
+``generate_va(z: float32 [N, z_dim], valence_arousal: float32 [N, 2]) -> {"images": uint8 [N, S, S, 3], …}``
+    G(z, va_to_weights(valence_arousal)), returning the ``va_to_weights`` outputs next to the images.
+
+The tables themselves are ``assets/calibration.json``; the metadata file summarises them.
+
 Wrong dtypes (e.g. int z) are rejected by the signatures' ``TensorSpec``s, wrong ranks/widths (e.g. [N, 5]
 weights) by ``tf.ensure_shape`` before G. A third,
 non-signature function ``generate_float(z, emotion_weights)`` returns the float32 images in [-1, 1]
@@ -25,16 +40,18 @@ non-signature function ``generate_float(z, emotion_weights)`` returns the float3
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Any
 
 from caae_tf import labels as _labels
+from caae_tf.calibration import CALIBRATION_FILE, load_for_model
 from caae_tf.errors import ModelError
 
-from caae_tf.serving import load_model, write_export_metadata
-
-# the metadata file and its reader live in caae_tf.serving (one schema for both exporters); importable from here
+# the metadata file, its writer and reader live in caae_tf.serving (one schema for both exporters)
 from caae_tf.serving import METADATA_FILE as METADATA_FILE
 from caae_tf.serving import read_export_metadata as read_export_metadata
+from caae_tf.serving import write_export_metadata
 
 #: Tolerance on Σ v = 1 (paper 001 Eq. 2) accepted by the serving signature.
 WEIGHT_SUM_TOLERANCE = 1e-3
@@ -45,8 +62,12 @@ def _to_uint8(tf, images):
     return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
-def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.CGAN_EMOTIONS)):
-    """A ``tf.Module`` holding G with ``serving_default``, ``interpolate`` and ``generate_float`` tf.functions."""
+def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.CGAN_EMOTIONS), calibration=None,
+                         asset_path: str | None = None):
+    """A ``tf.Module`` holding G with ``serving_default``, ``interpolate`` and ``generate_float`` tf.functions,
+    plus ``va_to_weights`` and ``generate_va`` when ``calibration`` (:class:`caae_tf.calibration.CalibrationTables`)
+    is given (``asset_path``: its JSON file, saved as a SavedModel asset). ``generator`` is called as
+    ``generator((z, v), training=False)``."""
     from caae_tf.tf_env import tf as _tf
 
     tf = _tf()
@@ -129,25 +150,116 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
             self.generate_float = generate_float
             self.serving_default = serving_default
             self.interpolate = interpolate
+            if calibration is not None:
+                self._add_calibration()
+
+        def _add_calibration(self):
+            from caae_tf.calibration import invert_graph
+
+            verts, wts = calibration.triangles()
+            self.calibration_vertices = tf.Variable(verts, trainable=False, name="calibration_vertices")
+            self.calibration_weights = tf.Variable(wts, trainable=False, name="calibration_weights")
+            if asset_path is not None:
+                self.calibration_asset = tf.saved_model.Asset(asset_path)
+            va_spec = tf.TensorSpec([None, 2], tf.float32, name="valence_arousal")
+
+            @tf.function(input_signature=[va_spec])
+            def va_to_weights(valence_arousal):
+                va = _shaped(valence_arousal, [None, 2])
+                check = tf.debugging.Assert(
+                    tf.reduce_all(tf.logical_and(tf.math.is_finite(va), tf.abs(va) <= 1.0)),
+                    ["valence_arousal must be finite and lie in [-1, 1]^2 (one (valence, arousal) target per row); "
+                     "got", va], summarize=8,
+                )
+                with tf.control_dependencies([check]):
+                    va = tf.identity(va)
+                return invert_graph(tf, self.calibration_vertices, self.calibration_weights, va)
+
+            @tf.function(input_signature=[z_spec, va_spec])
+            def generate_va(z, valence_arousal):
+                info = va_to_weights(valence_arousal)
+                images = _to_uint8(tf, self.generate_float(z, info["emotion_weights"]))
+                return {"images": images, **info}
+
+            self.va_to_weights = va_to_weights
+            self.generate_va = generate_va
+
+        def signatures(self) -> dict:
+            sigs = {"serving_default": self.serving_default, "interpolate": self.interpolate}
+            if calibration is not None:
+                sigs.update(va_to_weights=self.va_to_weights, generate_va=self.generate_va)
+            return sigs
 
     return CGANServing()
+
+
+class _LoadedGenerator:
+    """Adapter: a loaded cGAN SavedModel's ``generate_float`` called like G((z, v), training=False)."""
+
+    def __init__(self, loaded):
+        self.loaded = loaded
+
+    def __call__(self, inputs, training=False):
+        z, v = inputs
+        return self.loaded.generate_float(z, v)
+
+
+def _write_metadata(out_dir: str, model_like: dict, source: str | None, calibration, config=None) -> dict[str, Any]:
+    """The cGAN's fields of the one export schema (:func:`caae_tf.serving.write_export_metadata`)."""
+    meta = {
+        "emotions": list(_labels.CGAN_EMOTIONS),
+        "noise": "z ~ N(0, I)",
+        "weight_sum_tolerance": WEIGHT_SUM_TOLERANCE,
+        "signatures": {
+            "serving_default": "z float32 [N, z_dim], emotion_weights float32 [N, 6] -> images uint8 [N, S, S, 3]",
+            "interpolate": "z float32 [N, z_dim], emotion int32 [N], alpha float32 [N] -> images uint8 [N, S, S, 3]",
+        },
+    }
+    if calibration is not None:
+        meta["signatures"]["va_to_weights"] = (
+            "valence_arousal float32 [N, 2] in [-1, 1] -> emotion_weights float32 [N, 6], expected_valence_arousal "
+            "float32 [N, 2], clamped bool [N], distance float32 [N], alpha float32 [N]")
+        meta["signatures"]["generate_va"] = (
+            "z float32 [N, z_dim], valence_arousal float32 [N, 2] -> images uint8 [N, S, S, 3] + va_to_weights outputs")
+        meta["calibration"] = {
+            "asset": f"assets/{CALIBRATION_FILE}",
+            "pairs": [[_labels.CGAN_EMOTIONS[i], _labels.CGAN_EMOTIONS[j]] for i, j in calibration.pairs],
+            "neutral_va": [float(x) for x in calibration.neutral_va],
+            "alpha_steps": len(calibration.alphas), "beta_steps": len(calibration.betas),
+            "max_adjustment": calibration.max_adjustment,
+            "out_of_reach": "clamped to the nearest reachable point (clamped = true)",
+            **{k: v for k, v in calibration.meta.items() if k in ("regressor", "num_z", "seed", "evaluation")},
+        }
+    if config is not None:
+        meta["config"] = config
+    return write_export_metadata(out_dir, "cgan", image_size=model_like.get("image_size", 0),
+                                 z_dim=model_like["z_dim"], source=source, **meta)
+
+
+def _save_module(module, out_dir: str, calibration) -> None:
+    """tf.saved_model.save with the module's signatures (the tables' asset file travels with the module)."""
+    from caae_tf.tf_env import tf as _tf
+
+    _tf().saved_model.save(module, out_dir, signatures=module.signatures())
 
 
 def _load_run(run_dir: str):
     if not os.path.isdir(run_dir):
         raise ModelError(f"{run_dir}: run directory not found")
+    from caae_tf.serving import load_model
+
     model, _config = load_model(run_dir)
     return model
 
 
-def export_cgan(model_or_run_dir: Any, out_dir: str | os.PathLike, *, source: str | None = None) -> str:
+def export_cgan(model_or_run_dir: Any, out_dir: str | os.PathLike, *, source: str | None = None,
+                calibration=None) -> str:
     """Export a trained :class:`caae_tf.models.cgan.CGAN` (or a run dir holding one) as a SavedModel.
 
+    Exports the sampling generator (G_ema when the run has one). ``calibration`` (tables) adds the
+    ``va_to_weights`` / ``generate_va`` signatures; a run dir's ``calibration.json`` is picked up by itself.
     Returns ``out_dir``; the metadata is in ``out_dir/caae_tf_export.json`` (:func:`read_export_metadata`).
     """
-    from caae_tf.tf_env import tf as _tf
-
-    tf = _tf()
     from caae_tf.models.cgan import CGAN
 
     model = model_or_run_dir
@@ -161,22 +273,66 @@ def export_cgan(model_or_run_dir: Any, out_dir: str | os.PathLike, *, source: st
         )
     if not model.G.built:
         model.build_all()
+    if calibration is None and isinstance(model_or_run_dir, (str, os.PathLike)):
+        calibration = load_for_model(os.fspath(model_or_run_dir))
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    module = build_serving_module(model.G, model.z_dim, model.num_emotions)
-    tf.saved_model.save(
-        module, out_dir,
-        signatures={"serving_default": module.serving_default, "interpolate": module.interpolate},
-    )
-    write_export_metadata(
-        out_dir, "cgan", image_size=model.image_size, z_dim=model.z_dim, source=source,
-        emotions=list(_labels.CGAN_EMOTIONS),
-        noise="z ~ N(0, I)",
-        weight_sum_tolerance=WEIGHT_SUM_TOLERANCE,
-        signatures={
-            "serving_default": "z float32 [N, z_dim], emotion_weights float32 [N, 6] -> images uint8 [N, S, S, 3]",
-            "interpolate": "z float32 [N, z_dim], emotion int32 [N], alpha float32 [N] -> images uint8 [N, S, S, 3]",
-        },
-        config=model.get_config(),
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        asset = calibration.save(os.path.join(tmp, CALIBRATION_FILE)) if calibration is not None else None
+        # the sampling generator: G_ema when the run trained one (g_ema_decay > 0), else G
+        module = build_serving_module(model.sampler, model.z_dim, model.num_emotions, calibration, asset)
+        _save_module(module, out_dir, calibration)
+    _write_metadata(out_dir, {"image_size": int(model.image_size), "z_dim": int(model.z_dim)}, source, calibration,
+                    model.get_config())
     return out_dir
+
+
+def add_calibration_to_saved_model(saved_model_dir: str | os.PathLike, calibration) -> str:
+    """Re-save a cGAN SavedModel (from :func:`export_cgan`) with ``calibration``'s ``va_to_weights`` /
+    ``generate_va`` signatures and ``assets/calibration.json``; G's weights are carried over unchanged. The
+    new SavedModel is written beside the old one and swapped in, so a failure leaves the old one intact."""
+    from caae_tf.tf_env import tf as _tf
+
+    tf = _tf()
+    src = os.path.abspath(os.fspath(saved_model_dir))
+    meta = read_export_metadata(src)
+    if meta.get("model", "cgan") != "cgan":
+        raise ModelError(f"{src}: SavedModel holds a {meta.get('model')!r} model, expected a cGAN")
+    try:
+        loaded = tf.saved_model.load(src)
+    except Exception as exc:  # TF raises many types for corrupt SavedModels
+        raise ModelError(f"{src}: cannot load SavedModel: {str(exc).splitlines()[0]}") from None
+    fn = getattr(loaded, "generate_float", None)
+    if fn is None:
+        raise ModelError(f"{src}: the SavedModel has no generate_float function; "
+                         "re-export it with `caae-tf export cgan`")
+    z_dim = int(meta.get("z_dim") or loaded.signatures["serving_default"].structured_input_signature[1]["z"].shape[-1])
+    parent = os.path.dirname(src)
+    new_dir = tempfile.mkdtemp(prefix=".calibrating_", dir=parent)
+    old_dir = new_dir + "_old"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            asset = calibration.save(os.path.join(tmp, CALIBRATION_FILE))
+            module = build_serving_module(_LoadedGenerator(loaded), z_dim, len(_labels.CGAN_EMOTIONS), calibration,
+                                          asset)
+            # track G's variables only: tracking the whole loaded object would also carry a previous calibration
+            # (its asset file and tables) into the new SavedModel
+            module.generator_variables = [
+                v for v in tf.train.TrackableView(loaded).descendants()
+                if isinstance(v, tf.Variable) and not v.name.startswith("calibration_")
+            ]
+            _save_module(module, new_dir, calibration)
+        _write_metadata(new_dir, {"z_dim": z_dim, **{k: meta[k] for k in ("image_size", "z_dim") if k in meta}},
+                        meta.get("source_run_dir"), calibration, meta.get("config"))
+        extra = os.path.join(src, "assets.extra")
+        if os.path.isdir(extra):
+            shutil.copytree(extra, os.path.join(new_dir, "assets.extra"))
+        os.rename(src, old_dir)
+        os.rename(new_dir, src)
+    except BaseException:
+        shutil.rmtree(new_dir, ignore_errors=True)
+        if os.path.isdir(old_dir) and not os.path.exists(src):
+            os.rename(old_dir, src)
+        raise
+    shutil.rmtree(old_dir, ignore_errors=True)
+    return src

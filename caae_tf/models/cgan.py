@@ -20,10 +20,10 @@ Discriminator D (:class:`CGANDiscriminator`)
     v is tiled to an S×S×6 map and concatenated to the image channels (and, with ``d_label_reinject``,
     again to the feature map after the first block). Paper 001 does not say how D is conditioned; this is
     the input-concatenation scheme of Mirza & Osindero (2014) / the DCGAN reference code for labelled
-    data. The alternative, a projection discriminator (Miyato & Koyama, 2018: logit += <embed(v), φ(x)>),
-    was not chosen because v is a continuous mixture at inference and concatenation keeps D a plain
-    DCGAN. Then n stride-2 Conv(k=5) → LeakyReLU(0.2), BN on every block but the first; the widths are
-    the **first n entries** of ``d_filters`` (growing from the input); Flatten → Dense 1 logit (float32).
+    data (a projection discriminator, Miyato & Koyama 2018, is the beyond-the-paper option
+    ``d_projection``). Then n stride-2 Conv(k=5) → LeakyReLU(0.2), BN on every block but the first; the
+    widths are the **first n entries** of ``d_filters`` (growing from the input); Flatten → Dense 1 logit
+    (float32).
 
 Initialisation is DCGAN's: conv/dense kernels ~ N(0, 0.02), BN γ ~ N(1, 0.02); BN momentum 0.9,
 ε = 1e-5 (the DCGAN TensorFlow reference). Outputs of G and D are float32 under every Keras
@@ -49,6 +49,15 @@ which makes D check the label from the first steps instead of only once G is rea
 faces the plain loss leaves the expressions almost unconditioned after 5,000 steps at 64 px
 (preset cgan_demo, caae_tf/presets/cgan_demo.yaml). One D update then one G update per step, Adam(lr = 1e-4 as in
 paper 001 §4.1, β1 = 0.5, β2 = 0.999 — DCGAN's betas, the paper states only the learning rate).
+
+Beyond the paper (config keys marked ``BEYOND_PAPER`` in :class:`caae_tf.config.CGANConfig`, all off in the
+paper preset; their docstrings cite the sources): an AC-GAN class head on D (``lambda_ac``), a projection D
+(``d_projection``), spectral normalisation of D (``spectral_norm``, :class:`SNConv2D` / :class:`SNDense`),
+R1 (``lambda_r1``), one joint D batch for real and generated images (``d_joint_batch``), nearest-neighbour +
+conv upsampling in G (``g_upsample="resize"``) and an EMA of G's weights used for every image outside
+training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
+
+    L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e).
 """
 
 from __future__ import annotations
@@ -67,7 +76,7 @@ from keras import ops
 
 from caae_tf import images as _images
 from caae_tf import labels as _labels
-from caae_tf.losses import per_example_bce
+from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per_example_r1
 
 NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
@@ -135,6 +144,113 @@ def tile_condition(v, height: int, width: int):
     return ops.tile(v[:, None, None, :], [1, height, width, 1])
 
 
+# ------------------------------------------------------------------------------ spectral normalisation
+
+def _l2_normalize(x, eps: float = 1e-12):
+    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), eps))
+
+
+class _SpectralNormMixin:
+    """σ(W) by power iteration (Miyato, Kataoka, Koyama & Yoshida 2018, Algorithm 1) for a kernel whose last
+    axis is the output axis; the kernel used is W/σ(W). u (not trainable) persists between calls and moves
+    one iteration per training call; u and v are constants for the gradient, σ = vᵀWu is not, so gradients
+    flow through σ as in the paper (``keras.layers.SpectralNormalization`` instead overwrites the kernel
+    with W/σ and differentiates the layer as if σ were constant)."""
+
+    def _build_u(self, out_dim: int) -> None:
+        self.sn_u = self.add_weight(
+            shape=(1, out_dim), initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False,
+            name="sn_u", aggregation="only_first_replica",
+        )
+
+    def sigma(self, training=None):
+        """Estimated largest singular value of the kernel (float32); updates u when ``training``."""
+        w = ops.reshape(ops.cast(self.kernel, "float32"), (-1, int(self.kernel.shape[-1])))
+        u = ops.cast(self.sn_u.value, "float32")
+        for _ in range(self.power_iterations):
+            v = _l2_normalize(ops.matmul(u, ops.transpose(w)))
+            u = _l2_normalize(ops.matmul(v, w))
+        u = ops.stop_gradient(u)
+        v = ops.stop_gradient(v)
+        if training:
+            self.sn_u.assign(u)
+        return ops.reshape(ops.matmul(ops.matmul(v, w), ops.transpose(u)), ())
+
+    def normalized_kernel(self, training=None):
+        return ops.cast(ops.cast(self.kernel, "float32") / self.sigma(training), self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class SNConv2D(_SpectralNormMixin, keras.layers.Layer):
+    """2-D convolution with a spectrally normalised kernel (W/σ(W), Miyato et al. 2018)."""
+
+    def __init__(self, filters: int, kernel_size: int, strides: int = 1, padding: str = "same",
+                 use_bias: bool = True, kernel_initializer=None, power_iterations: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer or "glorot_uniform")
+        self.power_iterations = int(power_iterations)
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, int(input_shape[-1]), self.filters),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias") if self.use_bias else None
+        self._build_u(self.filters)
+        self.built = True
+
+    def call(self, x, training=None):
+        y = ops.conv(x, self.normalized_kernel(training), strides=self.strides, padding=self.padding)
+        return y + self.bias if self.bias is not None else y
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        s = self.strides
+        return (b, None if h is None else -(-h // s), None if w is None else -(-w // s), self.filters)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "power_iterations": self.power_iterations}
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class SNDense(_SpectralNormMixin, keras.layers.Layer):
+    """Dense layer with a spectrally normalised kernel (W/σ(W), Miyato et al. 2018)."""
+
+    def __init__(self, units: int, use_bias: bool = True, kernel_initializer=None, power_iterations: int = 1,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer or "glorot_uniform")
+        self.power_iterations = int(power_iterations)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(int(input_shape[-1]), self.units),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias") if self.use_bias else None
+        self._build_u(self.units)
+        self.built = True
+
+    def call(self, x, training=None):
+        y = ops.matmul(x, self.normalized_kernel(training))
+        return y + self.bias if self.bias is not None else y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "power_iterations": self.power_iterations}
+
+
 # ----------------------------------------------------------------------------------------------- G, D
 
 @keras.saving.register_keras_serializable(package="caae_tf")
@@ -148,6 +264,7 @@ class CGANGenerator(keras.Model):
         num_emotions: int = NUM_EMOTIONS,
         g_filters: list[int] | tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
         kernel_size: int = 5,
+        upsample: str = "transposed",
         **kwargs,
     ):
         kwargs.setdefault("name", "G")
@@ -163,12 +280,27 @@ class CGANGenerator(keras.Model):
         self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=_kernel_init(), name="fc")
         self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
         self.fc_bn = _bn("fc_bn")
+        if upsample not in ("transposed", "resize"):
+            raise ConfigError(f"g_upsample must be 'transposed' or 'resize', got {upsample!r}")
+        self.upsample = upsample
+
+        def up_layer(filters, name, use_bias):
+            """×2 upsampling: DCGAN's stride-2 transposed conv, or (``resize``) nearest-neighbour ×2 then a
+            stride-1 conv (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts")."""
+            if upsample == "transposed":
+                return keras.layers.Conv2DTranspose(
+                    filters, self.kernel_size, strides=2, padding="same", use_bias=use_bias,
+                    kernel_initializer=_kernel_init(), name=name,
+                )
+            return keras.Sequential([
+                keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up"),
+                keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_kernel_init(),
+                                    name=f"{name}_conv"),
+            ], name=name)
+
         up_convs, up_bns = [], []
         for k, w in enumerate(self.widths[1:]):
-            conv = keras.layers.Conv2DTranspose(
-                w, self.kernel_size, strides=2, padding="same", use_bias=False,
-                kernel_initializer=_kernel_init(), name=f"deconv{k + 1}",
-            )
+            conv = up_layer(w, f"deconv{k + 1}", False)
             bn = _bn(f"deconv{k + 1}_bn")
             # One attribute per layer: layers held only in a list attribute are tracked by Keras but are
             # NOT children in tf.train.Checkpoint's object graph (Keras 3.15's TrackedList is no TF
@@ -179,10 +311,7 @@ class CGANGenerator(keras.Model):
             up_bns.append(bn)
         self.up_convs = up_convs
         self.up_bns = up_bns
-        self.to_rgb = keras.layers.Conv2DTranspose(
-            3, self.kernel_size, strides=2, padding="same", kernel_initializer=_kernel_init(),
-            name=f"deconv{len(self.widths)}_rgb",
-        )
+        self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
         self.tanh = keras.layers.Activation("tanh", dtype="float32", name="tanh")
 
     def call(self, inputs, training=None):
@@ -207,12 +336,19 @@ class CGANGenerator(keras.Model):
         return {
             "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
             "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
+            "upsample": self.upsample,
         }
 
 
 @keras.saving.register_keras_serializable(package="caae_tf")
 class CGANDiscriminator(keras.Model):
-    """D(x, v) → real/fake logit, float32 [B, 1] (module docstring; DCGAN discriminator + tiled v)."""
+    """D(x, v) → real/fake logit, float32 [B, 1] (module docstring; DCGAN discriminator + tiled v).
+
+    Beyond paper 001 (all off by default): ``projection`` (Miyato & Koyama 2018: no tiled v, the logit is
+    ψ(φ) + <V·v, φ> on the flattened last features φ), ``aux_classes`` > 0 (AC-GAN head, Odena et al. 2017:
+    class logits C(x) from φ, :meth:`outputs`) and ``spectral_norm`` (Miyato et al. 2018: every kernel W/σ(W),
+    no BatchNorm).
+    """
 
     def __init__(
         self,
@@ -221,6 +357,9 @@ class CGANDiscriminator(keras.Model):
         d_filters: list[int] | tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
         kernel_size: int = 5,
         label_reinject: bool = True,
+        projection: bool = False,
+        aux_classes: int = 0,
+        spectral_norm: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", "D")
@@ -230,16 +369,23 @@ class CGANDiscriminator(keras.Model):
         self.d_filters = [int(f) for f in d_filters]
         self.kernel_size = int(kernel_size)
         self.label_reinject = bool(label_reinject)
+        self.projection = bool(projection)
+        self.aux_classes = int(aux_classes)
+        self.spectral_norm = bool(spectral_norm)
         self.widths = discriminator_widths(self.image_size, self.d_filters)
         self.concat_in = keras.layers.Concatenate(axis=-1, name="concat_x_v")
         self.concat_h1 = keras.layers.Concatenate(axis=-1, name="concat_h1_v")
         convs, bns = [], []
         for k, w in enumerate(self.widths):
-            conv = keras.layers.Conv2D(
-                w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
-                kernel_initializer=_kernel_init(), name=f"conv{k + 1}",
-            )
-            bn = None if k == 0 else _bn(f"conv{k + 1}_bn")
+            if self.spectral_norm:
+                conv = SNConv2D(w, self.kernel_size, strides=2, padding="same", use_bias=True,
+                                kernel_initializer=_kernel_init(), name=f"conv{k + 1}")
+            else:
+                conv = keras.layers.Conv2D(
+                    w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
+                    kernel_initializer=_kernel_init(), name=f"conv{k + 1}",
+                )
+            bn = None if (k == 0 or self.spectral_norm) else _bn(f"conv{k + 1}_bn")
             setattr(self, f"conv{k + 1}", conv)  # one attribute per layer: see CGANGenerator
             if bn is not None:
                 setattr(self, f"conv{k + 1}_bn", bn)
@@ -248,27 +394,54 @@ class CGANDiscriminator(keras.Model):
         self.convs = convs
         self.bns = bns
         self.flatten = keras.layers.Flatten(name="flatten")
-        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32", name="logit")
 
-    def call(self, inputs, training=None):
-        """``inputs = (x [B, S, S, 3] in [-1, 1], v [B, 6])`` (or a dict with keys ``image``, ``v``)."""
+        def dense(units, name, use_bias=True):
+            if self.spectral_norm:
+                return SNDense(units, use_bias=use_bias, kernel_initializer=_kernel_init(), dtype="float32", name=name)
+            return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=_kernel_init(), dtype="float32",
+                                      name=name)
+
+        self.logit = dense(1, "logit")
+        # projection: V maps v to φ's space (a class embedding for one-hot v), no bias (Miyato & Koyama 2018)
+        self.embed_v = dense(4 * 4 * self.widths[-1], "embed_v", use_bias=False) if self.projection else None
+        self.classifier = dense(self.aux_classes, "aux_classifier") if self.aux_classes > 0 else None
+
+    def outputs(self, inputs, training=None) -> dict[str, Any]:
+        """``{"logit": [B, 1] float32, "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
         s = self.image_size
-        h = self.concat_in([ops.cast(x, "float32"), tile_condition(v, s, s)])
+        h = ops.cast(x, "float32")
+        if not self.projection:
+            h = self.concat_in([h, tile_condition(v, s, s)])
         for k, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            h = conv(h)
+            h = conv(h, training=training) if self.spectral_norm else conv(h)
             if bn is not None:
                 h = bn(h, training=training)
             h = ops.leaky_relu(h, negative_slope=0.2)
-            if k == 0 and self.label_reinject:
+            if k == 0 and self.label_reinject and not self.projection:
                 h = self.concat_h1([h, ops.cast(tile_condition(v, s // 2, s // 2), h.dtype)])
-        return self.logit(self.flatten(h))
+        phi = ops.cast(self.flatten(h), "float32")
+
+        def head(layer, t):
+            return layer(t, training=training) if self.spectral_norm else layer(t)
+
+        logit = head(self.logit, phi)
+        if self.embed_v is not None:  # projection term <V v, φ(x)>
+            logit = logit + ops.sum(head(self.embed_v, v) * phi, axis=-1, keepdims=True)
+        out = {"logit": logit}
+        if self.classifier is not None:
+            out["class_logits"] = head(self.classifier, phi)
+        return out
+
+    def call(self, inputs, training=None):
+        """``inputs = (x [B, S, S, 3] in [-1, 1], v [B, 6])`` (or a dict with keys ``image``, ``v``)."""
+        return self.outputs(inputs, training=training)["logit"]
 
     def build(self, input_shape=None):
         """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
         s = self.image_size
-        self.call((ops.zeros([1, s, s, 3]), ops.zeros([1, self.num_emotions])), training=False)
+        self.outputs((ops.zeros([1, s, s, 3]), ops.zeros([1, self.num_emotions])), training=False)
         self.built = True
 
     def compute_output_shape(self, input_shape):
@@ -278,7 +451,8 @@ class CGANDiscriminator(keras.Model):
         return {
             "name": self.name, "image_size": self.image_size, "num_emotions": self.num_emotions,
             "d_filters": list(self.d_filters), "kernel_size": self.kernel_size,
-            "label_reinject": self.label_reinject,
+            "label_reinject": self.label_reinject, "projection": self.projection,
+            "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm,
         }
 
 
@@ -300,6 +474,23 @@ def _masked_mean(per_example, mask, *, global_batch: bool = False):
         if ctx is not None and ctx.num_replicas_in_sync > 1:
             count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, count)
     return tf.math.divide_no_nan(tf.reduce_sum(per_example * mask), count)
+
+
+def _assign_in_sync(pairs) -> None:
+    """``var.assign(value)`` for (var, value) pairs; inside a multi-replica step through ``merge_call`` so a
+    mirrored variable (which has no replica-context aggregation) gets each replica's (identical) value."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync <= 1:
+        for var, val in pairs:
+            var.assign(val)
+        return
+
+    def merge(strategy, *values):
+        for (var, _), val in zip(pairs, values):
+            target = getattr(var, "value", var)
+            strategy.extended.update(target, lambda t, x: t.assign(x), args=(val,), group=False)
+
+    ctx.merge_call(merge, args=tuple(val for _, val in pairs))
 
 
 @keras.saving.register_keras_serializable(package="caae_tf")
@@ -325,12 +516,23 @@ class CGAN(keras.Model):
         self.num_emotions = config.num_emotions
         self.G = CGANGenerator(
             image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
-            g_filters=config.g_filters, kernel_size=config.kernel_size,
+            g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
         )
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
             kernel_size=config.kernel_size, label_reinject=config.d_label_reinject,
+            projection=config.d_projection, aux_classes=config.num_emotions if config.lambda_ac > 0 else 0,
+            spectral_norm=config.spectral_norm,
         )
+        # Beyond the paper (g_ema_decay > 0): an exponential moving average of G's weights, used for every
+        # image this model produces outside training (samples, generate, export). Its weights are model
+        # weights, so checkpoints hold them.
+        self.G_ema = None
+        if config.g_ema_decay > 0:
+            self.G_ema = CGANGenerator(
+                image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
+                g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample, name="G_ema",
+            )
         # Noise counter for train_step: z = stateless_normal(seed=(config.seed, counter)), counter += 1
         # per step. It is a (non-trainable, int64) model weight, so every checkpoint of model.weights
         # holds it and a resumed run draws exactly the z an uninterrupted run would have drawn.
@@ -372,12 +574,22 @@ class CGAN(keras.Model):
                 opt.build(net.trainable_variables)
 
     def build(self, input_shape=None):
-        """Create G's and D's variables (a one-row forward pass of each); ``input_shape`` is ignored."""
+        """Create G's and D's variables (a one-row forward pass of each); ``input_shape`` is ignored.
+        G_ema (when configured) starts as a copy of G."""
         if not self.G.built:
             self.G.build()
         if not self.D.built:
             self.D.build()
+        if self.G_ema is not None and not self.G_ema.built:
+            self.G_ema.build()
+            for src, dst in zip(self.G.weights, self.G_ema.weights):
+                dst.assign(src)
         self.built = True
+
+    @property
+    def sampler(self):
+        """The generator used outside training: G_ema when ``g_ema_decay`` > 0, else G."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     def build_all(self, batch: dict | None = None) -> None:
         """Create every variable (G, D and, once :meth:`build_optimizers` ran, the Adam slots)."""
@@ -387,13 +599,29 @@ class CGAN(keras.Model):
 
     def call(self, inputs, training=False):
         """``inputs``: dict ``{"z": [N, z_dim], "emotion_weights": [N, 6]}`` → G(z, v) float32 [N, S, S, 3]."""
-        return self.G((inputs["z"], inputs["emotion_weights"]), training=training)
+        return self.sampler((inputs["z"], inputs["emotion_weights"]), training=training)
 
     def generate(self, z, weights, training: bool = False):
-        """G(z, v) for conditioning vectors ``weights`` = v ∈ [0,1]^6 (Eq. 3); float32 in [-1, 1]."""
+        """G(z, v) for conditioning vectors ``weights`` = v ∈ [0,1]^6 (Eq. 3); float32 in [-1, 1]. Uses
+        :attr:`sampler` (G_ema when configured)."""
         z = tf.convert_to_tensor(z, tf.float32)
         weights = tf.convert_to_tensor(weights, tf.float32)
-        return self.G((z, weights), training=training)
+        return self.sampler((z, weights), training=training)
+
+    def update_ema(self) -> None:
+        """θ_ema ← β_t·θ_ema + (1 − β_t)·θ for G's trainable weights, BN statistics copied (``g_ema_decay``;
+        t = the number of steps drawn so far − 1, :func:`caae_tf.losses.ema_decay`)."""
+        if self.G_ema is None:
+            return
+        beta = ema_decay(self.cfg.g_ema_decay, self.noise_step.value - 1)
+        trainable = {id(v) for v in self.G.trainable_weights}
+        pairs = []
+        for src, dst in zip(self.G.weights, self.G_ema.weights):
+            val = tf.convert_to_tensor(src.value)
+            if id(src) in trainable:
+                val = beta * tf.cast(dst.value, tf.float32) + (1.0 - beta) * tf.cast(val, tf.float32)
+            pairs.append((dst, tf.cast(val, dst.dtype)))
+        _assign_in_sync(pairs)
 
     def draw_noise(self, n) -> tf.Tensor:
         """z ~ N(0, I) [n, z_dim] for the next training step (stateless, seeded by (seed, noise_step) and
@@ -415,21 +643,37 @@ class CGAN(keras.Model):
         seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0x3C3, tf.identity(self.noise_step.value)])
         return tf.random.stateless_uniform(tf.reshape(n, [1]), seed, 1, self.num_emotions, dtype=tf.int32)
 
+    def _d_outputs(self, pairs) -> list[dict]:
+        """D.outputs (training mode) for each (images, v) pair: one call per pair (paper), or with
+        ``d_joint_batch`` one call on their concatenation, so D's BatchNorm normalises real and generated
+        images with the same batch statistics."""
+        if not self.cfg.d_joint_batch:
+            return [self.D.outputs(p, training=True) for p in pairs]
+        sizes = [tf.shape(p[0])[0] for p in pairs]
+        out = self.D.outputs((tf.concat([tf.cast(p[0], tf.float32) for p in pairs], 0),
+                              tf.concat([p[1] for p in pairs], 0)), training=True)
+        parts = {k: tf.split(t, sizes, axis=0) for k, t in out.items()}
+        return [{k: parts[k][i] for k in parts} for i in range(len(pairs))]
+
     def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
         """One D update then one G update (module docstring for the losses); returns float32 scalars
         ``g_loss``, ``d_loss``, ``d_loss_real``, ``d_loss_fake``, ``d_real``, ``d_fake`` (D's mean
         probabilities on real and generated images, valid rows only), plus ``d_loss_mismatch`` when
-        ``d_mismatch_weight`` > 0."""
+        ``d_mismatch_weight`` > 0, ``d_loss_ac`` / ``d_acc_ac`` / ``g_loss_ac`` (class cross-entropy of the
+        AC head on real / its accuracy / on generated images) when ``lambda_ac`` > 0 and ``d_r1`` (mean
+        ‖∇_x D‖² on real images) when ``lambda_r1`` > 0. ``d_loss`` and ``g_loss`` are the full objectives."""
         if self.g_optimizer is None or self.d_optimizer is None:
             raise RuntimeError("call CGAN.build_optimizers() before train_step")
+        c = self.cfg
         x = tf.cast(batch["image"], tf.float32)
         e = tf.cast(batch["emotion"], tf.int32)
         # one-hot v (Eq. 1); tf.one_hot gives an all-zero row for -1, and those rows are masked out.
         v = tf.one_hot(e, self.num_emotions, dtype=tf.float32)
         mask = tf.cast(tf.logical_and(e >= 0, e < self.num_emotions), tf.float32)
         z = self.draw_noise(tf.shape(x)[0])
-        real_target = 1.0 - float(self.cfg.label_smoothing)
-        w_mis = float(self.cfg.d_mismatch_weight)
+        real_target = 1.0 - float(c.label_smoothing)
+        w_mis = float(c.d_mismatch_weight)
+        lam_ac, lam_r1 = float(c.lambda_ac), float(c.lambda_r1)
         if w_mis > 0:
             v_wrong = tf.one_hot((e + self.draw_label_shift(tf.shape(e)[0])) % self.num_emotions, self.num_emotions)
 
@@ -437,17 +681,33 @@ class CGAN(keras.Model):
         # not change during the D update; measured 12-21 % faster than a second forward pass at 128 px).
         with tf.GradientTape() as g_tape:
             fake = self.G((z, v), training=True)
+        d_pairs = [(x, v), (tf.stop_gradient(fake), v)] + ([(x, v_wrong)] if w_mis > 0 else [])
         with tf.GradientTape() as tape:
-            real_logits = self.D((x, v), training=True)
-            fake_logits = self.D((tf.stop_gradient(fake), v), training=True)
+            if lam_r1 > 0:  # R1 (Mescheder et al. 2018): the input gradient is itself differentiated below
+                with tf.GradientTape() as r1_tape:
+                    r1_tape.watch(x)
+                    d_outs = self._d_outputs(d_pairs)
+                    logit_sum = tf.reduce_sum(tf.cast(d_outs[0]["logit"], tf.float32))
+                grad_x = r1_tape.gradient(logit_sum, x)
+                r1 = per_example_r1(grad_x)
+            else:
+                d_outs = self._d_outputs(d_pairs)
+            real_out = d_outs[0]
+            real_logits = real_out["logit"]
+            fake_logits = d_outs[1]["logit"]
             bce_real = per_example_bce(real_target, real_logits)
             bce_fake = per_example_bce(0.0, fake_logits)
             d_loss_global = _masked_mean(bce_real, mask, global_batch=True) + (1.0 - w_mis) * _masked_mean(
                 bce_fake, mask, global_batch=True
             )
             if w_mis > 0:  # matching-aware D (module docstring): real image, wrong label → fake
-                bce_mismatch = per_example_bce(0.0, self.D((x, v_wrong), training=True))
+                bce_mismatch = per_example_bce(0.0, d_outs[2]["logit"])
                 d_loss_global += w_mis * _masked_mean(bce_mismatch, mask, global_batch=True)
+            if lam_ac > 0:  # AC-GAN head (Odena et al. 2017) learns the class of real images
+                ce_real = per_example_class_ce(real_out["class_logits"], e)
+                d_loss_global += lam_ac * _masked_mean(ce_real, mask, global_batch=True)
+            if lam_r1 > 0:
+                d_loss_global += 0.5 * lam_r1 * _masked_mean(r1, mask, global_batch=True)
             scaled = self.d_optimizer.scale_loss(d_loss_global)
         d_vars = self.D.trainable_variables
         d_grads = tape.gradient(scaled, d_vars)
@@ -455,26 +715,44 @@ class CGAN(keras.Model):
 
         with tf.GradientTape() as tape:
             tape.watch(fake)
-            gen_logits = self.D((fake, v), training=True)  # through the updated D
-            bce_gen = per_example_bce(1.0, gen_logits)  # non-saturating: -log D(G(z, v), v)
+            if self.cfg.d_joint_batch:  # the updated D sees real and generated images in one batch again
+                gen_out = self._d_outputs([(x, v), (fake, v)])[1]
+            else:
+                gen_out = self.D.outputs((fake, v), training=True)  # through the updated D
+            bce_gen = per_example_bce(1.0, gen_out["logit"])  # non-saturating: -log D(G(z, v), v)
             g_loss_global = _masked_mean(bce_gen, mask, global_batch=True)
+            if lam_ac > 0:  # G is rewarded when the AC head reads the class it was conditioned on
+                ce_gen = per_example_class_ce(gen_out["class_logits"], e)
+                g_loss_global += lam_ac * _masked_mean(ce_gen, mask, global_batch=True)
             scaled = self.g_optimizer.scale_loss(g_loss_global)
         g_vars = self.G.trainable_variables
         d_fake = tape.gradient(scaled, fake)
         g_grads = g_tape.gradient(fake, g_vars, output_gradients=d_fake)
         self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.update_ema()
 
         # Logged values: local masked means (the driver averages them over replicas).
         d_loss_real = _masked_mean(bce_real, mask)
         d_loss_fake = _masked_mean(bce_fake, mask)
         extra = {}
         d_loss = d_loss_real + d_loss_fake
+        g_loss = _masked_mean(bce_gen, mask)
         if w_mis > 0:
             extra["d_loss_mismatch"] = _masked_mean(bce_mismatch, mask)
             d_loss = d_loss_real + (1.0 - w_mis) * d_loss_fake + w_mis * extra["d_loss_mismatch"]
+        if lam_ac > 0:
+            extra["d_loss_ac"] = _masked_mean(ce_real, mask)
+            hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
+            extra["d_acc_ac"] = _masked_mean(hit, mask)
+            extra["g_loss_ac"] = _masked_mean(ce_gen, mask)
+            d_loss += lam_ac * extra["d_loss_ac"]
+            g_loss += lam_ac * extra["g_loss_ac"]
+        if lam_r1 > 0:
+            extra["d_r1"] = _masked_mean(r1, mask)
+            d_loss += 0.5 * lam_r1 * extra["d_r1"]
         return {
             **extra,
-            "g_loss": _masked_mean(bce_gen, mask),
+            "g_loss": g_loss,
             "d_loss": d_loss,
             "d_loss_real": d_loss_real,
             "d_loss_fake": d_loss_fake,
