@@ -83,16 +83,34 @@ def study_dir(tmp_path):
 
 def test_survey_end_to_end_in_headless_chromium(driver, study_dir):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
     from caae_tf.study.simulate import ServerProcess
+
+    def replaced(old):
+        """Wait condition: ``old`` has left the document. Chromium reports a node caught mid-navigation
+        either as stale or as "Node with given id does not belong to the document" (a plain
+        WebDriverException, which EC.staleness_of does not expect)."""
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+        def gone(_driver) -> bool:
+            try:
+                old.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as exc:
+                if "does not belong to the document" in str(exc):
+                    return True
+                raise
+            return False
+
+        return gone
 
     def submit(button_id: str) -> None:
         """Click a submit button and wait until the next page has replaced this one."""
         old = driver.find_element(By.TAG_NAME, "html")
         driver.find_element(By.ID, button_id).click()
-        WebDriverWait(driver, 60).until(EC.staleness_of(old))
+        WebDriverWait(driver, 60).until(replaced(old))
 
     study = load_study(study_dir)
     emotions = study.emotions
