@@ -132,6 +132,7 @@ def test_config_checks_the_prior_keys_whatever_their_order():
                                        "lambda_region=0.1"])
 
 
+@pytest.mark.slow
 def test_training_with_the_prior_sets_the_region_from_the_data_and_keeps_it_on_resume(tmp_path):
     """A real (tiny) training run: the region equals region_from_map(label_variance_map(training images)),
     its picture is written, and --resume restores it from the checkpoint instead of re-estimating."""
