@@ -532,10 +532,8 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
         heat = np.clip(eta2 / max(float(eta2.max()), 1e-6), 0, 1)
         mean_face = (images.mean(axis=0) + 1.0) / 2.0
         shown = mean_face * (1.0 - 0.6 * region[..., None])
-        tiles = [np.repeat(heat[..., None], 3, axis=-1), shown]
-        os.makedirs(os.path.join(run_dir, SAMPLE_DIR), exist_ok=True)
-        write_image(os.path.join(run_dir, SAMPLE_DIR, "edit_region_prior.png"),
-                    (np.concatenate(tiles, axis=1) * 255).round().astype(np.uint8))
+        tiles = np.concatenate([np.repeat(heat[..., None], 3, axis=-1), shown], axis=1)  # [0, 1]
+        write_image(os.path.join(run_dir, SAMPLE_DIR, "edit_region_prior.png"), tiles * 2.0 - 1.0)
     return fraction
 
 
@@ -557,11 +555,10 @@ def _train_command(kind, data, run_dir, *, config_file, overrides, resume, progr
         model = build_model(config)
     provenance = {"data": os.path.abspath(data), "policy": policy, "strategy": strategy,
                   "replicas": dist.num_replicas_in_sync}
-    if isinstance(config, CAAEConfig) and config.edit_region_prior:
-        if resume and _tf().train.latest_checkpoint(os.path.join(run_dir, CKPT_DIR)):
-            pass  # the region comes back with the checkpoint
-        else:
-            provenance["edit_region_fraction"] = init_edit_region(model, data, config, run_dir if chief else None)
+    # on --resume from a checkpoint the region comes back with the model's weights
+    resuming = resume and _tf().train.latest_checkpoint(os.path.join(run_dir, CKPT_DIR))
+    if isinstance(config, CAAEConfig) and config.edit_region_prior and not resuming:
+        provenance["edit_region_fraction"] = init_edit_region(model, data, config, run_dir if chief else None)
     ident = getattr(getattr(model, "identity_net", None), "description", None)
     if isinstance(config, CAAEConfig):
         provenance["identity_network"] = ident or "none (identity_weight = 0)"

@@ -18,18 +18,11 @@ import keras  # noqa: E402
 from caae_tf import losses as L  # noqa: E402
 from caae_tf.models import cgan as C  # noqa: E402
 
-from test_cgan_model import batch, tiny_model  # noqa: E402
+from test_cgan_model import _float32_policy, batch, tiny_model  # noqa: E402,F401 (the fixture is autouse here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRESETS = os.path.join(os.path.dirname(HERE), "caae_tf", "presets")
 MODE_KEYS = ("lambda_ac", "d_projection", "spectral_norm", "g_ema_decay", "lambda_r1")
-
-
-@pytest.fixture(autouse=True)
-def _float32_policy():
-    keras.mixed_precision.set_global_policy("float32")
-    yield
-    keras.mixed_precision.set_global_policy("float32")
 
 
 # ----------------------------------------------------------------------------------------- config

@@ -136,7 +136,7 @@ def test_config_checks_the_prior_keys_whatever_their_order():
 def test_training_with_the_prior_sets_the_region_from_the_data_and_keeps_it_on_resume(tmp_path):
     """A real (tiny) training run: the region equals region_from_map(label_variance_map(training images)),
     its picture is written, and --resume restores it from the checkpoint instead of re-estimating."""
-    from caae_tf.region_prior import label_variance_map, region_from_map
+    from caae_tf.region_prior import collect, label_variance_map, region_from_map
     from caae_tf.train import load_model, make_training_dataset, train_command
     from data_prep.synthetic import generate_dataset
 
@@ -153,10 +153,8 @@ def test_training_with_the_prior_sets_the_region_from_the_data_and_keeps_it_on_r
     assert os.path.exists(os.path.join(run, "samples", "edit_region_prior.png"))
     model = load_model(run)[0]
     cfg = model.config
-    images = np.concatenate([b["image"] for b in make_training_dataset(data, cfg, training=False).take(30)
-                             .as_numpy_iterator()])
-    labels = np.concatenate([b["va"] for b in make_training_dataset(data, cfg, training=False).take(30)
-                             .as_numpy_iterator()])
+    images, labels = collect(make_training_dataset(data, cfg, training=False, repeat=False).as_numpy_iterator(), 240)
+    assert len(images) == 240
     expected = region_from_map(label_variance_map(images, labels), 0.25, 1, symmetric=False)
     assert 0 < expected.mean() < 0.6
     np.testing.assert_array_equal(model.edit_region_mask().numpy()[0, ..., 0] > 0.5, expected)
