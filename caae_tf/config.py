@@ -313,9 +313,16 @@ class CAAEConfig(TrainConfig):
     Layer names in ``identity_layers`` take features after the ReLU; ``conv1_2_pre_relu`` etc. take them
     before it, as the authors' code does (README, "Deviations from the papers")."""
     learning_rate: float = 2e-4
+    lr_decay: str = field(default="constant", metadata=BEYOND_PAPER)
+    """Learning-rate schedule of every CAAE optimizer: ``constant`` (the paper) or ``cosine`` — cosine
+    decay from ``learning_rate`` to 0 over ``steps`` (SGDR without restarts, Loshchilov & Hutter 2017;
+    ``keras.optimizers.schedules.CosineDecay``). The schedule reads the optimizer's own step counter, so
+    it survives ``--resume``."""
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.lr_decay not in ("constant", "cosine"):
+            raise ConfigError(f"{source}: lr_decay must be constant or cosine, got {self.lr_decay!r}")
         if self.image_size % 16:
             raise ConfigError(f"{source}: CAAE image_size must be a multiple of 16 (got {self.image_size})")
         if len(self.g_filters) < 4:

@@ -59,6 +59,24 @@ def test_paper_preset_resolved_config_is_byte_identical():
         assert key not in cfg.to_dict()
 
 
+def test_cosine_lr_decay_follows_the_optimizer_step_and_validates():
+    """lr_decay=cosine: every optimizer's rate is lr·½(1 + cos(π·t/steps)) at its own step t (so it
+    resumes with the checkpointed step counter); unknown schedules are a ConfigError."""
+    from caae_tf.config import ConfigError
+
+    m, batch = _model(lr_decay="cosine", steps=10, learning_rate=1e-3)
+    opt = m.eg_optimizer
+    assert float(opt.learning_rate) == pytest.approx(1e-3)
+    for _ in range(5):
+        m.train_step(batch)
+    assert int(opt.iterations) == 5
+    assert float(opt.learning_rate) == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi * 0.5)), rel=1e-5)
+    assert float(m.d_img_optimizer.learning_rate) == pytest.approx(float(opt.learning_rate), rel=1e-5)
+    with pytest.raises(ConfigError, match="lr_decay"):
+        _cfg(lr_decay="linear").validate()
+    assert "lr_decay" not in _cfg().to_dict()  # default (constant) is not written: paper presets unchanged
+
+
 def test_beyond_paper_keys_round_trip_and_validate(tmp_path):
     from caae_tf.config import CAAEConfig, ConfigError, load_config, save_config
 

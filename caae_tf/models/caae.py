@@ -462,7 +462,10 @@ class CAAE(keras.Model):
         fp16 = keras.mixed_precision.global_policy().name == "mixed_float16"
         opts = {}
         for key, _ in self._optimized_networks():
-            opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
+            lr = c.learning_rate
+            if c.lr_decay == "cosine":
+                lr = keras.optimizers.schedules.CosineDecay(c.learning_rate, decay_steps=max(1, c.steps), alpha=0.0)
+            opt = keras.optimizers.Adam(lr, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
             if fp16:
                 opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{key}_lso")
             opts[key] = opt
