@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -53,7 +54,7 @@ def parse_variant(spec: str) -> tuple[str, str, list[str]]:
     name, _, rest = spec.partition(":")
     base = name if name in NAMED else (name.split("+")[0] if name.split("+")[0] in NAMED else "edit")
     preset, overrides = NAMED[base]
-    extra = [kv for kv in rest.split(",") if kv.strip()] if rest else []
+    extra = [kv for kv in re.split(r",(?![^\[]*\])", rest) if kv.strip()] if rest else []  # not inside [...]
     return name, preset, list(overrides) + extra
 
 
