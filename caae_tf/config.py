@@ -260,6 +260,18 @@ class CAAEConfig(TrainConfig):
     edit_region_floor: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Region values below this are treated as 0 (m ← max(m − floor, 0) / (1 − floor)), so pixels the
     region has left are copied bit-exactly instead of blended with a few per cent of G's output."""
+    edit_change_tau: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Edit time only, ``edit_region`` mode (0 = off): keep every pixel of the region that the label change
+    does not change. The source label ŷ of x is found by analysis-by-synthesis (the label for which G
+    redraws x's region best, :meth:`CAAE.source_va`), and the edit is x + w·(G(E(x), y) − x) with the
+    per-pixel weight w = clip(|G(E(x), y) − G(E(x), ŷ)| / τ, 0, 1) (channel mean, [-1, 1] units). So an
+    edit to x's own label returns x, and only the pixels the new label redraws come from G — an attention
+    mask in the spirit of GANimation (Pumarola et al. 2018) that is read off G itself instead of learned."""
+    edit_source_grid: int = field(default=7, metadata=BEYOND_PAPER)
+    """``edit_change_tau``: the first search for ŷ tries a ``grid``×``grid`` lattice over [-1, 1]²; every
+    further level (``edit_source_levels``) tries 5×5 around the best so far at a quarter of the step."""
+    edit_source_levels: int = field(default=2, metadata=BEYOND_PAPER)
+    """``edit_change_tau``: coarse-to-fine levels of the ŷ search (1 = the first lattice only)."""
     edit_region_full_z: bool = field(default=False, metadata=BEYOND_PAPER)
     """In ``edit_region`` mode, E computes z from the whole face x (only G's skips come from the erased
     face), so identity traits inside the region (mouth position and width, lip colour) reach G through z;
@@ -293,6 +305,9 @@ class CAAEConfig(TrainConfig):
     """Beyond the paper (edit mode): weight of the cycle-reconstruction loss
     ‖x − G(E(G(E(x), y')), y)‖₁ (CycleGAN, Zhu et al. 2017; StarGAN, Choi et al. 2018): an edit must keep
     enough of x to be edited back."""
+    lambda_gdl: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Weight of the gradient difference loss on the reconstruction (Mathieu et al. 2016,
+    :func:`caae_tf.losses.gradient_difference_loss`), next to λ1·L_rec: sharper edges than L1 alone."""
     lambda_delta: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond the paper (edit mode): weight of ‖G(E(x), y') − x‖₁ on edits to random targets, the
     sparsity prior that keeps pixels the label does not govern unchanged (GANimation's mask/attention
@@ -333,7 +348,7 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: identity_normalization must be mean or authors, "
                               f"got {self.identity_normalization!r}")
         for name in ("lambda_cond", "lambda_va", "lambda_va_real", "lambda_va_gp", "lambda_cycle", "lambda_delta",
-                     "lambda_region", "lambda_region_adv", "lambda_z_label"):
+                     "lambda_gdl", "lambda_region", "lambda_region_adv", "lambda_z_label"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0")
         if self.va_noise < 0:
@@ -346,6 +361,12 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: edit_region and g_residual are alternatives; choose one")
         if not 0 <= self.edit_region_floor < 1:
             raise ConfigError(f"{source}: edit_region_floor must be in [0, 1)")
+        if self.edit_change_tau < 0:
+            raise ConfigError(f"{source}: edit_change_tau must be >= 0 (0 = off), got {self.edit_change_tau}")
+        if self.edit_change_tau > 0 and not self.edit_region:
+            raise ConfigError(f"{source}: edit_change_tau needs edit_region (the change is measured inside it)")
+        if self.edit_source_grid < 2 or self.edit_source_levels < 1:
+            raise ConfigError(f"{source}: edit_source_grid must be >= 2 and edit_source_levels >= 1")
         if self.edit_region_prior not in ("", "label_variance"):
             raise ConfigError(f"{source}: edit_region_prior must be '' or 'label_variance', "
                               f"got {self.edit_region_prior!r}")

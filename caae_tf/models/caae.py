@@ -572,6 +572,9 @@ class CAAE(keras.Model):
             loss_img = L.generator_adversarial_loss(fake_logits)
             loss_eg = L.total_eg_loss(loss_rec, loss_iden, loss_z, loss_img, c.lambda_rec, c.identity_weight,
                                       c.lambda_z, c.lambda_img)
+            if c.lambda_gdl > 0:
+                loss_gdl = L.gradient_difference_loss(x, x_gen)
+                loss_eg = loss_eg + c.lambda_gdl * loss_gdl
             d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits)
             d_img_loss = L.image_discriminator_loss(real_logits, fake_logits)
             if use_edit:
@@ -639,6 +642,8 @@ class CAAE(keras.Model):
             logs.update({k: v for k, v in edit_terms.items() if k != "eg"})
         if c.edit_region:
             logs["loss_region"] = loss_region
+        if c.lambda_gdl > 0:
+            logs["loss_gdl"] = loss_gdl
         if self.D_zy is not None:
             logs["d_zy_loss"] = d_zy_loss
         # every value above is this replica's share of a global-batch mean; log replica means instead
@@ -709,10 +714,51 @@ class CAAE(keras.Model):
         return self.G((tf.cast(z, tf.float32), tf.cast(va, tf.float32)), training=False)
 
     def edit(self, images, va) -> tf.Tensor:
-        """§III-C: G(E(x), y) — the face of x expressing y (with ``g_unet`` G also sees E's skips and x)."""
+        """§III-C: G(E(x), y) — the face of x expressing y (with ``g_unet`` G also sees E's skips and x).
+
+        With ``edit_change_tau`` > 0 only the pixels that the label change redraws are taken from G:
+        x + w·(G(E(x), y) − x), w = clip(|G(E(x), y) − G(E(x), ŷ)| / τ, 0, 1), ŷ = :meth:`source_va`."""
         x = tf.cast(images, tf.float32)
         z, features = self.encode_features(x, training=False)
-        return self.generate(z, tf.cast(va, tf.float32), features, x, training=False)
+        edited = self.generate(z, tf.cast(va, tf.float32), features, x, training=False)
+        tau = self.config.edit_change_tau
+        if tau <= 0:
+            return edited
+        source = self.generate(z, self.source_va(x, z, features), features, x, training=False)
+        w = tf.clip_by_value(tf.reduce_mean(tf.abs(edited - source), axis=-1, keepdims=True) / tau, 0.0, 1.0)
+        return x + w * (edited - x)
+
+    def source_va(self, x, z=None, features=None) -> tf.Tensor:
+        """ŷ [N, 2]: the label under which G redraws x's editing region best (mean |m·(G(E(x), y) − x)|),
+        by analysis-by-synthesis on a coarse-to-fine lattice (``edit_source_grid``, ``edit_source_levels``;
+        one G pass per candidate for the whole batch)."""
+        c = self.config
+        x = tf.cast(x, tf.float32)
+        if z is None:
+            z, features = self.encode_features(x, training=False)
+        m = self.edit_region_mask()
+        n = tf.shape(x)[0]
+
+        def search(centre, offsets):
+            offsets = tf.constant(offsets, tf.float32)
+
+            def err(k):
+                y = tf.clip_by_value(centre + offsets[k], -1.0, 1.0)
+                g = self.generate(z, y, features, x, training=False)
+                return tf.reduce_mean(tf.abs((g - x) * m), axis=[1, 2, 3])
+
+            errors = tf.map_fn(err, tf.range(len(offsets)), fn_output_signature=tf.float32)  # [K, N]
+            best = tf.gather(offsets, tf.argmin(errors, axis=0))
+            return tf.clip_by_value(centre + best, -1.0, 1.0)
+
+        g0 = np.linspace(-1.0, 1.0, c.edit_source_grid, dtype=np.float32)
+        y = search(tf.zeros([n, 2]), np.stack(np.meshgrid(g0, g0, indexing="ij"), -1).reshape(-1, 2))
+        step = float(g0[1] - g0[0])
+        for _ in range(c.edit_source_levels - 1):
+            step /= 4.0
+            o = np.arange(-2, 3, dtype=np.float32) * step
+            y = search(y, np.stack(np.meshgrid(o, o, indexing="ij"), -1).reshape(-1, 2))
+        return y
 
     def call(self, inputs, training=None):
         """``{"image": f32 [N,S,S,3] in [-1,1], "va": f32 [N,2]}`` → edited images f32 [N,S,S,3]."""
