@@ -1,0 +1,113 @@
+"""The CAAE's edit-time change mask (CAAEConfig.edit_change_tau, CAAE.source_va) and the gradient difference
+loss (CAAEConfig.lambda_gdl)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def _model(**over):
+    from test_region_prior import _region_model
+
+    m, batch = _region_model(**over)
+    region = np.zeros((32, 32), bool)
+    region[10:22, 8:24] = True
+    m.set_edit_region(region)
+    return m, batch, region
+
+
+def test_gradient_difference_loss_known_values():
+    import tensorflow as tf
+
+    from caae_tf.losses import gradient_difference_loss
+
+    x = tf.constant([[0.0, 2.0], [0.0, 2.0]])[None, ..., None]      # a vertical edge of contrast 2
+    soft = tf.constant([[0.0, 1.0], [0.0, 1.0]])[None, ..., None]   # the same edge at half contrast
+    assert float(gradient_difference_loss(x, x)) == 0.0
+    # width differences: | |2| − |1| | = 1 in both rows; height differences: 0 → 1 + 0
+    assert float(gradient_difference_loss(x, soft)) == pytest.approx(1.0)
+    # a shifted copy of a constant image has the same (zero) gradients: no penalty for a colour offset
+    assert float(gradient_difference_loss(x * 0 + 1.0, x * 0 - 1.0)) == 0.0
+
+
+def test_gdl_enters_the_eg_objective_and_is_logged():
+    m, batch, _ = _model(lambda_gdl=2.0)
+    logs = m.train_step(batch)
+    assert float(logs["loss_gdl"]) > 0
+    plain, batch2, _ = _model()
+    assert "loss_gdl" not in plain.train_step(batch2)
+
+
+def test_source_va_is_the_argmin_of_the_region_error_over_the_lattice():
+    import tensorflow as tf
+
+    m, batch, region = _model(edit_source_grid=5, edit_source_levels=1)
+    x = batch["image"]
+    y_hat = m.source_va(x).numpy()
+    g = np.linspace(-1, 1, 5, dtype=np.float32)
+    lattice = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
+    z, feats = m.encode_features(x, training=False)
+    mask = m.edit_region_mask()
+    errors = np.stack([tf.reduce_mean(tf.abs((m.generate(z, np.repeat(y[None], 4, 0), feats, x) - x) * mask),
+                                      axis=[1, 2, 3]).numpy() for y in lattice])          # [K, N]
+    np.testing.assert_allclose(y_hat, lattice[errors.argmin(0)])
+    # a finer level can only lower the error
+    m.config = m.config.replace("edit_source_levels", 3)
+    y_fine = m.source_va(x).numpy()
+    err = [tf.reduce_mean(tf.abs((m.generate(z, y, feats, x) - x) * mask), axis=[1, 2, 3]).numpy()
+           for y in (y_hat, y_fine)]
+    assert (err[1] <= err[0] + 1e-7).all()
+    assert np.abs(y_fine).max() <= 1.0
+
+
+def test_change_mask_edit_to_the_source_label_is_the_input_and_outside_is_bit_exact():
+    m, batch, region = _model(edit_change_tau=0.1)
+    x = batch["image"].numpy()
+    y_src = m.source_va(x).numpy()
+    np.testing.assert_array_equal(m.edit(x, y_src).numpy(), x)  # w = 0 everywhere
+    out = m.edit(x, np.array([[0.9, -0.9]] * 4, np.float32)).numpy()
+    np.testing.assert_array_equal(out[:, ~region], x[:, ~region])
+
+
+def test_change_mask_blends_by_how_much_the_label_change_redraws():
+    import tensorflow as tf
+
+    m, batch, _ = _model(edit_change_tau=0.05)
+    x = tf.constant(batch["image"])
+    y = tf.constant(np.array([[0.9, -0.9], [-0.9, 0.9], [0.0, 0.0], [0.5, 0.5]], np.float32))
+    z, feats = m.encode_features(x, training=False)
+    plain = m.generate(z, y, feats, x)
+    source = m.generate(z, m.source_va(x, z, feats), feats, x)
+    w = np.clip(np.abs(plain - source).mean(-1, keepdims=True) / 0.05, 0, 1)
+    expected = x.numpy() + w * (plain.numpy() - x.numpy())
+    np.testing.assert_allclose(m.edit(x, y).numpy(), expected, atol=1e-6)
+    assert 0 < w.mean() < 1  # some pixels redrawn, some kept
+
+
+def test_change_mask_survives_export_to_saved_model(tmp_path):
+    import tensorflow as tf
+
+    from caae_tf.export.caae import export_caae
+
+    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3)
+    out = export_caae(m, str(tmp_path / "sm"))
+    loaded = tf.saved_model.load(out)
+    x = batch["image"].numpy()
+    y = np.array([[0.9, -0.9]] * 4, np.float32)
+    got = loaded.signatures["edit_float"](images=tf.constant(x), valence_arousal=tf.constant(y))
+    got = next(iter(got.values())).numpy()
+    np.testing.assert_allclose(got, m.edit(x, y).numpy(), atol=1e-5)
+
+
+def test_change_mask_config_checks():
+    from caae_tf.config import ConfigError
+    from test_caae_edit_mode import _cfg
+
+    with pytest.raises(ConfigError, match="edit_change_tau needs edit_region"):
+        _cfg(g_residual=False, edit_change_tau=0.1).validate()
+    with pytest.raises(ConfigError, match="edit_change_tau must be >= 0"):
+        _cfg(g_residual=False, edit_region=True, edit_change_tau=-1.0).validate()
+    with pytest.raises(ConfigError, match="edit_source_grid"):
+        _cfg(g_residual=False, edit_region=True, edit_change_tau=0.1, edit_source_grid=1).validate()
+    assert "edit_change_tau" not in _cfg().to_dict()
