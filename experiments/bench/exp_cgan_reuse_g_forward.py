@@ -35,7 +35,7 @@ class ReuseCGAN(CGAN):
             d_loss = (_masked_mean(per_example_bce(1.0, real_logits), mask, global_batch=True)
                       + _masked_mean(per_example_bce(0.0, fake_logits), mask, global_batch=True))
         d_vars = self.D.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
         with tf.GradientTape() as tape:
             tape.watch(fake)
             gen_logits = self.D((fake, v), training=True)
@@ -43,7 +43,7 @@ class ReuseCGAN(CGAN):
         dfake = tape.gradient(g_loss, fake)
         g_vars = self.G.trainable_variables
         g_grads = g_tape.gradient(fake, g_vars, output_gradients=dfake)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.g_optimizer.apply(g_grads, g_vars)
         return {"g_loss": g_loss, "d_loss": d_loss}
 
 
