@@ -720,13 +720,15 @@ class CGAN(GAN):
         if lam_ac > 0:
             hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
             logs["d_acc_ac"] = masked_mean(hit)
-        logs.update(
-            g_loss=g_loss,
-            d_loss=self._d_objective(logs),
-            d_real=masked_mean(tf.sigmoid(tf.cast(tf.reshape(real_logits, [-1]), tf.float32))),
-            d_fake=masked_mean(tf.sigmoid(tf.cast(tf.reshape(fake_logits, [-1]), tf.float32))),
-        )
-        return self.replica_logs(logs)
+        return self.replica_logs({
+            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_acc_ac", "g_loss_ac", "d_r1") if k in logs},
+            "g_loss": g_loss,
+            "d_loss": self._d_objective(logs),
+            "d_loss_real": logs["d_loss_real"],
+            "d_loss_fake": logs["d_loss_fake"],
+            "d_real": masked_mean(tf.sigmoid(tf.cast(tf.reshape(real_logits, [-1]), tf.float32))),
+            "d_fake": masked_mean(tf.sigmoid(tf.cast(tf.reshape(fake_logits, [-1]), tf.float32))),
+        })
 
     # ------------------------------------------------------------------ samples
     def fixed_noise(self, n: int = SAMPLE_COLUMNS) -> tf.Tensor:
