@@ -3,9 +3,9 @@
 Subjects (each returns one flat-ish JSON-able dict, see :func:`run_bench`):
 
 ``train-caae`` / ``train-cgan``
-    Images/s of the real :meth:`train_step` after warm-up, wrapped in ``tf.function`` exactly as
-    :func:`caae_tf.train.fit` wraps it (``strategy.run`` + ``strategy.reduce``, ``jit_compile`` from the
-    config or ``--jit``), losses fetched to Python every step as the driver does. The batch is a fixed,
+    Images/s of the real :meth:`train_step` after warm-up, wrapped in ``tf.function`` as the training driver
+    wraps it (:func:`caae_tf.step_fn.make_train_fn`: ``strategy.run`` + ``strategy.reduce``, ``jit_compile``
+    from the config or ``--jit``), losses fetched to Python every step as the driver does. The batch is a fixed,
     random, device-resident batch, so the input pipeline is *not* part of this figure (see ``data``). The
     model comes from :func:`caae_tf.serving.build_model`; a CAAE with the identity loss (λ2 > 0) gets a
     **randomly initialised, full-width** VGG-Face :class:`~caae_tf.models.vgg_face.IdentityFeatures` at
@@ -313,6 +313,7 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
     tf = _tf()
     from caae_tf import flops as F
     from caae_tf.serving import to_float_dict
+    from caae_tf.step_fn import make_train_fn
 
     if steps < 1 or warmup < 1:
         raise BenchError(f"need steps >= 1 and warmup >= 1 (the first call traces), got {steps}, {warmup}")
@@ -327,11 +328,7 @@ def bench_train(config: TrainConfig, *, steps: int = 10, warmup: int = 2, progre
     batch = synthetic_batch(config)
     model.build_all(batch)
 
-    # exactly the driver's wrapper (caae_tf.train.fit)
-    @tf.function(jit_compile=bool(config.jit_compile))
-    def train_fn(batch):
-        out = strategy.run(model.train_step, args=(batch,))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+    train_fn = make_train_fn(model, strategy, jit_compile=bool(config.jit_compile))  # the driver's wrapper
 
     build_s = time.perf_counter() - t_build
     bar = _progress(warmup + steps, f"bench train {config.model}: {warmup} warm-up + {steps} timed steps", progress)

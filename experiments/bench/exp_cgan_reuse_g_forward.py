@@ -18,6 +18,7 @@ from caae_tf.config import CGANConfig
 from caae_tf.models.cgan import CGAN, _masked_mean
 from caae_tf.losses import per_example_bce
 from caae_tf.serving import to_float_dict
+from caae_tf.step_fn import make_train_fn
 
 
 class ReuseCGAN(CGAN):
@@ -51,12 +52,7 @@ def run(model, cfg, steps=5):
     model.build_optimizers()
     b = bench.synthetic_batch(cfg)
     model.build_all(b)
-    strategy = tf.distribute.get_strategy()
-
-    @tf.function
-    def fn(batch):
-        out = strategy.run(model.train_step, args=(batch,))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+    fn = make_train_fn(model)
     to_float_dict(fn(b))
     to_float_dict(fn(b))
     ts = []
