@@ -52,7 +52,7 @@ from caae_tf.images import to_uint8_tensor
 # the metadata file, its writer and reader live in caae_tf.serving (one schema for both exporters)
 from caae_tf.serving import METADATA_FILE as METADATA_FILE
 from caae_tf.serving import read_export_metadata as read_export_metadata
-from caae_tf.serving import write_export_metadata
+from caae_tf.serving import load_saved_model, write_export_metadata
 
 #: Tolerance on Σ v = 1 (paper 001 Eq. 2) accepted by the serving signature.
 WEIGHT_SUM_TOLERANCE = 1e-3
@@ -294,10 +294,7 @@ def add_calibration_to_saved_model(saved_model_dir: str | os.PathLike, calibrati
     meta = read_export_metadata(src)
     if meta.get("model", "cgan") != "cgan":
         raise ModelError(f"{src}: SavedModel holds a {meta.get('model')!r} model, expected a cGAN")
-    try:
-        loaded = tf.saved_model.load(src)
-    except Exception as exc:  # TF raises many types for corrupt SavedModels
-        raise ModelError(f"{src}: cannot load SavedModel: {str(exc).splitlines()[0]}") from None
+    loaded = load_saved_model(src)  # a SavedModel TF cannot read is a ModelError naming src
     fn = getattr(loaded, "generate_float", None)
     if fn is None:
         raise ModelError(f"{src}: the SavedModel has no generate_float function; "
