@@ -94,7 +94,7 @@ def run_demo(
     from caae_tf.evaluation.synthetic_truth import make_cases, run_synthetic_truth
     from caae_tf.export.caae import export_caae
     from caae_tf.identity_train import train_identity
-    from caae_tf.images import list_images, read_image, write_image
+    from caae_tf.images import list_images, read_image, unit_to_uint8, write_image
     from caae_tf.labels import grid_labels
     from caae_tf.train import train_command
     from data_prep.synthetic import generate_dataset
@@ -155,7 +155,7 @@ def run_demo(
 
         region = load_model(caae_dir)[0].edit_region_mask().numpy()[0, ..., 0]
         write_image(os.path.join(edits_dir, "edit_region.png"),
-                    np.repeat((np.clip(region, 0, 1) * 255).round().astype(np.uint8)[..., None], 3, axis=-1))
+                    np.repeat(unit_to_uint8(region)[..., None], 3, axis=-1))
         truth["edit_region_mean"] = float(region.mean())
     x = cases[0].x
     labels = grid_labels(7)

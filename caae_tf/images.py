@@ -1,6 +1,8 @@
-"""Image I/O at the edges of the library (OpenCV, numpy; no TensorFlow).
+"""Image I/O at the edges of the library (OpenCV, numpy; TensorFlow only inside the ``*_tensor`` functions).
 
-Inside the library images are float32 in [-1, 1]; files and SavedModels use uint8 RGB. Every reader
+Inside the library images are float32 in [-1, 1]; files and SavedModels use uint8 RGB. The conversions are
+written once here: :func:`to_float` / :func:`to_uint8` (numpy) and :func:`to_float_tensor` /
+:func:`to_uint8_tensor` (the same arithmetic as TensorFlow ops, for the exported SavedModels). Every reader
 returns RGB uint8 [H, W, 3] whatever the file holds (grayscale, RGBA, 16-bit, CMYK JPEG, EXIF-rotated)
 or raises :class:`ImageReadError` whose message names the file and the reason.
 """
@@ -115,8 +117,28 @@ def to_float(rgb_uint8: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
-    """float in [-1, 1] → uint8 [0,255] (rounded, clipped)."""
+    """float in [-1, 1] → uint8 [0,255] (rounded half to even, clipped)."""
     return np.clip(np.round((np.asarray(x, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def unit_to_uint8(x: np.ndarray) -> np.ndarray:
+    """float in [0, 1] (a mask, a heat map) → uint8 [0,255] (rounded half to even, clipped)."""
+    return np.clip(np.round(np.asarray(x, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def to_float_tensor(images):
+    """:func:`to_float` as TensorFlow ops: uint8 (or any real) tensor [0,255] → float32 [-1, 1]."""
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8_tensor(x):
+    """:func:`to_uint8` as TensorFlow ops: float tensor in [-1, 1] → uint8 (``tf.round`` rounds half to even
+    like ``np.round``, so both give the same bytes)."""
+    import tensorflow as tf
+
+    return tf.cast(tf.clip_by_value(tf.round((tf.cast(x, tf.float32) + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
 def center_crop_resize(rgb: np.ndarray, size: int) -> np.ndarray:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caae_tf.errors import DataError
+from caae_tf.images import to_uint8, unit_to_uint8
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 DETECTORS = ("mtcnn", "haar")
@@ -97,8 +98,7 @@ def as_rgb8(image: np.ndarray, path: str = "<image>") -> np.ndarray:
         a = a.astype(np.uint8) * 255
     elif np.issubdtype(a.dtype, np.floating):
         f = np.nan_to_num(a.astype(np.float32))
-        f = (f + 1.0) * 0.5 if f.min() < 0 else f
-        a = np.round(np.clip(f, 0, 1) * 255.0)
+        a = to_uint8(np.clip(f, -1, 1)) if f.min() < 0 else unit_to_uint8(np.clip(f, 0, 1))  # [-1, 1] or [0, 1]
     elif np.issubdtype(a.dtype, np.integer):
         a = np.clip(a, 0, 255)
     else:

@@ -543,8 +543,12 @@ def render_face(
     canonical image is drawn and it is unused. The
     drawing is made at ``size·supersample`` (default: enough for a ≥ 320 px canvas, at least 2×) and
     area-downscaled.
+
+    The drawing steps, back to front: :func:`_draw_background`, :func:`_draw_hair_back`,
+    :func:`_draw_shoulders_and_neck`, :func:`_draw_ears`, :func:`_draw_head`, :func:`_draw_hair_front`,
+    :func:`_draw_nose`, :func:`_draw_mouth`, :func:`_draw_eyes`, :func:`_draw_brows`, :func:`_draw_glasses`;
+    then :func:`_downscale_and_light` (area downscale, directional lighting, pixel noise).
     """
-    cv2 = _cv2()
     size = int(size)
     if size < 16:
         raise ValueError(f"size must be at least 16 px, got {size}")
@@ -563,21 +567,37 @@ def render_face(
     P = _Painter(C, scale, offset)
     P.img[:] = _draw_background(f, C)
     geo = face_geometry(f, valence, arousal)
-    v = geo["valence"]
+    back, front = _hair_shapes(f)
+    _draw_hair_back(P, f, back)
+    _draw_shoulders_and_neck(P, f)
+    _draw_ears(P, f)
+    _draw_head(P, f)
+    _draw_hair_front(P, f, front)
+    _draw_nose(P, f, geo)
+    _draw_mouth(P, f, geo)
+    _draw_eyes(P, f, geo)
+    _draw_brows(P, f, geo)
+    _draw_glasses(P, f, geo)
+    return _downscale_and_light(P.img, f, size, rng if jitter else None)
 
+
+def _skin_shades(f: IdentityFactors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(skin, the darker shade of creases and shadows, the line colour of folds and lids)."""
     skin = np.asarray(f.skin)
-    skin_dark = _shade(skin, 0.78)
-    skin_line = _shade(skin, 0.58)
-    hair = np.asarray(f.hair_color)
+    return skin, _shade(skin, 0.78), _shade(skin, 0.58)
+
+
+def _draw_hair_back(P: _Painter, f: IdentityFactors, back) -> None:
+    """The hair behind the head (long and curly styles; ``back`` from :func:`_hair_shapes`)."""
+    if back is not None:
+        P.fill(back, _shade(np.asarray(f.hair_color), 0.85))
+
+
+def _draw_shoulders_and_neck(P: _Painter, f: IdentityFactors) -> None:
+    """Shoulders in the shirt colour, the neck with the collar line and the chin's shadow on it."""
+    skin = np.asarray(f.skin)
     fw = f.face_width
     chin_y = EYE_Y + f.face_length
-
-    # hair behind the head
-    back, front = _hair_shapes(f)
-    if back is not None:
-        P.fill(back, _shade(hair, 0.85))
-
-    # shoulders / shirt, neck
     shirt = np.asarray(f.shirt_color)
     P.fill(_ellipse(CX, 1.08, 0.44, 0.24, 48), shirt)
     neck_w = fw * 0.48
@@ -591,17 +611,24 @@ def render_face(
     P.soft(lambda mk: P.fill(_ellipse(CX, chin_y + 0.005, fw * 0.55, 0.03, 24), 255, mk), _shade(skin, 0.55), 0.5,
            0.02, neck, clip=neck)
 
-    # ears (hidden by long hair)
-    if f.hair_style != "long":
-        for side in (-1, 1):
-            ec = (CX + side * fw * 0.97, EYE_Y + 0.035)
-            P.fill(_ellipse(ec[0], ec[1], 0.03, 0.058, 24), _shade(skin, 0.93))
-            P.fill(_ellipse(ec[0] + side * 0.006, ec[1] + 0.004, 0.014, 0.035, 16), _shade(skin, 0.75))
 
-    # head with soft edge shading
+def _draw_ears(P: _Painter, f: IdentityFactors) -> None:
+    """Both ears with their inner shadow (hidden by long hair: not drawn)."""
+    if f.hair_style == "long":
+        return
+    skin = np.asarray(f.skin)
+    for side in (-1, 1):
+        ec = (CX + side * f.face_width * 0.97, EYE_Y + 0.035)
+        P.fill(_ellipse(ec[0], ec[1], 0.03, 0.058, 24), _shade(skin, 0.93))
+        P.fill(_ellipse(ec[0] + side * 0.006, ec[1] + 0.004, 0.014, 0.035, 16), _shade(skin, 0.75))
+
+
+def _draw_head(P: _Painter, f: IdentityFactors) -> None:
+    """The head in skin colour, with a soft shadow on the side away from the light and a soft highlight."""
+    skin = np.asarray(f.skin)
+    fw = f.face_width
     head = _head_outline(f)
     P.fill(head, skin)
-
     la = f.light_angle
     dark_side = head + np.array([-0.03 * math.cos(la), -0.02 * math.sin(la)])
     P.soft(lambda mk: P.stroke(dark_side, 255, 0.05, closed=True, img=mk), _shade(skin, 0.72), 0.6, 0.035,
@@ -610,7 +637,12 @@ def render_face(
                   f.face_length * 0.45, 32)
     P.soft(lambda mk: P.fill(hl, 255, mk), _shade(skin, 1.1), 0.45, 0.05, head, clip=head)
 
-    # front hair
+
+def _draw_hair_front(P: _Painter, f: IdentityFactors, front) -> None:
+    """The hair over the head (``front`` from :func:`_hair_shapes`): translucent for a buzz cut, else solid with a
+    parting line (short, side_part, long); long hair adds a lock down each side of the face."""
+    hair = np.asarray(f.hair_color)
+    fw = f.face_width
     if f.hair_style == "buzz":
         P.layer(lambda img: P.fill(front, hair, img), 0.7, front)
     else:
@@ -628,10 +660,14 @@ def render_face(
                             (CX + side * (fw + 0.01), EYE_Y - 0.1), 14)
             P.fill(np.concatenate([inner, outer], 0), hair)
             P.layer(lambda img, c=inner: P.stroke(c, _shade(hair, 0.6), 0.005, img=img), 0.5, inner)
-    # nose
+
+
+def _draw_nose(P: _Painter, f: IdentityFactors, geo: dict) -> None:
+    """The shadow under the tip, the bridge's shadow on the side away from the light, wings and nostrils."""
+    skin, skin_dark, skin_line = _skin_shades(f)
     tip_x, tip_y = geo["nose_tip"]
     nw = f.nose_width
-    shadow_side = 1 if math.cos(la) < 0 else -1  # side away from the light
+    shadow_side = 1 if math.cos(f.light_angle) < 0 else -1  # side away from the light
     P.layer(lambda img: P.fill(_ellipse(tip_x, tip_y + 0.014, nw * 1.05, 0.008, 24), skin_dark, img), 0.45,
             [[tip_x - nw * 1.2, tip_y], [tip_x + nw * 1.2, tip_y + 0.03]])
     bridge = _bezier((CX + shadow_side * 0.014, EYE_Y + 0.03), (CX + shadow_side * 0.018, tip_y - 0.05),
@@ -643,7 +679,14 @@ def render_face(
         P.layer(lambda img, w=wing: P.stroke(w, skin_line, 0.0045, img=img), 0.8, wing)
         P.fill(_ellipse(tip_x + side * nw * 0.4, tip_y + 0.005, nw * 0.22, nw * 0.12, 16), _shade(skin, 0.4))
 
-    # mouth
+
+def _draw_mouth(P: _Painter, f: IdentityFactors, geo: dict) -> None:
+    """Smile folds (opacity grows with positive valence) and mouth-corner lines (negative valence), the lips,
+    the open mouth's interior with the upper teeth, the lip line and a lower-lip highlight."""
+    skin, _, skin_line = _skin_shades(f)
+    tip_x, tip_y = geo["nose_tip"]
+    nw = f.nose_width
+    v = geo["valence"]
     m = geo["mouth"]
     pos, neg = max(v, 0.0), max(-v, 0.0)
     (lx, ly), (rx, ry) = m["corners"]
@@ -670,8 +713,12 @@ def render_face(
     hl_lip = m["lower_outer"][6:-6] + np.array([0.0, -0.35 * f.lip_thickness])
     P.layer(lambda img: P.stroke(hl_lip, _shade(f.lip_color, 1.18), 0.004, img=img), 0.5, hl_lip)
 
-    # eyes
-    lash = _shade(_mix(hair, (20, 16, 16), 0.6), 1.0)
+
+def _draw_eyes(P: _Painter, f: IdentityFactors, geo: dict) -> None:
+    """Per eye: the lid crease, the white, the iris (rim, pupil, catch light) clipped to the eye's outline,
+    the upper lash line and the lower lid."""
+    _, _, skin_line = _skin_shades(f)
+    lash = _shade(_mix(np.asarray(f.hair_color), (20, 16, 16), 0.6), 1.0)
     for eye in geo["eyes"]:
         ex, ey = eye["centre"]
         outline = eye["outline"]
@@ -690,8 +737,10 @@ def render_face(
         P.stroke(eye["upper"], lash, 0.0065)
         P.layer(lambda img, lo=eye["lower"]: P.stroke(lo, skin_line, 0.003, img=img), 0.7, eye["lower"])
 
-    # brows
-    brow_col = _shade(_mix(hair, (30, 24, 22), 0.25), 0.85)
+
+def _draw_brows(P: _Painter, f: IdentityFactors, geo: dict) -> None:
+    """Each brow as a band around its centre line, thinning towards the outer end."""
+    brow_col = _shade(_mix(np.asarray(f.hair_color), (30, 24, 22), 0.25), 0.85)
     for line in geo["brows"]:
         d = np.gradient(line, axis=0)
         nrm = np.stack([-d[:, 1], d[:, 0]], 1)
@@ -700,28 +749,38 @@ def render_face(
         poly = np.concatenate([line + nrm * prof / 2, (line - nrm * prof / 2)[::-1]], 0)
         P.fill(poly, brow_col)
 
-    # glasses
-    if f.glasses:
-        gc = f.glasses_color
-        for side, eye in zip((-1, 1), geo["eyes"]):
-            ex, ey = eye["centre"]
-            frame = _superellipse(ex, ey + 0.004, f.eye_size * 1.6, f.eye_size * 1.2,
-                                  2.0 if f.glasses_round else 4.0, 48)
-            P.layer(lambda img, fr=frame: P.fill(fr, (235, 240, 250), img), 0.12, frame)
-            P.stroke(frame, gc, 0.0065, closed=True)
-            P.stroke([[ex + side * f.eye_size * 1.6, ey - 0.004], [CX + side * fw * 0.99, ey - 0.012]], gc, 0.006)
-        bridge_g = _bezier((CX - f.eye_spacing + f.eye_size * 1.6, EYE_Y - 0.002), (CX, EYE_Y - 0.018),
-                           (CX + f.eye_spacing - f.eye_size * 1.6, EYE_Y - 0.002), 8)
-        P.stroke(bridge_g, gc, 0.006)
 
-    out = cv2.resize(P.img, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-    # directional lighting over the whole picture
+def _draw_glasses(P: _Painter, f: IdentityFactors, geo: dict) -> None:
+    """Optional glasses: tinted lenses, round or rectangular frames, temples towards the ears and the bridge."""
+    if not f.glasses:
+        return
+    gc = f.glasses_color
+    fw = f.face_width
+    for side, eye in zip((-1, 1), geo["eyes"]):
+        ex, ey = eye["centre"]
+        frame = _superellipse(ex, ey + 0.004, f.eye_size * 1.6, f.eye_size * 1.2,
+                              2.0 if f.glasses_round else 4.0, 48)
+        P.layer(lambda img, fr=frame: P.fill(fr, (235, 240, 250), img), 0.12, frame)
+        P.stroke(frame, gc, 0.0065, closed=True)
+        P.stroke([[ex + side * f.eye_size * 1.6, ey - 0.004], [CX + side * fw * 0.99, ey - 0.012]], gc, 0.006)
+    bridge_g = _bezier((CX - f.eye_spacing + f.eye_size * 1.6, EYE_Y - 0.002), (CX, EYE_Y - 0.018),
+                       (CX + f.eye_spacing - f.eye_size * 1.6, EYE_Y - 0.002), 8)
+    P.stroke(bridge_g, gc, 0.006)
+
+
+def _downscale_and_light(canvas: np.ndarray, f: IdentityFactors, size: int,
+                         noise_rng: np.random.Generator | None) -> np.ndarray:
+    """Area-downscale the supersampled canvas to ``size``, apply the directional lighting over the whole
+    picture and (with ``noise_rng``, i.e. jitter) Gaussian pixel noise; round to uint8."""
+    cv2 = _cv2()
+    out = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
     g = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
     X, Y = np.meshgrid(g, g)
+    la = f.light_angle
     light = 1.0 + 2.0 * f.light_strength * (X * math.cos(la) + Y * math.sin(la))
     out *= light[..., None]
-    if jitter:
-        out += rng.standard_normal(out.shape, dtype=np.float32) * PIXEL_NOISE_SIGMA
+    if noise_rng is not None:
+        out += noise_rng.standard_normal(out.shape, dtype=np.float32) * PIXEL_NOISE_SIGMA
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -23,6 +23,7 @@ import os
 
 from caae_tf.edit import model_alignment
 from caae_tf.errors import ModelError
+from caae_tf.images import to_float_tensor, to_uint8_tensor
 from caae_tf.serving import load_model, write_export_metadata
 from caae_tf.tf_env import tf as _tf
 
@@ -71,10 +72,7 @@ def _module(model, image_size: int, z_dim: int):
             tf.TensorSpec([None, 2], tf.float32, name="valence_arousal"),
         ])
         def serve(self, images, valence_arousal):
-            x = tf.cast(images, tf.float32) / 127.5 - 1.0
-            y = self._edit(x, valence_arousal)
-            edited = tf.cast(tf.clip_by_value(tf.round((y + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
-            return {"edited": edited}
+            return {"edited": to_uint8_tensor(self._edit(to_float_tensor(images), valence_arousal))}
 
         @tf.function(input_signature=[
             tf.TensorSpec([None, s, s, 3], tf.float32, name="images"),
@@ -85,7 +83,7 @@ def _module(model, image_size: int, z_dim: int):
 
         @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.uint8, name="images")])
         def encode(self, images):
-            x = tf.cast(self._checked(images, (None, s, s, 3), "images"), tf.float32) / 127.5 - 1.0
+            x = to_float_tensor(self._checked(images, (None, s, s, 3), "images"))
             return {"z": tf.cast(self.model.encode(x), tf.float32)}
 
         @tf.function(input_signature=[tf.TensorSpec([None, s, s, 3], tf.float32, name="images")])

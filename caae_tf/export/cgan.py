@@ -47,19 +47,15 @@ from typing import Any
 from caae_tf import labels as _labels
 from caae_tf.calibration import CALIBRATION_FILE, load_for_model
 from caae_tf.errors import ModelError
+from caae_tf.images import to_uint8_tensor
 
 # the metadata file, its writer and reader live in caae_tf.serving (one schema for both exporters)
 from caae_tf.serving import METADATA_FILE as METADATA_FILE
 from caae_tf.serving import read_export_metadata as read_export_metadata
-from caae_tf.serving import write_export_metadata
+from caae_tf.serving import load_saved_model, write_export_metadata
 
 #: Tolerance on Σ v = 1 (paper 001 Eq. 2) accepted by the serving signature.
 WEIGHT_SUM_TOLERANCE = 1e-3
-
-
-def _to_uint8(tf, images):
-    """float [-1, 1] → uint8 [0, 255] exactly like :func:`caae_tf.images.to_uint8` (round half to even)."""
-    return tf.cast(tf.clip_by_value(tf.round((images + 1.0) * 127.5), 0.0, 255.0), tf.uint8)
 
 
 def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.CGAN_EMOTIONS), calibration=None,
@@ -113,7 +109,7 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
 
             @tf.function(input_signature=[z_spec, tf.TensorSpec([None, n_e], tf.float32, name="emotion_weights")])
             def serving_default(z, emotion_weights):
-                return {"images": _to_uint8(tf, generate_float(z, emotion_weights))}
+                return {"images": to_uint8_tensor(generate_float(z, emotion_weights))}
 
             @tf.function(
                 input_signature=[
@@ -145,7 +141,7 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
                     a = tf.identity(alpha)[:, None]
                     # paper 001 Eq. 4: v = (1-α)·e_Neutral + α·e_i, so v1 + v_i = 1 and Σ v = 1.
                     v = (1.0 - a) * tf.one_hot(tf.zeros_like(emotion), n_e) + a * tf.one_hot(emotion, n_e)
-                return {"images": _to_uint8(tf, generate_float(z, v))}
+                return {"images": to_uint8_tensor(generate_float(z, v))}
 
             self.generate_float = generate_float
             self.serving_default = serving_default
@@ -178,7 +174,7 @@ def build_serving_module(generator, z_dim: int, num_emotions: int = len(_labels.
             @tf.function(input_signature=[z_spec, va_spec])
             def generate_va(z, valence_arousal):
                 info = va_to_weights(valence_arousal)
-                images = _to_uint8(tf, self.generate_float(z, info["emotion_weights"]))
+                images = to_uint8_tensor(self.generate_float(z, info["emotion_weights"]))
                 return {"images": images, **info}
 
             self.va_to_weights = va_to_weights
@@ -298,10 +294,7 @@ def add_calibration_to_saved_model(saved_model_dir: str | os.PathLike, calibrati
     meta = read_export_metadata(src)
     if meta.get("model", "cgan") != "cgan":
         raise ModelError(f"{src}: SavedModel holds a {meta.get('model')!r} model, expected a cGAN")
-    try:
-        loaded = tf.saved_model.load(src)
-    except Exception as exc:  # TF raises many types for corrupt SavedModels
-        raise ModelError(f"{src}: cannot load SavedModel: {str(exc).splitlines()[0]}") from None
+    loaded = load_saved_model(src)  # a SavedModel TF cannot read is a ModelError naming src
     fn = getattr(loaded, "generate_float", None)
     if fn is None:
         raise ModelError(f"{src}: the SavedModel has no generate_float function; "

@@ -1,5 +1,6 @@
 """Networks: the CAAE of paper 000 (``caae``), VGG-Face identity features (``vgg_face``), the cGAN of
-paper 001 (``cgan``) and the valence/arousal regressors (``regressors``).
+paper 001 (``cgan``) and the valence/arousal regressors (``regressors``). Both GANs subclass ``base.GAN``
+(optimizers, logging) and build from ``layers`` (kernel initialiser, BatchNorm, label tiling).
 
 Attributes are imported lazily so that ``import caae_tf.models`` does not pull in TensorFlow.
 """
@@ -10,7 +11,7 @@ import importlib
 
 _EXPORTS = {
     "Encoder": "caae", "Generator": "caae", "ImageDiscriminator": "caae", "LatentDiscriminator": "caae",
-    "CAAE": "caae",
+    "CAAE": "caae", "CGAN": "cgan", "GAN": "base", "TileConcat": "layers",
     "VGGFace": "vgg_face", "IdentityFeatures": "vgg_face", "load_vgg_face_mat": "vgg_face",
     "load_vgg_face_h5": "vgg_face", "load_identity_network": "vgg_face",
 }

@@ -63,22 +63,11 @@ import tensorflow as tf
 from caae_tf import losses as L
 from caae_tf.config import CAAEConfig
 from caae_tf.errors import TrainingError
+from caae_tf.models.base import GAN
+from caae_tf.models.layers import TileConcat, attach, batch_norm, kernel_init
 
-
-def _kernel_init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-def _bn(name: str) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
-
-
-def _attach(owner: keras.Layer, layers: list) -> list:
-    """Also set each layer as an attribute named like the layer: ``tf.train.Checkpoint`` does not see
-    layers held only in Python lists of a Keras 3 model (they would silently be missing from checkpoints)."""
-    for layer in layers:
-        setattr(owner, layer.name, layer)
-    return layers
+__all__ = ["RepeatLabel", "TileConcat", "Encoder", "Generator", "ImageDiscriminator", "LatentDiscriminator",
+           "VADiscriminator", "LatentVARegressor", "CAAE"]
 
 
 class RepeatLabel(keras.layers.Layer):
@@ -98,21 +87,6 @@ class RepeatLabel(keras.layers.Layer):
         return {**super().get_config(), "repeat": self.repeat}
 
 
-class TileConcat(keras.layers.Layer):
-    """Concatenate a label vector [B, C_y], tiled over the h×w map, to features [B, h, w, C] → C + C_y."""
-
-    def call(self, inputs):
-        features, y = inputs
-        y = tf.cast(y, features.dtype)
-        shape = tf.shape(features)
-        tiled = tf.tile(y[:, None, None, :], [1, shape[1], shape[2], 1])
-        return tf.concat([features, tiled], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        f, y = input_shape
-        return (*f[:-1], f[-1] + y[-1])
-
-
 class Encoder(keras.Model):
     """E: x [B, S, S, 3] in [-1,1] → z [B, z_dim] in [-1,1] (float32). §III-B-1."""
 
@@ -122,13 +96,13 @@ class Encoder(keras.Model):
         self.z_dim = int(z_dim)
         self.filters = [int(f) for f in filters]
         self.kernel_size = int(kernel_size)
-        self.convs = _attach(self, [
+        self.convs = attach(self, [
             keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", activation="relu",
-                                kernel_initializer=_kernel_init(), name=f"conv{i + 1}")
+                                kernel_initializer=kernel_init(), name=f"conv{i + 1}")
             for i, f in enumerate(self.filters)
         ])
         self.flatten = keras.layers.Flatten(name="flatten")
-        self.fc = keras.layers.Dense(self.z_dim, activation="tanh", kernel_initializer=_kernel_init(),
+        self.fc = keras.layers.Dense(self.z_dim, activation="tanh", kernel_initializer=kernel_init(),
                                      dtype="float32", name="fc_z")
 
     def call(self, x, training=None):
@@ -175,19 +149,19 @@ class Generator(keras.Model):
             raise ValueError("G: residual output needs unet (G must see x)")
         self.base = self.image_size // 16
         self.repeat_label = RepeatLabel(self.label_repeat, name="repeat_y")
-        self.fc = keras.layers.Dense(self.base * self.base * self.fc_channels, kernel_initializer=_kernel_init(),
+        self.fc = keras.layers.Dense(self.base * self.base * self.fc_channels, kernel_initializer=kernel_init(),
                                      name="fc")
         self.reshape = keras.layers.Reshape((self.base, self.base, self.fc_channels), name="reshape")
         self.fc_act = keras.layers.ReLU(name="fc_relu")
-        self.deconvs = _attach(self, [
+        self.deconvs = attach(self, [
             keras.layers.Conv2DTranspose(f, self.kernel_size, strides=2 if i < 4 else 1, padding="same",
-                                         activation="relu", kernel_initializer=_kernel_init(),
+                                         activation="relu", kernel_initializer=kernel_init(),
                                          name=f"deconv{i + 1}")
             for i, f in enumerate(self.filters)
         ])
         self.to_rgb = keras.layers.Conv2DTranspose(3, self.kernel_size, strides=1, padding="same",
                                                    activation=None if self.residual else "tanh",
-                                                   kernel_initializer=_kernel_init(),
+                                                   kernel_initializer=kernel_init(),
                                                    dtype="float32", name=f"deconv{len(self.filters) + 1}")
         if self.unet:
             self.tile_concat = TileConcat(name="concat_skip_y")
@@ -239,16 +213,16 @@ class ImageDiscriminator(keras.Model):
         self.convs, self.bns, self.acts, self.concats = [], [], [], []
         for i, f in enumerate(self.filters):
             self.convs.append(keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same",
-                                                  kernel_initializer=_kernel_init(), name=f"conv{i + 1}"))
-            self.bns.append(_bn(f"bn{i + 1}"))
+                                                  kernel_initializer=kernel_init(), name=f"conv{i + 1}"))
+            self.bns.append(batch_norm(f"bn{i + 1}"))
             self.acts.append(keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}"))
             self.concats.append(TileConcat(name=f"concat_y{i + 1}"))
         for group in (self.convs, self.bns, self.acts, self.concats):
-            _attach(self, group)
+            attach(self, group)
         self.flatten = keras.layers.Flatten(name="flatten")
-        self.fc = keras.layers.Dense(self.fc_units, kernel_initializer=_kernel_init(), name="fc1")
+        self.fc = keras.layers.Dense(self.fc_units, kernel_initializer=kernel_init(), name="fc1")
         self.fc_act = keras.layers.LeakyReLU(0.2, name="fc1_lrelu")
-        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32", name="fc2")
+        self.logit = keras.layers.Dense(1, kernel_initializer=kernel_init(), dtype="float32", name="fc2")
 
     def call(self, inputs, training=None):
         x, y = inputs
@@ -269,13 +243,13 @@ class LatentDiscriminator(keras.Model):
     def __init__(self, units: Sequence[int] = (64, 32, 16), name: str = "D_z", **kwargs):
         super().__init__(name=name, **kwargs)
         self.units = [int(u) for u in units]
-        self.fcs = [keras.layers.Dense(u, kernel_initializer=_kernel_init(), name=f"fc{i + 1}")
+        self.fcs = [keras.layers.Dense(u, kernel_initializer=kernel_init(), name=f"fc{i + 1}")
                     for i, u in enumerate(self.units)]
-        self.bns = [_bn(f"bn{i + 1}") for i in range(len(self.units))]
+        self.bns = [batch_norm(f"bn{i + 1}") for i in range(len(self.units))]
         self.acts = [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.units))]
         for group in (self.fcs, self.bns, self.acts):
-            _attach(self, group)
-        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), dtype="float32",
+            attach(self, group)
+        self.logit = keras.layers.Dense(1, kernel_initializer=kernel_init(), dtype="float32",
                                         name=f"fc{len(self.units) + 1}")
 
     def call(self, z, training=None):
@@ -302,14 +276,14 @@ class VADiscriminator(keras.Model):
         super().__init__(name=name, **kwargs)
         self.filters = [int(f) for f in filters]
         self.kernel_size = int(kernel_size)
-        self.convs = _attach(self, [
-            keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", kernel_initializer=_kernel_init(),
+        self.convs = attach(self, [
+            keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", kernel_initializer=kernel_init(),
                                 name=f"conv{i + 1}")
             for i, f in enumerate(self.filters)
         ])
-        self.acts = _attach(self, [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.filters))])
+        self.acts = attach(self, [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.filters))])
         self.flatten = keras.layers.Flatten(name="flatten")
-        self.out = keras.layers.Dense(2, activation="tanh", kernel_initializer=_kernel_init(), dtype="float32",
+        self.out = keras.layers.Dense(2, activation="tanh", kernel_initializer=kernel_init(), dtype="float32",
                                       name="fc_va")
 
     def call(self, x, training=None):
@@ -329,10 +303,10 @@ class LatentVARegressor(keras.Model):
     def __init__(self, units: Sequence[int] = (64, 32), name: str = "D_zy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.units = [int(u) for u in units]
-        self.fcs = _attach(self, [keras.layers.Dense(u, kernel_initializer=_kernel_init(), name=f"fc{i + 1}")
+        self.fcs = attach(self, [keras.layers.Dense(u, kernel_initializer=kernel_init(), name=f"fc{i + 1}")
                                   for i, u in enumerate(self.units)])
-        self.acts = _attach(self, [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.units))])
-        self.out = keras.layers.Dense(2, activation="tanh", kernel_initializer=_kernel_init(), dtype="float32",
+        self.acts = attach(self, [keras.layers.LeakyReLU(0.2, name=f"lrelu{i + 1}") for i in range(len(self.units))])
+        self.out = keras.layers.Dense(2, activation="tanh", kernel_initializer=kernel_init(), dtype="float32",
                                       name="fc_va")
 
     def call(self, z, training=None):
@@ -352,8 +326,8 @@ class _Untracked:
         self.value = value
 
 
-class CAAE(keras.Model):
-    """The full model; follows the trainable-model protocol of ``docs/ARCHITECTURE.md``.
+class CAAE(GAN):
+    """The full model; a :class:`caae_tf.models.base.GAN` (the trainable-model protocol of ``docs/ARCHITECTURE.md``).
 
     ``CAAE(config, identity_net=None)``: ``identity_net`` is a frozen feature extractor (``images in
     [-1,1] → list of activations``, e.g. :class:`caae_tf.models.vgg_face.IdentityFeatures`); it may be
@@ -452,27 +426,18 @@ class CAAE(keras.Model):
         self.region_logits.assign(logits.reshape(1, r, r, 1))
 
     # ------------------------------------------------------------------------------- protocol
-    def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
-        """Adam(lr, β1, β2) for E+G, D_img and D_z (LossScaleOptimizer under a mixed_float16 policy)."""
+    @property
+    def train_config(self) -> CAAEConfig:
+        return self.config
+
+    def _check_trainable(self) -> None:
         if self.inference_only and self.config.identity_weight > 0 and self.identity_net is None:
             raise TrainingError(
                 "CAAE: cannot train without an identity network; set identity_network=PATH or identity_weight=0"
             )
-        c = self.config
-        fp16 = keras.mixed_precision.global_policy().name == "mixed_float16"
-        opts = {}
-        for key, _ in self._optimized_networks():
-            lr = c.learning_rate
-            if c.lr_decay == "cosine":
-                lr = keras.optimizers.schedules.CosineDecay(c.learning_rate, decay_steps=max(1, c.steps), alpha=0.0)
-            opt = keras.optimizers.Adam(lr, beta_1=c.beta_1, beta_2=c.beta_2, name=key)
-            if fp16:
-                opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{key}_lso")
-            opts[key] = opt
-            setattr(self, key, opt)
-        if self.E.built:
-            self._build_optimizer_variables()
-        return opts
+
+    def _networks_built(self) -> bool:
+        return self.E.built
 
     def _optimized_networks(self) -> list[tuple[str, list]]:
         """(optimizer attribute, variables it updates) for every network that is trained: E+G, D_img, D_z and
@@ -484,12 +449,6 @@ class CAAE(keras.Model):
             if net is not None:
                 pairs.append((key, net.trainable_variables))
         return pairs
-
-    def _build_optimizer_variables(self) -> None:
-        for key, variables in self._optimized_networks():
-            opt = getattr(self, key)
-            if opt is not None and not opt.built:
-                opt.build(variables)
 
     def build_all(self, batch: dict) -> None:
         """Create every variable (the four networks and, if made, the optimizers' slots)."""
@@ -536,8 +495,7 @@ class CAAE(keras.Model):
 
     def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
         """One simultaneous update of D_z (Eq. 3), D_img (Eq. 4) and E+G (Eq. 5); see the class docstring."""
-        if self.eg_optimizer is None:
-            raise TrainingError("CAAE.train_step: call build_optimizers() first")
+        self._require_optimizers()
         c = self.config
         x = tf.cast(batch["image"], tf.float32)
         y = tf.cast(batch["va"], tf.float32)
@@ -646,8 +604,7 @@ class CAAE(keras.Model):
             logs["loss_gdl"] = loss_gdl
         if self.D_zy is not None:
             logs["d_zy_loss"] = d_zy_loss
-        # every value above is this replica's share of a global-batch mean; log replica means instead
-        return {k: L.as_replica_mean(v) for k, v in logs.items()}
+        return self.replica_logs(logs)
 
     def _edit_terms(self, x, y, y_rand, x_edit) -> dict[str, tf.Tensor]:
         """Beyond-the-paper terms on the edit x' = G(E(x), y') to a random target y' (edit mode).

@@ -67,16 +67,16 @@ from typing import Any
 
 import numpy as np
 
-from caae_tf.config import CGANConfig, ConfigError
-from caae_tf.tf_env import tf as _tf
-
-tf = _tf()
-import keras  # after tf_env has configured TensorFlow's logging
+import keras
+import tensorflow as tf
 from keras import ops
 
 from caae_tf import images as _images
 from caae_tf import labels as _labels
+from caae_tf.config import CGANConfig, ConfigError
 from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per_example_r1
+from caae_tf.models.base import GAN
+from caae_tf.models.layers import TileConcat, attach, batch_norm, kernel_init
 
 NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
@@ -121,14 +121,9 @@ def discriminator_widths(image_size: int, d_filters: list[int] | tuple[int, ...]
     return [int(w) for w in list(d_filters)[:n]]
 
 
-def _kernel_init():
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
 def _bn(name: str) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(
-        momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
-    )
+    """DCGAN's BatchNorm: γ ~ N(1, 0.02) (module docstring)."""
+    return batch_norm(name, gamma_stddev=0.02)
 
 
 def _split(inputs: Any, first: str, second: str):
@@ -137,11 +132,6 @@ def _split(inputs: Any, first: str, second: str):
         return inputs[first], inputs[second]
     a, b = inputs
     return a, b
-
-
-def tile_condition(v, height: int, width: int):
-    """Tile v [B, C] to a [B, height, width, C] map (the spatial conditioning of D)."""
-    return ops.tile(v[:, None, None, :], [1, height, width, 1])
 
 
 # ------------------------------------------------------------------------------ spectral normalisation
@@ -277,7 +267,7 @@ class CGANGenerator(keras.Model):
         self.widths = generator_widths(self.image_size, self.g_filters)
         w0 = self.widths[0]
         self.concat = keras.layers.Concatenate(axis=-1, name="concat_z_v")
-        self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=_kernel_init(), name="fc")
+        self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=kernel_init(), name="fc")
         self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
         self.fc_bn = _bn("fc_bn")
         if upsample not in ("transposed", "resize"):
@@ -290,11 +280,11 @@ class CGANGenerator(keras.Model):
             if upsample == "transposed":
                 return keras.layers.Conv2DTranspose(
                     filters, self.kernel_size, strides=2, padding="same", use_bias=use_bias,
-                    kernel_initializer=_kernel_init(), name=name,
+                    kernel_initializer=kernel_init(), name=name,
                 )
             return keras.Sequential([
                 keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up"),
-                keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_kernel_init(),
+                keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=kernel_init(),
                                     name=f"{name}_conv"),
             ], name=name)
 
@@ -302,11 +292,7 @@ class CGANGenerator(keras.Model):
         for k, w in enumerate(self.widths[1:]):
             conv = up_layer(w, f"deconv{k + 1}", False)
             bn = _bn(f"deconv{k + 1}_bn")
-            # One attribute per layer: layers held only in a list attribute are tracked by Keras but are
-            # NOT children in tf.train.Checkpoint's object graph (Keras 3.15's TrackedList is no TF
-            # Trackable), so their weights would silently be missing from checkpoints.
-            setattr(self, f"deconv{k + 1}", conv)
-            setattr(self, f"deconv{k + 1}_bn", bn)
+            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
             up_convs.append(conv)
             up_bns.append(bn)
         self.up_convs = up_convs
@@ -373,22 +359,20 @@ class CGANDiscriminator(keras.Model):
         self.aux_classes = int(aux_classes)
         self.spectral_norm = bool(spectral_norm)
         self.widths = discriminator_widths(self.image_size, self.d_filters)
-        self.concat_in = keras.layers.Concatenate(axis=-1, name="concat_x_v")
-        self.concat_h1 = keras.layers.Concatenate(axis=-1, name="concat_h1_v")
+        self.concat_in = TileConcat(name="concat_x_v")  # v tiled over the image ...
+        self.concat_h1 = TileConcat(name="concat_h1_v")  # ... and over the first block's output
         convs, bns = [], []
         for k, w in enumerate(self.widths):
             if self.spectral_norm:
                 conv = SNConv2D(w, self.kernel_size, strides=2, padding="same", use_bias=True,
-                                kernel_initializer=_kernel_init(), name=f"conv{k + 1}")
+                                kernel_initializer=kernel_init(), name=f"conv{k + 1}")
             else:
                 conv = keras.layers.Conv2D(
                     w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
-                    kernel_initializer=_kernel_init(), name=f"conv{k + 1}",
+                    kernel_initializer=kernel_init(), name=f"conv{k + 1}",
                 )
             bn = None if (k == 0 or self.spectral_norm) else _bn(f"conv{k + 1}_bn")
-            setattr(self, f"conv{k + 1}", conv)  # one attribute per layer: see CGANGenerator
-            if bn is not None:
-                setattr(self, f"conv{k + 1}_bn", bn)
+            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
             convs.append(conv)
             bns.append(bn)
         self.convs = convs
@@ -397,8 +381,8 @@ class CGANDiscriminator(keras.Model):
 
         def dense(units, name, use_bias=True):
             if self.spectral_norm:
-                return SNDense(units, use_bias=use_bias, kernel_initializer=_kernel_init(), dtype="float32", name=name)
-            return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=_kernel_init(), dtype="float32",
+                return SNDense(units, use_bias=use_bias, kernel_initializer=kernel_init(), dtype="float32", name=name)
+            return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=kernel_init(), dtype="float32",
                                       name=name)
 
         self.logit = dense(1, "logit")
@@ -410,17 +394,16 @@ class CGANDiscriminator(keras.Model):
         """``{"logit": [B, 1] float32, "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
-        s = self.image_size
         h = ops.cast(x, "float32")
         if not self.projection:
-            h = self.concat_in([h, tile_condition(v, s, s)])
+            h = self.concat_in([h, v])
         for k, (conv, bn) in enumerate(zip(self.convs, self.bns)):
             h = conv(h, training=training) if self.spectral_norm else conv(h)
             if bn is not None:
                 h = bn(h, training=training)
             h = ops.leaky_relu(h, negative_slope=0.2)
             if k == 0 and self.label_reinject and not self.projection:
-                h = self.concat_h1([h, ops.cast(tile_condition(v, s // 2, s // 2), h.dtype)])
+                h = self.concat_h1([h, v])
         phi = ops.cast(self.flatten(h), "float32")
 
         def head(layer, t):
@@ -464,8 +447,8 @@ def _masked_mean(per_example, mask, *, global_batch: bool = False):
     ``global_batch=True`` is the loss to differentiate: inside a ``tf.distribute`` replica context with
     several replicas the denominator is the number of valid rows of the *global* batch (all-reduced), so
     summing the replicas' gradients gives the gradient of the global masked mean — the masked counterpart
-    of :func:`caae_tf.losses.mean_over_global_batch`. Otherwise (and for logged values, which the driver
-    averages over replicas) it is the local masked mean.
+    of :func:`caae_tf.losses.mean_over_global_batch`; the train step logs these shares as replica means
+    (:meth:`caae_tf.models.base.GAN.replica_logs`). Otherwise it is the local masked mean.
     """
     per_example = tf.cast(tf.reshape(per_example, [-1]), tf.float32)
     count = tf.reduce_sum(mask)
@@ -494,10 +477,10 @@ def _assign_in_sync(pairs) -> None:
 
 
 @keras.saving.register_keras_serializable(package="caae_tf")
-class CGAN(keras.Model):
+class CGAN(GAN):
     """Conditional DCGAN with label interpolation (paper 001); see the module docstring.
 
-    Follows the trainable-model protocol of ``docs/ARCHITECTURE.md``: ``build_optimizers``,
+    A :class:`caae_tf.models.base.GAN` (the trainable-model protocol of ``docs/ARCHITECTURE.md``): ``build_optimizers``,
     ``train_step(batch)``, ``build_all(batch)``, ``sample_images(batch)``, ``get_config``.
     ``call({"z": [N, z_dim], "emotion_weights": [N, 6]})`` returns G's images (float32 in [-1, 1]).
     """
@@ -551,27 +534,17 @@ class CGAN(keras.Model):
     def from_config(cls, config: dict[str, Any]) -> "CGAN":
         return cls(CGANConfig.from_dict(config))
 
-    def build_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
-        """Adam(lr, β1, β2) for G and D from the config (1e-4, 0.5, 0.999 by default: paper 001 gives the
-        learning rate, the betas are DCGAN's); wrapped in ``LossScaleOptimizer`` under ``mixed_float16``."""
-        c = self.cfg
+    @property
+    def train_config(self) -> CGANConfig:
+        """Adam(lr, β1, β2) for G and D come from it (1e-4, 0.5, 0.999 by default: paper 001 gives the
+        learning rate, the betas are DCGAN's)."""
+        return self.cfg
 
-        def make(name):
-            opt = keras.optimizers.Adam(c.learning_rate, beta_1=c.beta_1, beta_2=c.beta_2, name=name)
-            if keras.mixed_precision.global_policy().name == "mixed_float16":
-                opt = keras.mixed_precision.LossScaleOptimizer(opt, name=f"{name}_loss_scale")
-            return opt
+    def _optimized_networks(self) -> list[tuple[str, list]]:
+        return [("g_optimizer", self.G.trainable_variables), ("d_optimizer", self.D.trainable_variables)]
 
-        self.g_optimizer = make("g_adam")
-        self.d_optimizer = make("d_adam")
-        if self.G.built and self.D.built:
-            self._build_optimizer_state()
-        return {"g_optimizer": self.g_optimizer, "d_optimizer": self.d_optimizer}
-
-    def _build_optimizer_state(self) -> None:
-        for opt, net in ((self.g_optimizer, self.G), (self.d_optimizer, self.D)):
-            if opt is not None and not opt.built:
-                opt.build(net.trainable_variables)
+    def _networks_built(self) -> bool:
+        return self.G.built and self.D.built
 
     def build(self, input_shape=None):
         """Create G's and D's variables (a one-row forward pass of each); ``input_shape`` is ignored.
@@ -595,7 +568,7 @@ class CGAN(keras.Model):
         """Create every variable (G, D and, once :meth:`build_optimizers` ran, the Adam slots)."""
         if not self.built:
             self.build()
-        self._build_optimizer_state()
+        self._build_optimizer_variables()
 
     def call(self, inputs, training=False):
         """``inputs``: dict ``{"z": [N, z_dim], "emotion_weights": [N, 6]}`` → G(z, v) float32 [N, S, S, 3]."""
@@ -655,6 +628,19 @@ class CGAN(keras.Model):
         parts = {k: tf.split(t, sizes, axis=0) for k, t in out.items()}
         return [{k: parts[k][i] for k in parts} for i in range(len(pairs))]
 
+    def _d_objective(self, terms: dict) -> tf.Tensor:
+        """L_D from its terms (module docstring): real + (1 − w)·fake [+ w·mismatch] [+ λ_ac·ac] [+ γ/2·R1]."""
+        c = self.cfg
+        w_mis = float(c.d_mismatch_weight)
+        d_loss = terms["d_loss_real"] + (1.0 - w_mis) * terms["d_loss_fake"]
+        if w_mis > 0:
+            d_loss += w_mis * terms["d_loss_mismatch"]
+        if c.lambda_ac > 0:
+            d_loss += float(c.lambda_ac) * terms["d_loss_ac"]
+        if c.lambda_r1 > 0:
+            d_loss += 0.5 * float(c.lambda_r1) * terms["d_r1"]
+        return d_loss
+
     def train_step(self, batch: dict) -> dict[str, tf.Tensor]:
         """One D update then one G update (module docstring for the losses); returns float32 scalars
         ``g_loss``, ``d_loss``, ``d_loss_real``, ``d_loss_fake``, ``d_real``, ``d_fake`` (D's mean
@@ -662,8 +648,7 @@ class CGAN(keras.Model):
         ``d_mismatch_weight`` > 0, ``d_loss_ac`` / ``d_acc_ac`` / ``g_loss_ac`` (class cross-entropy of the
         AC head on real / its accuracy / on generated images) when ``lambda_ac`` > 0 and ``d_r1`` (mean
         ‖∇_x D‖² on real images) when ``lambda_r1`` > 0. ``d_loss`` and ``g_loss`` are the full objectives."""
-        if self.g_optimizer is None or self.d_optimizer is None:
-            raise RuntimeError("call CGAN.build_optimizers() before train_step")
+        self._require_optimizers()
         c = self.cfg
         x = tf.cast(batch["image"], tf.float32)
         e = tf.cast(batch["emotion"], tf.int32)
@@ -676,6 +661,11 @@ class CGAN(keras.Model):
         lam_ac, lam_r1 = float(c.lambda_ac), float(c.lambda_r1)
         if w_mis > 0:
             v_wrong = tf.one_hot((e + self.draw_label_shift(tf.shape(e)[0])) % self.num_emotions, self.num_emotions)
+
+        def masked_mean(per_example):  # this replica's share of the global batch's mean over the valid rows
+            return _masked_mean(per_example, mask, global_batch=True)
+
+        logs = {}
 
         # G runs forward once per step: its tape is kept for the G update below (exact, since G's weights do
         # not change during the D update; measured 12-21 % faster than a second forward pass at 128 px).
@@ -697,21 +687,18 @@ class CGAN(keras.Model):
             fake_logits = d_outs[1]["logit"]
             bce_real = per_example_bce(real_target, real_logits)
             bce_fake = per_example_bce(0.0, fake_logits)
-            d_loss_global = _masked_mean(bce_real, mask, global_batch=True) + (1.0 - w_mis) * _masked_mean(
-                bce_fake, mask, global_batch=True
-            )
+            logs["d_loss_real"] = masked_mean(bce_real)
+            logs["d_loss_fake"] = masked_mean(bce_fake)
             if w_mis > 0:  # matching-aware D (module docstring): real image, wrong label → fake
-                bce_mismatch = per_example_bce(0.0, d_outs[2]["logit"])
-                d_loss_global += w_mis * _masked_mean(bce_mismatch, mask, global_batch=True)
+                logs["d_loss_mismatch"] = masked_mean(per_example_bce(0.0, d_outs[2]["logit"]))
             if lam_ac > 0:  # AC-GAN head (Odena et al. 2017) learns the class of real images
-                ce_real = per_example_class_ce(real_out["class_logits"], e)
-                d_loss_global += lam_ac * _masked_mean(ce_real, mask, global_batch=True)
+                logs["d_loss_ac"] = masked_mean(per_example_class_ce(real_out["class_logits"], e))
             if lam_r1 > 0:
-                d_loss_global += 0.5 * lam_r1 * _masked_mean(r1, mask, global_batch=True)
-            scaled = self.d_optimizer.scale_loss(d_loss_global)
+                logs["d_r1"] = masked_mean(r1)
+            scaled = self.d_optimizer.scale_loss(self._d_objective(logs))
         d_vars = self.D.trainable_variables
         d_grads = tape.gradient(scaled, d_vars)
-        self.d_optimizer.apply_gradients(zip(d_grads, d_vars))
+        self.d_optimizer.apply(d_grads, d_vars)
 
         with tf.GradientTape() as tape:
             tape.watch(fake)
@@ -719,46 +706,29 @@ class CGAN(keras.Model):
                 gen_out = self._d_outputs([(x, v), (fake, v)])[1]
             else:
                 gen_out = self.D.outputs((fake, v), training=True)  # through the updated D
-            bce_gen = per_example_bce(1.0, gen_out["logit"])  # non-saturating: -log D(G(z, v), v)
-            g_loss_global = _masked_mean(bce_gen, mask, global_batch=True)
+            g_loss = masked_mean(per_example_bce(1.0, gen_out["logit"]))  # non-saturating: -log D(G(z, v), v)
             if lam_ac > 0:  # G is rewarded when the AC head reads the class it was conditioned on
-                ce_gen = per_example_class_ce(gen_out["class_logits"], e)
-                g_loss_global += lam_ac * _masked_mean(ce_gen, mask, global_batch=True)
-            scaled = self.g_optimizer.scale_loss(g_loss_global)
+                logs["g_loss_ac"] = masked_mean(per_example_class_ce(gen_out["class_logits"], e))
+                g_loss += lam_ac * logs["g_loss_ac"]
+            scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.G.trainable_variables
         d_fake = tape.gradient(scaled, fake)
         g_grads = g_tape.gradient(fake, g_vars, output_gradients=d_fake)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.g_optimizer.apply(g_grads, g_vars)
         self.update_ema()
 
-        # Logged values: local masked means (the driver averages them over replicas).
-        d_loss_real = _masked_mean(bce_real, mask)
-        d_loss_fake = _masked_mean(bce_fake, mask)
-        extra = {}
-        d_loss = d_loss_real + d_loss_fake
-        g_loss = _masked_mean(bce_gen, mask)
-        if w_mis > 0:
-            extra["d_loss_mismatch"] = _masked_mean(bce_mismatch, mask)
-            d_loss = d_loss_real + (1.0 - w_mis) * d_loss_fake + w_mis * extra["d_loss_mismatch"]
         if lam_ac > 0:
-            extra["d_loss_ac"] = _masked_mean(ce_real, mask)
             hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
-            extra["d_acc_ac"] = _masked_mean(hit, mask)
-            extra["g_loss_ac"] = _masked_mean(ce_gen, mask)
-            d_loss += lam_ac * extra["d_loss_ac"]
-            g_loss += lam_ac * extra["g_loss_ac"]
-        if lam_r1 > 0:
-            extra["d_r1"] = _masked_mean(r1, mask)
-            d_loss += 0.5 * lam_r1 * extra["d_r1"]
-        return {
-            **extra,
+            logs["d_acc_ac"] = masked_mean(hit)
+        return self.replica_logs({
+            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_acc_ac", "g_loss_ac", "d_r1") if k in logs},
             "g_loss": g_loss,
-            "d_loss": d_loss,
-            "d_loss_real": d_loss_real,
-            "d_loss_fake": d_loss_fake,
-            "d_real": _masked_mean(tf.sigmoid(tf.cast(tf.reshape(real_logits, [-1]), tf.float32)), mask),
-            "d_fake": _masked_mean(tf.sigmoid(tf.cast(tf.reshape(fake_logits, [-1]), tf.float32)), mask),
-        }
+            "d_loss": self._d_objective(logs),
+            "d_loss_real": logs["d_loss_real"],
+            "d_loss_fake": logs["d_loss_fake"],
+            "d_real": masked_mean(tf.sigmoid(tf.cast(tf.reshape(real_logits, [-1]), tf.float32))),
+            "d_fake": masked_mean(tf.sigmoid(tf.cast(tf.reshape(fake_logits, [-1]), tf.float32))),
+        })
 
     # ------------------------------------------------------------------ samples
     def fixed_noise(self, n: int = SAMPLE_COLUMNS) -> tf.Tensor:

@@ -19,6 +19,7 @@ from caae_tf import losses as L
 from caae_tf.config import CAAEConfig
 from caae_tf.models.caae import CAAE
 from caae_tf.serving import to_float_dict
+from caae_tf.step_fn import make_train_fn
 
 
 class BatchedIdentityCAAE(CAAE):
@@ -62,12 +63,7 @@ def run(model, cfg, steps=3):
     model.build_optimizers()
     b = bench.synthetic_batch(cfg)
     model.build_all(b)
-    strategy = tf.distribute.get_strategy()
-
-    @tf.function
-    def fn(batch):
-        out = strategy.run(model.train_step, args=(batch,))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+    fn = make_train_fn(model)
     to_float_dict(fn(b))
     ts = []
     for _ in range(steps):

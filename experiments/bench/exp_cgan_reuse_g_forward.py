@@ -18,6 +18,7 @@ from caae_tf.config import CGANConfig
 from caae_tf.models.cgan import CGAN, _masked_mean
 from caae_tf.losses import per_example_bce
 from caae_tf.serving import to_float_dict
+from caae_tf.step_fn import make_train_fn
 
 
 class ReuseCGAN(CGAN):
@@ -35,7 +36,7 @@ class ReuseCGAN(CGAN):
             d_loss = (_masked_mean(per_example_bce(1.0, real_logits), mask, global_batch=True)
                       + _masked_mean(per_example_bce(0.0, fake_logits), mask, global_batch=True))
         d_vars = self.D.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
         with tf.GradientTape() as tape:
             tape.watch(fake)
             gen_logits = self.D((fake, v), training=True)
@@ -43,7 +44,7 @@ class ReuseCGAN(CGAN):
         dfake = tape.gradient(g_loss, fake)
         g_vars = self.G.trainable_variables
         g_grads = g_tape.gradient(fake, g_vars, output_gradients=dfake)
-        self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
+        self.g_optimizer.apply(g_grads, g_vars)
         return {"g_loss": g_loss, "d_loss": d_loss}
 
 
@@ -51,12 +52,7 @@ def run(model, cfg, steps=5):
     model.build_optimizers()
     b = bench.synthetic_batch(cfg)
     model.build_all(b)
-    strategy = tf.distribute.get_strategy()
-
-    @tf.function
-    def fn(batch):
-        out = strategy.run(model.train_step, args=(batch,))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()}
+    fn = make_train_fn(model)
     to_float_dict(fn(b))
     to_float_dict(fn(b))
     ts = []
