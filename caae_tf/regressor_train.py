@@ -1,21 +1,26 @@
 """Training, evaluation and loading of the valence/arousal regressors (paper 000 Table II/III, paper 001 §4.3).
 
-Regressors are plain supervised models, so they train with Keras ``compile``/``fit`` (progress bar,
-``TensorBoard`` logs in ``run_dir/logs``, weights checkpoint ``run_dir/regressor.weights.h5`` after every
-"epoch" of ``checkpoint_every`` steps) rather than with the GAN driver of :mod:`caae_tf.train`.
+Regressors train in the project's one training loop (:func:`caae_tf.loop.fit`, like the GANs): the network
+is wrapped in a :class:`caae_tf.models.supervised.SupervisedTrainer` compiled with
+:func:`caae_tf.models.regressors.compile_regressor`'s optimiser and losses. So a regressor run has the
+run-dir layout, lock, NaN guard, signal handling and exact resume (data position included) of every run.
 
 Run directory::
 
     run_dir/config.yaml              resolved RegressorConfig (+ provenance)
-    run_dir/regressor.weights.h5     weights (Keras 3 ``save_weights``)
-    run_dir/logs/                    TensorBoard
+    run_dir/checkpoints/             tf.train checkpoints (weights, optimizer, data position), every
+                                     checkpoint_every steps and at the end
+    run_dir/logs/                    TensorBoard (loss every log_every steps)
+    run_dir/status.json              completed / interrupted / non-finite, step, last losses
     run_dir/table3.csv / table3.json validation RMSE/SAGR/CCC in the layout of paper 000 Table III
     run_dir/val_predictions.csv      valence, arousal, pred_valence, pred_arousal per validation image
 
-With ``epochs: 0`` training runs ``ceil(steps / checkpoint_every)`` Keras epochs of
-``min(steps, checkpoint_every)`` steps (so the step count is rounded up to a multiple of
-``checkpoint_every``). With ``epochs: E > 0`` (paper 001: 100) it runs E real epochs of
-``ceil(n_train / batch_size)`` steps, ``n_train`` being counted before training. ``mixed_precision: auto``
+:func:`load_regressor` restores the newest checkpoint; it also reads the run dirs of earlier versions,
+whose weights were ``run_dir/regressor.weights.h5`` (Keras ``save_weights``).
+
+With ``epochs: 0`` training runs ``steps`` steps. With ``epochs: E > 0`` (paper 001: 100) it runs E
+passes of ``ceil(n_train / batch_size)`` steps, ``n_train`` being counted before training. Validation
+(Table III) runs once, after training. ``mixed_precision: auto``
 trains in float32 (the regressors are small next to the GANs); ``mixed_bfloat16`` / ``mixed_float16`` set
 the Keras global policy (the output heads stay float32). The optimiser uses the recorded ``learning_rate``,
 ``momentum`` (Table II, SGD) or ``beta_1``/``beta_2`` (MobileNetV2, Adam).
@@ -56,11 +61,12 @@ from typing import Any
 
 import numpy as np
 
-from caae_tf.config import RegressorConfig, load_config, save_config
-from caae_tf.errors import DataError, ModelError, TrainingError
+from caae_tf.config import RegressorConfig, load_config
+from caae_tf.errors import DataError, ModelError
 
-WEIGHTS_FILE = "regressor.weights.h5"
 CONFIG_FILE = "config.yaml"
+#: weights of a run dir written before the one training loop (read by :func:`load_regressor`, no longer written)
+LEGACY_WEIGHTS_FILE = "regressor.weights.h5"
 
 
 def _tf():
@@ -248,11 +254,11 @@ def _check_split(data: str, n_train: int, n_val: int, val_data: str | None, cfg:
         raise DataError(f"{data}: the validation split is empty (all {n_train} rows fall in training {rule})")
 
 
-def _to_keras(arch: str):
-    """Map dict batches to (x, y) for the model's outputs."""
+def _targets(arch: str):
+    """The labels of a dict batch in the structure of the regressor's outputs."""
     if arch == "table2":
-        return lambda ex: (ex["image"], {"valence": ex["va"][:, 0:1], "arousal": ex["va"][:, 1:2]})
-    return lambda ex: (ex["image"], {"va": ex["va"], "emotion8": ex["emotion8"]})
+        return lambda ex: {"valence": ex["va"][:, 0:1], "arousal": ex["va"][:, 1:2]}
+    return lambda ex: {"va": ex["va"], "emotion8": ex["emotion8"]}
 
 
 # ----------------------------------------------------------------------------------------------- prediction
@@ -335,23 +341,31 @@ def build_from_config(cfg: RegressorConfig):
 
 
 def load_regressor(run_dir: str, batch_size: int = 64) -> RegressorPredictor:
-    """Rebuild the regressor of ``run_dir`` from its ``config.yaml`` and load ``regressor.weights.h5``."""
+    """Rebuild the regressor of ``run_dir`` from its ``config.yaml`` and restore its newest checkpoint
+    (``checkpoints/``), or the ``regressor.weights.h5`` of a run dir from before the one training loop."""
+    from caae_tf.serving import CKPT_DIR, latest_checkpoint, restore_weights
+
     run_dir = os.fspath(run_dir)
     cfg_path = os.path.join(run_dir, CONFIG_FILE)
-    w_path = os.path.join(run_dir, WEIGHTS_FILE)
+    legacy = os.path.join(run_dir, LEGACY_WEIGHTS_FILE)
     if not os.path.isdir(run_dir):
         raise ModelError(f"{run_dir}: regressor run directory not found")
     if not os.path.isfile(cfg_path):
         raise ModelError(f"{run_dir}: no {CONFIG_FILE}; not a train-regressor run directory")
-    if not os.path.isfile(w_path):
-        raise ModelError(f"{run_dir}: no {WEIGHTS_FILE}; was training finished?")
     cfg = load_config(cfg_path, RegressorConfig)
     _tf()
+    ckpt = latest_checkpoint(run_dir)
+    if not ckpt and not os.path.isfile(legacy):
+        raise ModelError(f"{run_dir}: no checkpoint in {os.path.join(run_dir, CKPT_DIR)} (nor a {LEGACY_WEIGHTS_FILE} "
+                         "of an older run); was training finished?")
     model = build_from_config(cfg)
-    try:
-        model.load_weights(w_path)
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"{w_path}: cannot load weights ({str(exc).splitlines()[0]})") from None
+    if ckpt:
+        restore_weights(model, ckpt, f"the {cfg.arch} regressor of {cfg_path}")
+    else:
+        try:
+            model.load_weights(legacy)
+        except (ValueError, OSError) as exc:
+            raise ModelError(f"{legacy}: cannot load weights ({str(exc).splitlines()[0]})") from None
     return RegressorPredictor(model, cfg.arch, cfg.image_size, batch_size, run_dir)
 
 
@@ -421,21 +435,37 @@ def evaluate_validation(predictor: RegressorPredictor, val_ds, run_dir: str | No
 
 
 def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str | None = None,
-                    verbose: int = 1) -> dict[str, Any]:
-    """Train ``cfg.arch`` on ``data``, save weights/config/logs in ``run_dir``, evaluate the validation split.
+                    verbose: int = 1, *, resume: bool = False, strategy=None) -> dict[str, Any]:
+    """Train ``cfg.arch`` on ``data`` in the one training loop (:func:`caae_tf.loop.fit`), then evaluate the
+    validation split; ``run_dir`` gets the layout of the module docstring.
 
-    Both splits are counted first; an empty one is a :class:`DataError` before anything is trained.
+    Both splits are counted first; an empty one is a :class:`DataError` before anything is trained. The run
+    dir is locked for the whole call (a second trainer on it fails at once); ``resume`` continues its newest
+    checkpoint (weights, optimizer and data position) to the step count, else a run dir that already holds
+    checkpoints is an error. ``strategy``: a ``tf.distribute`` strategy (default: the default strategy); the
+    model and optimizer are built under its scope, and only the chief writes the run dir.
     Returns the Table III result dict (also written to ``run_dir/table3.{csv,json}``).
     """
-    _tf()
+    from caae_tf.loop import is_chief, lock_run_dir
+
+    strategy = strategy or _tf().distribute.get_strategy()
+    chief = is_chief(strategy)
+    lock = lock_run_dir(run_dir) if chief else None
+    try:
+        return _train_regressor(data, run_dir, cfg, val_data, verbose, resume=resume, strategy=strategy,
+                                chief=chief)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_regressor(data, run_dir, cfg, val_data, verbose, *, resume, strategy, chief) -> dict[str, Any]:
     import keras
 
+    from caae_tf.loop import check_run_dir, fit
     from caae_tf.models.regressors import compile_regressor
 
-    try:
-        os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
-    except OSError as exc:
-        raise TrainingError(f"{run_dir}: cannot create run directory: {exc.strerror}") from None
+    check_run_dir(run_dir, resume, writable=chief)
     keras.utils.set_random_seed(cfg.seed)
     if cfg.mixed_precision in ("mixed_bfloat16", "mixed_float16"):
         keras.mixed_precision.set_global_policy(cfg.mixed_precision)
@@ -488,46 +518,40 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
             val_paths = list(vdf["path"])
             val_ds = table_dataset(list(vdf["image_bytes"]), varrays, image_size=cfg.image_size,
                                    batch_size=cfg.batch_size, training=False)
+    # the loop checkpoints the iterator of the training batches: numbers only (no file names)
+    train_ds = train_ds.map(lambda ex: {k: ex[k] for k in ("image", "va", "emotion8")})
 
-    if cfg.epochs > 0:  # real epochs over the training split (paper 001: 100)
-        steps_per_epoch = math.ceil(n_train / train_batch)
-        epochs = int(cfg.epochs)
-    else:
-        steps_per_epoch = min(cfg.steps, cfg.checkpoint_every)
-        epochs = math.ceil(cfg.steps / steps_per_epoch)
+    epochs = int(cfg.epochs)
+    steps = epochs * math.ceil(n_train / train_batch) if epochs > 0 else int(cfg.steps)
     if verbose:
-        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch}): "
-              f"{epochs} epochs x {steps_per_epoch} steps")
+        per = f"{epochs} epochs of {math.ceil(n_train / train_batch)} steps" if epochs else f"{steps} steps"
+        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch}): {per}")
 
-    model = _build_and_compile(cfg, compile_regressor)
-    save_config(cfg, os.path.join(run_dir, CONFIG_FILE),
-                extra={"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
-                       "num_train": int(n_train), "num_val": int(n_val), "epochs": epochs,
-                       "steps_per_epoch": int(steps_per_epoch), "steps": int(epochs * steps_per_epoch),
-                       "created": time.strftime("%Y-%m-%d %H:%M:%S")})
-    callbacks = [
-        keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs"), update_freq=cfg.log_every),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, WEIGHTS_FILE), save_weights_only=True),
-        keras.callbacks.TerminateOnNaN(),
-    ]
-    history = model.fit(train_ds.map(_to_keras(cfg.arch)), epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
-    losses = history.history.get("loss", [])
-    if losses and not np.isfinite(losses[-1]):
-        raise TrainingError(f"{run_dir}: training stopped, loss became non-finite ({losses[-1]})")
-    model.save_weights(os.path.join(run_dir, WEIGHTS_FILE))
-    predictor = RegressorPredictor(model, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
-    result = evaluate_validation(predictor, val_ds, run_dir, val_paths)
-    result["steps"] = int(epochs * steps_per_epoch)
-    result["epochs"] = int(epochs)
+    with strategy.scope():
+        trainer = _build_and_compile(cfg, compile_regressor)
+    provenance = {"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
+                  "num_train": int(n_train), "num_val": int(n_val), "epochs": epochs, "steps": int(steps),
+                  "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    done = fit(trainer, train_ds, cfg, run_dir, resume=resume, progress=verbose > 0, provenance=provenance,
+               strategy=strategy, steps=steps)
+    predictor = RegressorPredictor(trainer.net, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
+    result = evaluate_validation(predictor, val_ds, run_dir if chief else None, val_paths)
+    result["steps"] = int(done.step)
+    result["epochs"] = epochs
     result["num_train"] = int(n_train)
-    result["final_loss"] = float(losses[-1]) if losses else None
-    _write_table3(run_dir, result)
+    result["final_loss"] = done.last_losses.get("loss")
+    result["status"] = done.status
+    if chief:
+        _write_table3(run_dir, result)
     return result
 
 
 def _build_and_compile(cfg: RegressorConfig, compile_regressor):
-    model = build_from_config(cfg)
-    compile_regressor(model, cfg.arch, learning_rate=cfg.learning_rate, momentum=cfg.momentum,
+    """The regressor of ``cfg`` as a :class:`~caae_tf.models.supervised.SupervisedTrainer`, compiled by
+    ``compile_regressor`` (the papers' optimiser and losses); ``.net`` is the bare regressor."""
+    from caae_tf.models.supervised import SupervisedTrainer
+
+    trainer = SupervisedTrainer(build_from_config(cfg), _targets(cfg.arch))
+    compile_regressor(trainer, cfg.arch, learning_rate=cfg.learning_rate, momentum=cfg.momentum,
                       va_loss=cfg.va_loss, emotion_weight=cfg.emotion_weight, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
-    return model
+    return trainer
