@@ -140,6 +140,8 @@ def _train_identity(source, run_dir, config, verbose, *, resume, strategy, chief
 
     policy = set_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        _tf().config.experimental.enable_op_determinism()
     fc_units = _scaled(config.embedding_dim, config.width_multiplier)
     with strategy.scope():
         net = VGGFace(config.width_multiplier, split["num_classes"], config.image_size, fc_units=fc_units,

@@ -18,7 +18,9 @@ Trainable model protocol — what :func:`fit` calls on ``model`` (a ``keras.Mode
   over replicas, logged, and checked for NaN/Inf;
 * ``weights``: the variables checkpointed under ``model`` (:func:`caae_tf.serving.variable_map`);
 * optionally ``sample_images(batch) -> {name: uint8 grid}`` (TensorBoard images and ``samples/*.png``
-  every ``sample_every`` steps).
+  every ``sample_every`` steps);
+* optionally ``checkpoint_state() -> {name: [variables]}``: more state for exact resume, checkpointed under
+  ``name`` (the supervised models' dropout seed generators, which Keras keeps out of ``weights``).
 
 The GANs (:class:`caae_tf.models.caae.CAAE`, :class:`caae_tf.models.cgan.CGAN`) implement it themselves;
 supervised models go through :class:`caae_tf.models.supervised.SupervisedTrainer`.
@@ -259,9 +261,11 @@ def _fit(model, dataset, config, run_dir, write_dir, *, resume, progress, proven
     # single-device run). Losses are means over the global batch (see caae_tf.losses).
     iterator = iter(dataset)
 
+    extra = model.checkpoint_state() if hasattr(model, "checkpoint_state") else {}
     ckpt = tf.train.Checkpoint(
         step=step_var, iterator=iterator, model=variable_map(model.weights),
         **{name: variable_map(opt.variables) for name, opt in optimizers.items()},
+        **{name: variable_map(variables) for name, variables in extra.items()},
     )
     manager = tf.train.CheckpointManager(
         ckpt, os.path.join(write_dir, CKPT_DIR), max_to_keep=config.keep_checkpoints

@@ -467,6 +467,8 @@ def _train_regressor(data, run_dir, cfg, val_data, verbose, *, resume, strategy,
 
     check_run_dir(run_dir, resume, writable=chief)
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        _tf().config.experimental.enable_op_determinism()
     if cfg.mixed_precision in ("mixed_bfloat16", "mixed_float16"):
         keras.mixed_precision.set_global_policy(cfg.mixed_precision)
 

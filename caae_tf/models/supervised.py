@@ -13,7 +13,9 @@ network's outputs (e.g. ``{"va": ..., "emotion8": ...}``) and the network reads 
 
 The wrapper adds no variables of its own: its ``weights`` are the network's, in the same order, so a
 checkpoint written by the loop (``model`` = :func:`caae_tf.serving.variable_map` of those weights) restores
-into the bare network (:func:`caae_tf.serving.restore_weights`).
+into the bare network (:func:`caae_tf.serving.restore_weights`). Keras keeps the dropout layers' seed
+generators out of ``weights``; :meth:`SupervisedTrainer.checkpoint_state` hands them to the loop so that a
+resumed run draws the same dropout masks as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ class SupervisedTrainer(keras.Model):
         if self.net.built and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
         return {"optimizer": self.optimizer}
+
+    def checkpoint_state(self) -> dict[str, list]:
+        """State outside ``weights`` that exact resume needs: the network's random-number state (the seed
+        generators of its dropout layers), checkpointed by the loop under ``rng``."""
+        weights = {id(v) for v in self.net.weights}
+        return {"rng": [v for v in self.net.variables if id(v) not in weights]}
 
     def build_all(self, batch: dict) -> None:
         """Create every variable: the network's, the optimizer's slots and the compiled loss's state (one
