@@ -164,7 +164,8 @@ def _train_identity(source, run_dir, config, verbose, *, resume, strategy, chief
             "num_train": split["num_train"], "num_heldout": split["num_heldout"], "skipped": split["skipped"]}
     t0 = time.time()
     done = fit(trainer, train_ds, config, run_dir, resume=resume, progress=verbose > 0, strategy=strategy,
-               provenance={"data": source, "num_classes": split["num_classes"], "policy": policy})
+               provenance={"data": source, "num_classes": split["num_classes"], "policy": policy,
+                           "replicas": strategy.num_replicas_in_sync})
     seconds = time.time() - t0
     heldout_loss = heldout_accuracy = None
     if split["num_heldout"]:

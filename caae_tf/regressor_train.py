@@ -533,7 +533,7 @@ def _train_regressor(data, run_dir, cfg, val_data, verbose, *, resume, strategy,
         trainer = _build_and_compile(cfg, compile_regressor)
     provenance = {"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
                   "num_train": int(n_train), "num_val": int(n_val), "epochs": epochs, "steps": int(steps),
-                  "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+                  "replicas": strategy.num_replicas_in_sync, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
     done = fit(trainer, train_ds, cfg, run_dir, resume=resume, progress=verbose > 0, provenance=provenance,
                strategy=strategy, steps=steps)
     predictor = RegressorPredictor(trainer.net, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
