@@ -61,7 +61,7 @@ class TrainConfig:
     ``deterministic`` is true (otherwise multi-threaded CPU kernels may round differently from run to run
     on a busy machine, and GAN training amplifies that)."""
     deterministic: bool = False
-    """``caae-tf train caae|cgan``: call ``tf.config.experimental.enable_op_determinism()`` (bit-reproducible
+    """Every trainer: call ``tf.config.experimental.enable_op_determinism()`` (bit-reproducible
     runs, ``--resume`` equal to an uninterrupted run even on a busy machine; measured up to ~1.7x slower
     per step on CPU)."""
     mixed_precision: str = "auto"

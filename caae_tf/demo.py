@@ -124,7 +124,10 @@ def run_demo(
         if identity_steps is not None:
             id_cfg = apply_overrides(id_cfg, [f"steps={identity_steps}"])
         print(f"[2/6] identity network (VGG-Face architecture, width {id_cfg.width_multiplier}) -> {identity_dir}")
-        identity_summary = train_identity(train_dir, identity_dir, id_cfg, verbose=1 if progress else 0)
+        # a rerun into the same OUT continues the run dir, like the CAAE below
+        id_resume = os.path.exists(os.path.join(identity_dir, "checkpoints", "checkpoint"))
+        identity_summary = train_identity(train_dir, identity_dir, id_cfg, verbose=1 if progress else 0,
+                                          resume=id_resume)
         caae_cfg = apply_overrides(caae_cfg, [f"identity_network={identity_dir}"])
     else:
         print("[2/6] identity network: skipped (identity_weight = 0)")

@@ -3,24 +3,31 @@
 Paper 000's identity loss (Eq. 2) needs the pre-trained VGG-Face model (Parkhi et al. 2015). Where those
 weights are not available (they cannot be downloaded here), this trains the *same architecture*
 (:class:`caae_tf.models.vgg_face.VGGFace`, optionally narrower via ``width_multiplier`` and at a smaller
-``image_size``) as an identity classifier on any identity-labelled image set, with Keras ``compile``/``fit``
-(progress bar, TensorBoard logs in ``run_dir/logs``, weights saved after every "epoch" of
-``checkpoint_every`` steps). The resulting run dir is accepted by
-:func:`caae_tf.models.vgg_face.load_identity_network` and thus by ``identity_network=RUN_DIR`` of a CAAE run.
+``image_size``) as an identity classifier on any identity-labelled image set, in the project's one
+training loop (:func:`caae_tf.loop.fit`, like every model): the network is wrapped in a
+:class:`caae_tf.models.supervised.SupervisedTrainer` compiled with Adam and sparse categorical
+cross-entropy on the logits, so the run has the common run-dir layout, lock, NaN guard, signal handling
+and exact resume. The resulting run dir is accepted by :func:`caae_tf.models.vgg_face.load_identity_network`
+and thus by ``identity_network=RUN_DIR`` of a CAAE run.
 
 Run directory::
 
     run_dir/config.yaml             resolved IdentityConfig (+ provenance)
-    run_dir/identity.weights.h5     VGGFace weights (Keras 3 save_weights)
+    run_dir/checkpoints/            tf.train checkpoints (weights, optimizer, data position), every
+                                    checkpoint_every steps and at the end
     run_dir/identity.json           architecture (width, fc_units, num_classes, image_size), data, results
     run_dir/train.csv, heldout.csv  the split (absolute paths, contiguous identity indices)
-    run_dir/logs/                   TensorBoard
+    run_dir/logs/                   TensorBoard (loss and accuracy every log_every steps)
+    run_dir/status.json             completed / interrupted / non-finite, step, last losses
+
+Run dirs of earlier versions kept the weights in ``identity.weights.h5``; the loader still reads them.
 
 Data: a generic CSV ``path,identity,...``, a folder with ``labels.csv`` (anything
 :func:`caae_tf.data.table.load_table` reads). Identities are remapped to 0..K-1 (K = ``num_classes``).
 Of every identity with at least 5 images, 10 % (at least one, seeded) are held out; the held-out accuracy
 is the share of those images classified as their identity (a closed-set check that the features are
-identity-specific).
+identity-specific), computed with the final weights after training; ``train_loss``/``train_accuracy`` are
+those of the last training step.
 
 ``IdentityConfig.embedding_dim`` is the fc6/fc7 width at ``width_multiplier`` 1 (4096 = VGG-Face); like
 every other width it is scaled by ``width_multiplier``.
@@ -29,15 +36,15 @@ every other width it is scaled by ``width_multiplier``.
 from __future__ import annotations
 
 import json
-import math
 import os
+import tempfile
 import time
 from typing import Any
 
 import numpy as np
 
-from caae_tf.config import IdentityConfig, save_config
-from caae_tf.errors import DataError, TrainingError
+from caae_tf.config import IdentityConfig
+from caae_tf.errors import DataError
 
 HELDOUT_FRACTION = 0.1
 MIN_IMAGES_FOR_HELDOUT = 5
@@ -91,88 +98,112 @@ def prepare_split(source: str, run_dir: str, seed: int = 0, progress: bool = Fal
             "num_train": int((~held).sum()), "num_heldout": int(held.sum()), "skipped": skips}
 
 
-def _xy(ds):
-    return ds.map(lambda b: (b["image"], b["identity"]))
-
-
 def train_identity(source: str, run_dir: str, config: IdentityConfig | None = None, *, verbose: int = 1,
-                   extra_callbacks: list | None = None) -> dict[str, Any]:
-    """Train the identity classifier; returns a dict of results (also written to ``identity.json``)."""
+                   resume: bool = False, strategy=None) -> dict[str, Any]:
+    """Train the identity classifier; returns a dict of results (also written to ``identity.json``).
+
+    The run dir is locked for the whole call; ``resume`` continues its newest checkpoint, else a run dir
+    that already holds checkpoints is an error. ``strategy``: a ``tf.distribute`` strategy (default: the
+    default strategy); only the chief writes the run dir.
+    """
+    from caae_tf.loop import is_chief, lock_run_dir
+
     config = config or IdentityConfig()
     config.validate()
-    _tf()  # TensorFlow first, with its start-up logs quietened, then Keras
+    strategy = strategy or _tf().distribute.get_strategy()  # TensorFlow first (quiet start-up logs), then Keras
+    source = os.path.abspath(os.fspath(source))
+    run_dir = os.path.abspath(os.fspath(run_dir))
+    chief = is_chief(strategy)
+    lock = lock_run_dir(run_dir) if chief else None
+    try:
+        return _train_identity(source, run_dir, config, verbose, resume=resume, strategy=strategy, chief=chief)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_identity(source, run_dir, config, verbose, *, resume, strategy, chief) -> dict[str, Any]:
     import keras
 
     from caae_tf.data.pipeline import make_dataset
-    from caae_tf.models.vgg_face import RUN_META, RUN_WEIGHTS, VGGFace, _scaled
+    from caae_tf.loop import check_run_dir, fit
+    from caae_tf.models.supervised import SupervisedTrainer
+    from caae_tf.models.vgg_face import RUN_META, VGGFace, _scaled
     from caae_tf.precision import set_policy
 
-    source = os.path.abspath(os.fspath(source))
-    run_dir = os.path.abspath(os.fspath(run_dir))
-    try:
-        os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
-    except OSError as exc:
-        raise TrainingError(f"{run_dir}: cannot create run dir ({exc.strerror})") from None
-    split = prepare_split(source, run_dir, config.seed, progress=verbose > 0)
+    check_run_dir(run_dir, resume, writable=chief)
+    # a non-chief multi-worker task writes its (identical) split into a directory of its own
+    split = prepare_split(source, run_dir if chief else tempfile.mkdtemp(prefix="caae_tf_identity_"), config.seed,
+                          progress=verbose > 0)
     if split["num_train"] < 1:
         raise DataError(f"{source}: nothing left to train on after the held-out split")
 
     policy = set_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        _tf().config.experimental.enable_op_determinism()
     fc_units = _scaled(config.embedding_dim, config.width_multiplier)
-    model = VGGFace(config.width_multiplier, split["num_classes"], config.image_size, fc_units=fc_units,
-                    name="vgg_face")
-    model.build_weights()
-    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-    if policy == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                  jit_compile=bool(config.jit_compile))
+    with strategy.scope():
+        net = VGGFace(config.width_multiplier, split["num_classes"], config.image_size, fc_units=fc_units,
+                      name="vgg_face")
+        net.build_weights()
+        trainer = SupervisedTrainer(net, lambda b: b["identity"], step_metrics=_accuracy)
+        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        trainer.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     common = dict(image_size=config.image_size, require=("identity",))
-    train_ds = _xy(make_dataset(split["train_csv"], batch_size=config.batch_size, training=True, seed=config.seed,
-                                augment_flip=config.augment_flip, color_jitter=config.color_jitter,
-                                shuffle_buffer=config.shuffle_buffer, repeat=True, drop_remainder=True, **common))
-    held_ds = None
-    if split["num_heldout"]:
-        held_ds = _xy(make_dataset(split["heldout_csv"], batch_size=config.batch_size, training=False,
-                                   repeat=False, drop_remainder=False, **common))
-
-    steps_per_epoch = max(1, min(config.steps, config.checkpoint_every))
-    epochs = math.ceil(config.steps / steps_per_epoch)
-    weights_path = os.path.join(run_dir, RUN_WEIGHTS)
-    callbacks = [
-        keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs"), update_freq=config.log_every),
-        keras.callbacks.ModelCheckpoint(weights_path, save_weights_only=True),
-        keras.callbacks.TerminateOnNaN(),
-    ] + list(extra_callbacks or [])
+    train_ds = make_dataset(split["train_csv"], batch_size=config.batch_size, training=True, seed=config.seed,
+                            augment_flip=config.augment_flip, color_jitter=config.color_jitter,
+                            shuffle_buffer=config.shuffle_buffer, repeat=True, drop_remainder=True, **common)
+    train_ds = train_ds.map(lambda b: {"image": b["image"], "identity": b["identity"]})
 
     meta = {"width_multiplier": config.width_multiplier, "fc_units": fc_units, "num_classes": split["num_classes"],
             "image_size": config.image_size, "data": source, "policy": policy,
             "num_train": split["num_train"], "num_heldout": split["num_heldout"], "skipped": split["skipped"]}
-    save_config(config, os.path.join(run_dir, "config.yaml"),
-                extra={"data": source, "num_classes": split["num_classes"], "policy": policy})
     t0 = time.time()
-    history = model.fit(train_ds, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=held_ds,
-                        callbacks=callbacks, verbose=verbose)
+    done = fit(trainer, train_ds, config, run_dir, resume=resume, progress=verbose > 0, strategy=strategy,
+               provenance={"data": source, "num_classes": split["num_classes"], "policy": policy,
+                           "replicas": strategy.num_replicas_in_sync})
     seconds = time.time() - t0
-    model.save_weights(weights_path)
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    heldout_loss = heldout_accuracy = None
+    if split["num_heldout"]:
+        held_ds = make_dataset(split["heldout_csv"], batch_size=config.batch_size, training=False, repeat=False,
+                               drop_remainder=False, **common)
+        heldout_loss, heldout_accuracy = _evaluate(net, held_ds)
     results = {
-        "steps": epochs * steps_per_epoch,
+        "steps": done.step,
         "seconds": round(seconds, 2),
-        "train_loss": hist.get("loss", [float("nan")])[-1],
-        "train_accuracy": hist.get("accuracy", [float("nan")])[-1],
-        "heldout_loss": hist["val_loss"][-1] if "val_loss" in hist else None,
-        "heldout_accuracy": hist["val_accuracy"][-1] if "val_accuracy" in hist else None,
+        "train_loss": done.last_losses.get("loss", float("nan")),
+        "train_accuracy": done.last_losses.get("accuracy", float("nan")),
+        "heldout_loss": heldout_loss,
+        "heldout_accuracy": heldout_accuracy,
         "chance_accuracy": 1.0 / split["num_classes"],
+        "status": done.status,
     }
-    if not np.isfinite(results["train_loss"]):
-        raise TrainingError(f"{run_dir}: identity training diverged (loss {results['train_loss']}); "
-                            "lower learning_rate")
     meta["results"] = results
-    with open(os.path.join(run_dir, RUN_META), "w", encoding="utf-8") as fh:
-        json.dump(meta, fh, indent=1)
-    return {**meta, "run_dir": run_dir, "weights": weights_path}
+    if chief:
+        with open(os.path.join(run_dir, RUN_META), "w", encoding="utf-8") as fh:
+            json.dump(meta, fh, indent=1)
+    return {**meta, "run_dir": run_dir, "checkpoint": done.checkpoint}
+
+
+def _accuracy(labels, logits):
+    """Share of the batch whose arg-max logit is the label (logged per step next to the loss)."""
+    tf = _tf()
+    hit = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.cast(tf.reshape(labels, [-1]), tf.int32))
+    return {"accuracy": tf.reduce_mean(tf.cast(hit, tf.float32))}
+
+
+def _evaluate(net, dataset) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of ``net`` over every example of a finite ``dataset``."""
+    import keras
+
+    losses, hits = [], []
+    for batch in dataset:
+        logits = np.asarray(net(batch["image"], training=False), np.float32)
+        labels = batch["identity"].numpy()
+        losses.append(np.asarray(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)))
+        hits.append(np.argmax(logits, axis=-1) == labels)
+    return float(np.mean(np.concatenate(losses))), float(np.mean(np.concatenate(hits)))

@@ -1,49 +1,31 @@
 """Training, evaluation and loading of the valence/arousal regressors (paper 000 Table II/III, paper 001 §4.3).
 
-Regressors are plain supervised models, so they train with Keras ``compile``/``fit`` (progress bar,
-``TensorBoard`` logs in ``run_dir/logs``, weights checkpoint ``run_dir/regressor.weights.h5`` after every
-"epoch" of ``checkpoint_every`` steps) rather than with the GAN driver of :mod:`caae_tf.train`.
+Regressors train in the project's one training loop (:func:`caae_tf.loop.fit`, like the GANs): the network
+is wrapped in a :class:`caae_tf.models.supervised.SupervisedTrainer` compiled with
+:func:`caae_tf.models.regressors.compile_regressor`'s optimiser and losses. So a regressor run has the
+run-dir layout, lock, NaN guard, signal handling and exact resume (data position included) of every run.
 
 Run directory::
 
     run_dir/config.yaml              resolved RegressorConfig (+ provenance)
-    run_dir/regressor.weights.h5     weights (Keras 3 ``save_weights``)
-    run_dir/logs/                    TensorBoard
+    run_dir/checkpoints/             tf.train checkpoints (weights, optimizer, data position), every
+                                     checkpoint_every steps and at the end
+    run_dir/logs/                    TensorBoard (loss every log_every steps)
+    run_dir/status.json              completed / interrupted / non-finite, step, last losses
     run_dir/table3.csv / table3.json validation RMSE/SAGR/CCC in the layout of paper 000 Table III
     run_dir/val_predictions.csv      valence, arousal, pred_valence, pred_arousal per validation image
 
-With ``epochs: 0`` training runs ``ceil(steps / checkpoint_every)`` Keras epochs of
-``min(steps, checkpoint_every)`` steps (so the step count is rounded up to a multiple of
-``checkpoint_every``). With ``epochs: E > 0`` (paper 001: 100) it runs E real epochs of
-``ceil(n_train / batch_size)`` steps, ``n_train`` being counted before training. ``mixed_precision: auto``
+:func:`load_regressor` restores the newest checkpoint; it also reads the run dirs of earlier versions,
+whose weights were ``run_dir/regressor.weights.h5`` (Keras ``save_weights``).
+
+With ``epochs: 0`` training runs ``steps`` steps. With ``epochs: E > 0`` (paper 001: 100) it runs E
+passes of ``ceil(n_train / batch_size)`` steps, ``n_train`` being counted before training. Validation
+(Table III) runs once, after training. ``mixed_precision: auto``
 trains in float32 (the regressors are small next to the GANs); ``mixed_bfloat16`` / ``mixed_float16`` set
 the Keras global policy (the output heads stay float32). The optimiser uses the recorded ``learning_rate``,
 ``momentum`` (Table II, SGD) or ``beta_1``/``beta_2`` (MobileNetV2, Adam).
 
-Data
-----
-``source`` is anything :func:`caae_tf.data.table.load_table` reads (a generic CSV, a folder with
-``labels.csv``, a class-folder tree) or a TFRecord directory (``manifest.json``). Rows need
-valence/arousal. Without ``val_data`` the rows are split by identity so that no person is in both splits:
-
-* tables: ``val_fraction`` of the identities (seeded permutation; rows whose identity is unknown count as
-  their own identity);
-* TFRecord directories: a row goes to validation when its key hashes below ``1000·val_fraction`` of 1000
-  buckets. The key is the identity when it is known (``(identity·2654435761 + seed) mod 1000``) and
-  otherwise the row itself: the file name of its ``source/path`` (so the oversampled copies of an image in
-  a balanced (``--balance``) AffectNet set stay on one side, and the split does not depend on where
-  the images were when the records were made), or its encoded bytes when no path was recorded (SipHash
-  keyed with the seed, ``tf.strings.to_hash_bucket_strong``). AffectNet has no identities, so this is the
-  AffectNet case.
-
-Both splits are counted before training; an empty one is a :class:`DataError` before anything is trained.
-Paper 000 validates its Table II networks on 4,500 AffectNet *training* images held out from training:
-``caae-tf prepare affectnet`` writes exactly such a subset to ``OUT/eval``; pass it as ``val_data``.
-
-Augmentation: with ``augment_flip`` each training example is mirrored with probability 1/2, drawn from
-(seed, position of the example in the repeated stream), so an image is flipped in some epochs and not in
-others, and the same seed gives the same flips. Tables are decoded from the in-memory (pipeline-safe)
-image bytes; use a TFRecord directory for data sets that do not fit in memory.
+Data: the training and validation sets, and their split by identity, are :mod:`caae_tf.data.va_sets`'s.
 """
 
 from __future__ import annotations
@@ -56,11 +38,18 @@ from typing import Any
 
 import numpy as np
 
-from caae_tf.config import RegressorConfig, load_config, save_config
-from caae_tf.errors import DataError, ModelError, TrainingError
+from caae_tf.config import RegressorConfig, load_config
 
-WEIGHTS_FILE = "regressor.weights.h5"
+# the data sets live in caae_tf.data.va_sets; these names stay importable from here
+from caae_tf.data.va_sets import check_split, is_records_source, load_va_table, records_count, records_datasets
+from caae_tf.data.va_sets import records_split_counts as records_split_counts
+from caae_tf.data.va_sets import split_by_identity, table_dataset
+from caae_tf.errors import DataError, ModelError
+
 CONFIG_FILE = "config.yaml"
+#: weights of a run dir written before the one training loop (read by :func:`load_regressor`, no longer written)
+LEGACY_WEIGHTS_FILE = "regressor.weights.h5"
+_records_datasets = records_datasets  # its name before the data sets moved to caae_tf.data.va_sets
 
 
 def _tf():
@@ -69,190 +58,11 @@ def _tf():
     return tf()
 
 
-# ----------------------------------------------------------------------------------------------- data
-
-def is_records_source(source: str) -> bool:
-    return os.path.isdir(source) and os.path.isfile(os.path.join(source, "manifest.json"))
-
-
-def load_va_table(source: str, progress: bool = False):
-    """``load_table(source, require=("va",))`` plus the label arrays; raises DataError when nothing is left."""
-    from caae_tf.data.table import label_arrays, load_table
-
-    df, skips = load_table(source, require=("va",), progress=progress)
-    if len(df) == 0:
-        raise DataError(f"{source}: no usable image with valence/arousal labels (skipped: {skips or 'none'})")
-    return df, label_arrays(df), skips
-
-
-def split_by_identity(identity: np.ndarray, val_fraction: float, seed: int = 0) -> np.ndarray:
-    """Boolean validation mask holding out ``val_fraction`` of the identities (at least one, and at least one
-    left for training). Unknown identities (-1) are treated as one identity per row."""
-    identity = np.asarray(identity, dtype=np.int64)
-    n = identity.size
-    if n < 2:
-        raise DataError(f"need at least 2 images to split into training and validation, got {n}")
-    keys = np.where(identity >= 0, identity, -(np.arange(n) + 1))  # unknown → unique negative key per row
-    uniq = np.unique(keys)
-    if uniq.size < 2:
-        raise DataError("all images have the same identity; cannot split by identity (pass --val-data)")
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(uniq)
-    k = min(max(1, int(round(val_fraction * uniq.size))), uniq.size - 1)
-    return np.isin(keys, perm[:k])
-
-
-def _decode_resize(image_bytes, image_size: int):
-    tf = _tf()
-    img = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    shape = tf.shape(img)
-    h, w = shape[0], shape[1]
-    s = tf.minimum(h, w)
-    img = tf.image.crop_to_bounding_box(img, (h - s) // 2, (w - s) // 2, s, s)
-    img = tf.image.resize(tf.cast(img, tf.float32), (image_size, image_size), antialias=True)
-    return tf.clip_by_value(img / 127.5 - 1.0, -1.0, 1.0)
-
-
-def _flip_by_position(ds, seed: int):
-    """Mirror each element of ``ds`` (dicts with "image") with probability 1/2, seeded by (seed, its position
-    in ``ds``): apply after ``repeat`` so the draw differs from epoch to epoch but is reproducible."""
-    tf = _tf()
-
-    def flip(k, ex):
-        ex = dict(ex)
-        ex["image"] = tf.image.stateless_random_flip_left_right(
-            ex["image"], tf.stack([tf.constant(int(seed), tf.int64), tf.cast(k, tf.int64)]))
-        return ex
-
-    return ds.enumerate().map(flip, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def table_dataset(image_bytes: list[bytes], arrays: dict[str, np.ndarray], *, image_size: int, batch_size: int,
-                  training: bool, seed: int = 0, augment_flip: bool = True):
-    """tf.data of dict batches {"image", "va", "emotion8"} from encoded bytes (repeat + shuffle when training;
-    flips per example and epoch, see the module docstring)."""
-    tf = _tf()
-    n = len(image_bytes)
-    ds = tf.data.Dataset.from_tensor_slices({
-        "image": tf.constant(image_bytes, dtype=tf.string),
-        "va": arrays["va"].astype(np.float32),
-        "emotion8": arrays["emotion8"].astype(np.int32),
-    })
-    if training:
-        ds = ds.shuffle(min(n, 4096), seed=seed, reshuffle_each_iteration=True).repeat()
-
-    def prep(ex):
-        return {"image": _decode_resize(ex["image"], image_size), "va": ex["va"], "emotion8": ex["emotion8"]}
-
-    ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if training and augment_flip:
-        ds = _flip_by_position(ds, seed)
-    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
-
-
-def _records_is_val(ex, seed: int, val_fraction: float):
-    """Graph-side split rule of the module docstring: True where the parsed record goes to validation."""
-    tf = _tf()
-    thr = int(round(1000 * val_fraction))
-    ident = tf.cast(ex["identity"], tf.int64)
-    h_identity = tf.math.floormod(ident * 2654435761 + int(seed), 1000)
-    name = tf.strings.regex_replace(ex["path"], r"^.*[/\\]", "")
-    key = tf.cond(tf.strings.length(name) > 0, lambda: name, lambda: ex["image_bytes"])
-    h_row = tf.strings.to_hash_bucket_strong(key, 1000, [abs(int(seed)), 0])
-    return tf.where(ident >= 0, h_identity, h_row) < thr
-
-
-def _records_examples(source: str, cfg: RegressorConfig, training: bool, split: str | None = None):
-    """Parsed, still encoded records of ``source`` with finite valence/arousal; ``split`` None (all rows) /
-    "train" / "val" keeps one side of the split (decided before any image is decoded)."""
-    tf = _tf()
-    from caae_tf.data import records as R
-
-    R.read_manifest(source)
-    files = R.shard_files(source)
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if training and len(files) > 1:
-        ds = ds.shuffle(len(files), seed=cfg.seed, reshuffle_each_iteration=False)
-    if len(files) > 1:
-        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 16), block_length=1,
-                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    else:
-        ds = tf.data.TFRecordDataset(files)
-
-    def parse(x):
-        p = R.parse_example(x)
-        return {k: p[k] for k in ("image_bytes", "va", "emotion8", "identity", "path")}
-
-    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.filter(lambda ex: tf.reduce_all(tf.math.is_finite(ex["va"])))
-    if split == "val":
-        ds = ds.filter(lambda ex: _records_is_val(ex, cfg.seed, cfg.val_fraction))
-    elif split == "train":
-        ds = ds.filter(lambda ex: tf.logical_not(_records_is_val(ex, cfg.seed, cfg.val_fraction)))
-    elif split is not None:
-        raise ValueError(f"split must be None, 'train' or 'val', got {split!r}")
-    return ds
-
-
-def records_split_counts(source: str, cfg: RegressorConfig) -> tuple[int, int]:
-    """(training rows, validation rows) of the TFRecord split of ``source`` (one pass, no image decoding)."""
-    tf = _tf()
-    ds = _records_examples(source, cfg, False).map(
-        lambda ex: tf.cast(_records_is_val(ex, cfg.seed, cfg.val_fraction), tf.int64),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    n, n_val = ds.reduce((tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
-                         lambda acc, v: (acc[0] + 1, acc[1] + v))
-    n, n_val = int(n), int(n_val)
-    return n - n_val, n_val
-
-
-def records_count(source: str, cfg: RegressorConfig) -> int:
-    """Rows of a TFRecord directory with valence/arousal (from the manifest when it says)."""
-    from caae_tf.data.pipeline import dataset_info
-
-    info = dataset_info(source, require=("va",))
-    return int(info["num_examples"])
-
-
-def _records_datasets(source: str, cfg: RegressorConfig, training: bool, split: str | None = None):
-    """Batched datasets {"image", "va", "emotion8", "path"} from a TFRecord directory; ``split`` None (all
-    rows) / "train" / "val" (module docstring). Training: shuffled, repeated, flipped per position."""
-    tf = _tf()
-    from caae_tf.data.pipeline import preprocess_image
-
-    size = int(cfg.image_size)
-    ds = _records_examples(source, cfg, training, split)
-    if training:
-        ds = ds.shuffle(max(1, int(cfg.shuffle_buffer)), seed=cfg.seed, reshuffle_each_iteration=True).repeat()
-
-    def prep(ex):
-        img = preprocess_image(ex["image_bytes"], size) / 127.5 - 1.0
-        return {"image": img, "va": tf.reshape(ex["va"], [2]), "emotion8": ex["emotion8"], "path": ex["path"]}
-
-    ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if training and cfg.augment_flip:
-        ds = _flip_by_position(ds, cfg.seed)
-    return ds.batch(cfg.batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
-
-
-def _check_split(data: str, n_train: int, n_val: int, val_data: str | None, cfg: RegressorConfig) -> None:
-    """DataError (raised before training) when the training or the validation split is empty."""
-    rule = (f"at val_fraction {cfg.val_fraction:g} and seed {cfg.seed}; pass --val-data or change "
-            f"val_fraction/seed")
-    if n_train == 0:
-        why = "no usable image with valence/arousal" if val_data else f"all {n_val} rows fall in validation {rule}"
-        raise DataError(f"{data}: the training split is empty ({why})")
-    if n_val == 0:
-        if val_data:
-            raise DataError(f"{val_data}: the validation split is empty (no usable image with valence/arousal)")
-        raise DataError(f"{data}: the validation split is empty (all {n_train} rows fall in training {rule})")
-
-
-def _to_keras(arch: str):
-    """Map dict batches to (x, y) for the model's outputs."""
+def _targets(arch: str):
+    """The labels of a dict batch in the structure of the regressor's outputs."""
     if arch == "table2":
-        return lambda ex: (ex["image"], {"valence": ex["va"][:, 0:1], "arousal": ex["va"][:, 1:2]})
-    return lambda ex: (ex["image"], {"va": ex["va"], "emotion8": ex["emotion8"]})
+        return lambda ex: {"valence": ex["va"][:, 0:1], "arousal": ex["va"][:, 1:2]}
+    return lambda ex: {"va": ex["va"], "emotion8": ex["emotion8"]}
 
 
 # ----------------------------------------------------------------------------------------------- prediction
@@ -335,23 +145,31 @@ def build_from_config(cfg: RegressorConfig):
 
 
 def load_regressor(run_dir: str, batch_size: int = 64) -> RegressorPredictor:
-    """Rebuild the regressor of ``run_dir`` from its ``config.yaml`` and load ``regressor.weights.h5``."""
+    """Rebuild the regressor of ``run_dir`` from its ``config.yaml`` and restore its newest checkpoint
+    (``checkpoints/``), or the ``regressor.weights.h5`` of a run dir from before the one training loop."""
+    from caae_tf.serving import CKPT_DIR, latest_checkpoint, restore_weights
+
     run_dir = os.fspath(run_dir)
     cfg_path = os.path.join(run_dir, CONFIG_FILE)
-    w_path = os.path.join(run_dir, WEIGHTS_FILE)
+    legacy = os.path.join(run_dir, LEGACY_WEIGHTS_FILE)
     if not os.path.isdir(run_dir):
         raise ModelError(f"{run_dir}: regressor run directory not found")
     if not os.path.isfile(cfg_path):
         raise ModelError(f"{run_dir}: no {CONFIG_FILE}; not a train-regressor run directory")
-    if not os.path.isfile(w_path):
-        raise ModelError(f"{run_dir}: no {WEIGHTS_FILE}; was training finished?")
     cfg = load_config(cfg_path, RegressorConfig)
     _tf()
+    ckpt = latest_checkpoint(run_dir)
+    if not ckpt and not os.path.isfile(legacy):
+        raise ModelError(f"{run_dir}: no checkpoint in {os.path.join(run_dir, CKPT_DIR)} (nor a {LEGACY_WEIGHTS_FILE} "
+                         "of an older run); was training finished?")
     model = build_from_config(cfg)
-    try:
-        model.load_weights(w_path)
-    except (ValueError, OSError) as exc:
-        raise ModelError(f"{w_path}: cannot load weights ({str(exc).splitlines()[0]})") from None
+    if ckpt:
+        restore_weights(model, ckpt, f"the {cfg.arch} regressor of {cfg_path}")
+    else:
+        try:
+            model.load_weights(legacy)
+        except (ValueError, OSError) as exc:
+            raise ModelError(f"{legacy}: cannot load weights ({str(exc).splitlines()[0]})") from None
     return RegressorPredictor(model, cfg.arch, cfg.image_size, batch_size, run_dir)
 
 
@@ -421,22 +239,40 @@ def evaluate_validation(predictor: RegressorPredictor, val_ds, run_dir: str | No
 
 
 def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str | None = None,
-                    verbose: int = 1) -> dict[str, Any]:
-    """Train ``cfg.arch`` on ``data``, save weights/config/logs in ``run_dir``, evaluate the validation split.
+                    verbose: int = 1, *, resume: bool = False, strategy=None) -> dict[str, Any]:
+    """Train ``cfg.arch`` on ``data`` in the one training loop (:func:`caae_tf.loop.fit`), then evaluate the
+    validation split; ``run_dir`` gets the layout of the module docstring.
 
-    Both splits are counted first; an empty one is a :class:`DataError` before anything is trained.
+    Both splits are counted first; an empty one is a :class:`DataError` before anything is trained. The run
+    dir is locked for the whole call (a second trainer on it fails at once); ``resume`` continues its newest
+    checkpoint (weights, optimizer and data position) to the step count, else a run dir that already holds
+    checkpoints is an error. ``strategy``: a ``tf.distribute`` strategy (default: the default strategy); the
+    model and optimizer are built under its scope, and only the chief writes the run dir.
     Returns the Table III result dict (also written to ``run_dir/table3.{csv,json}``).
     """
-    _tf()
+    from caae_tf.loop import is_chief, lock_run_dir
+
+    strategy = strategy or _tf().distribute.get_strategy()
+    chief = is_chief(strategy)
+    lock = lock_run_dir(run_dir) if chief else None
+    try:
+        return _train_regressor(data, run_dir, cfg, val_data, verbose, resume=resume, strategy=strategy,
+                                chief=chief)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train_regressor(data, run_dir, cfg, val_data, verbose, *, resume, strategy, chief) -> dict[str, Any]:
     import keras
 
+    from caae_tf.loop import check_run_dir, fit
     from caae_tf.models.regressors import compile_regressor
 
-    try:
-        os.makedirs(os.path.join(run_dir, "logs"), exist_ok=True)
-    except OSError as exc:
-        raise TrainingError(f"{run_dir}: cannot create run directory: {exc.strerror}") from None
+    check_run_dir(run_dir, resume, writable=chief)
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        _tf().config.experimental.enable_op_determinism()
     if cfg.mixed_precision in ("mixed_bfloat16", "mixed_float16"):
         keras.mixed_precision.set_global_policy(cfg.mixed_precision)
 
@@ -464,12 +300,12 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
         else:
             vdf, varrays, _ = load_va_table(val_data, progress=verbose > 0)
             n_val = len(vdf)
-    _check_split(data, n_train, n_val, val_data, cfg)
+    check_split(data, n_train, n_val, val_data, cfg)
 
     if records:
-        train_ds = _records_datasets(data, cfg, True, None if val_data else "train")
+        train_ds = records_datasets(data, cfg, True, None if val_data else "train")
         if not val_data:
-            val_ds = _records_datasets(data, cfg, False, "val")
+            val_ds = records_datasets(data, cfg, False, "val")
     else:
         sel = {k: v[train_mask] for k, v in arrays.items()}
         train_bytes = [b for b, m in zip(df["image_bytes"], train_mask) if m]
@@ -483,51 +319,45 @@ def train_regressor(data: str, run_dir: str, cfg: RegressorConfig, val_data: str
             val_ds = table_dataset(vbytes, vsel, image_size=cfg.image_size, batch_size=cfg.batch_size, training=False)
     if val_data:
         if is_records_source(val_data):
-            val_ds = _records_datasets(val_data, cfg, False)
+            val_ds = records_datasets(val_data, cfg, False)
         else:
             val_paths = list(vdf["path"])
             val_ds = table_dataset(list(vdf["image_bytes"]), varrays, image_size=cfg.image_size,
                                    batch_size=cfg.batch_size, training=False)
+    # the loop checkpoints the iterator of the training batches: numbers only (no file names)
+    train_ds = train_ds.map(lambda ex: {k: ex[k] for k in ("image", "va", "emotion8")})
 
-    if cfg.epochs > 0:  # real epochs over the training split (paper 001: 100)
-        steps_per_epoch = math.ceil(n_train / train_batch)
-        epochs = int(cfg.epochs)
-    else:
-        steps_per_epoch = min(cfg.steps, cfg.checkpoint_every)
-        epochs = math.ceil(cfg.steps / steps_per_epoch)
+    epochs = int(cfg.epochs)
+    steps = epochs * math.ceil(n_train / train_batch) if epochs > 0 else int(cfg.steps)
     if verbose:
-        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch}): "
-              f"{epochs} epochs x {steps_per_epoch} steps")
+        per = f"{epochs} epochs of {math.ceil(n_train / train_batch)} steps" if epochs else f"{steps} steps"
+        print(f"training on {n_train} images, validating on {n_val} images ({cfg.arch}): {per}")
 
-    model = _build_and_compile(cfg, compile_regressor)
-    save_config(cfg, os.path.join(run_dir, CONFIG_FILE),
-                extra={"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
-                       "num_train": int(n_train), "num_val": int(n_val), "epochs": epochs,
-                       "steps_per_epoch": int(steps_per_epoch), "steps": int(epochs * steps_per_epoch),
-                       "created": time.strftime("%Y-%m-%d %H:%M:%S")})
-    callbacks = [
-        keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs"), update_freq=cfg.log_every),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, WEIGHTS_FILE), save_weights_only=True),
-        keras.callbacks.TerminateOnNaN(),
-    ]
-    history = model.fit(train_ds.map(_to_keras(cfg.arch)), epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
-    losses = history.history.get("loss", [])
-    if losses and not np.isfinite(losses[-1]):
-        raise TrainingError(f"{run_dir}: training stopped, loss became non-finite ({losses[-1]})")
-    model.save_weights(os.path.join(run_dir, WEIGHTS_FILE))
-    predictor = RegressorPredictor(model, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
-    result = evaluate_validation(predictor, val_ds, run_dir, val_paths)
-    result["steps"] = int(epochs * steps_per_epoch)
-    result["epochs"] = int(epochs)
+    with strategy.scope():
+        trainer = _build_and_compile(cfg, compile_regressor)
+    provenance = {"data": os.path.abspath(data), "val_data": os.path.abspath(val_data) if val_data else None,
+                  "num_train": int(n_train), "num_val": int(n_val), "epochs": epochs, "steps": int(steps),
+                  "replicas": strategy.num_replicas_in_sync, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    done = fit(trainer, train_ds, cfg, run_dir, resume=resume, progress=verbose > 0, provenance=provenance,
+               strategy=strategy, steps=steps)
+    predictor = RegressorPredictor(trainer.net, cfg.arch, cfg.image_size, cfg.batch_size, run_dir)
+    result = evaluate_validation(predictor, val_ds, run_dir if chief else None, val_paths)
+    result["steps"] = int(done.step)
+    result["epochs"] = epochs
     result["num_train"] = int(n_train)
-    result["final_loss"] = float(losses[-1]) if losses else None
-    _write_table3(run_dir, result)
+    result["final_loss"] = done.last_losses.get("loss")
+    result["status"] = done.status
+    if chief:
+        _write_table3(run_dir, result)
     return result
 
 
 def _build_and_compile(cfg: RegressorConfig, compile_regressor):
-    model = build_from_config(cfg)
-    compile_regressor(model, cfg.arch, learning_rate=cfg.learning_rate, momentum=cfg.momentum,
+    """The regressor of ``cfg`` as a :class:`~caae_tf.models.supervised.SupervisedTrainer`, compiled by
+    ``compile_regressor`` (the papers' optimiser and losses); ``.net`` is the bare regressor."""
+    from caae_tf.models.supervised import SupervisedTrainer
+
+    trainer = SupervisedTrainer(build_from_config(cfg), _targets(cfg.arch))
+    compile_regressor(trainer, cfg.arch, learning_rate=cfg.learning_rate, momentum=cfg.momentum,
                       va_loss=cfg.va_loss, emotion_weight=cfg.emotion_weight, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
-    return model
+    return trainer

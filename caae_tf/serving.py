@@ -6,8 +6,10 @@ never to the training driver :mod:`caae_tf.train` (which builds on this module i
 
 Restoring:
 
-* a training **run dir** (``config.yaml`` + ``checkpoints/``): :func:`load_model` rebuilds the model of the
-  config (:func:`build_model`) and restores the latest (or a given) checkpoint;
+* a training **run dir** (``config.yaml`` + ``checkpoints/``): :func:`load_model` rebuilds the GAN of the
+  config (:func:`build_model`) and restores the latest (or a given) checkpoint; :func:`restore_weights` is
+  the restore step alone, which the regressor and identity-network loaders use too (one run-dir layout for
+  every model, written by the training loop :mod:`caae_tf.loop`);
 * an exported **SavedModel** (``saved_model.pb``, :func:`is_saved_model`): :func:`load_saved_model`, with its
   metadata (:func:`read_export_metadata`).
 
@@ -36,7 +38,7 @@ from caae_tf.config import CAAEConfig, CGANConfig, TrainConfig, load_config
 from caae_tf.errors import ModelError, TrainingError
 from caae_tf.tf_env import tf as _tf
 
-#: run dir layout that restoring reads (the training driver writes it: :mod:`caae_tf.train`)
+#: run dir layout that restoring reads (the training loop writes it: :mod:`caae_tf.loop`)
 CONFIG_FILE = "config.yaml"
 CKPT_DIR = "checkpoints"
 
@@ -120,7 +122,6 @@ def load_model(run_dir: str, *, checkpoint: str | None = None, precision: str = 
     Optimizer slots and the data iterator are not restored (``expect_partial``). The CAAE is built without
     its identity network (inference does not need it).
     """
-    tf = _tf()
     from caae_tf.precision import set_policy
 
     cfg_path = os.path.join(run_dir, CONFIG_FILE)
@@ -129,17 +130,32 @@ def load_model(run_dir: str, *, checkpoint: str | None = None, precision: str = 
     config = load_config(cfg_path)
     if config.model not in MODEL_KINDS:
         raise ModelError(f"{run_dir}: run dir holds a {config.model!r} model, not a CAAE/cGAN")
-    path = checkpoint or tf.train.latest_checkpoint(os.path.join(run_dir, CKPT_DIR))
+    path = checkpoint or latest_checkpoint(run_dir)
     if not path:
         raise ModelError(f"{run_dir}: no checkpoint in {os.path.join(run_dir, CKPT_DIR)}")
     set_policy(precision)
     model = build_model(config, for_training=False)
     model.build_all(dummy_batch(config, 1))
+    restore_weights(model, path, f"the model in {cfg_path}")
+    return model, config
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> str | None:
+    """The newest checkpoint of ``run_dir/checkpoints`` (``None`` when there is none)."""
+    return _tf().train.latest_checkpoint(os.path.join(os.fspath(run_dir), CKPT_DIR))
+
+
+def restore_weights(model, path: str, description: str = "the model") -> None:
+    """Restore the ``model`` entry of the training loop's checkpoint ``path`` (:func:`variable_map` of the
+    weights) into the built ``model``; optimizer slots and the data iterator are skipped. Any model the loop
+    trains restores this way — a GAN, or the bare network a :class:`caae_tf.models.supervised.SupervisedTrainer`
+    wrapped (it has the same weights in the same order). A mismatch is a :class:`ModelError` naming
+    ``description``."""
+    tf = _tf()
     try:
         tf.train.Checkpoint(model=variable_map(model.weights)).restore(path).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError) as exc:
-        raise ModelError(f"{path}: checkpoint does not match the model in {cfg_path}: {exc}") from None
-    return model, config
+        raise ModelError(f"{path}: checkpoint does not match {description}: {exc}") from None
 
 
 def is_saved_model(path: str | os.PathLike) -> bool:

@@ -1,7 +1,7 @@
 """The compiled training step: ``model.train_step`` under a ``tf.distribute`` strategy, written once.
 
-:func:`make_train_fn` is what the bench (:mod:`caae_tf.bench`) and the bench experiments
-(``experiments/bench/``) run, and the same wrapper as the training driver's (:func:`caae_tf.train.fit`).
+:func:`make_train_fn` is what the training loop (:func:`caae_tf.loop.fit`), the bench (:mod:`caae_tf.bench`)
+and the bench experiments (``experiments/bench/``) run.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def test_demo_end_to_end_tiny(tmp_path, monkeypatch, capsys):
         assert m["rmse"] == pytest.approx(float(np.sqrt(np.mean((targets[:, k] - readings[:, k]) ** 2))), rel=1e-5)
         assert summary["label_ignoring_baseline"][dim]["ccc"] == pytest.approx(0.0, abs=1e-6)
     assert (tmp_path / "demo" / "saved_model_caae" / "saved_model.pb").exists()
-    assert (tmp_path / "demo" / "identity" / "identity.weights.h5").exists()
+    assert (tmp_path / "demo" / "identity" / "checkpoints" / "checkpoint").exists()
     assert "identity_network: VGG-style identity classifier" in (tmp_path / "demo" / "caae" / "config.yaml").read_text()
     assert "held-out identities" in out and "saved_model_caae" in out
     assert (tmp_path / "demo" / "edits" / "heldout_0_grid7.png").exists()

@@ -106,7 +106,7 @@ def test_empty_split_is_an_error_before_training(tmp_path, monkeypatch, identity
     src = _write_records(tmp_path / "one_person", identity, n=12)
     with pytest.raises(DataError, match=f"the {side} split is empty"):
         train_regressor(src, str(tmp_path / "run"), _tiny_cfg(seed=0), verbose=0)
-    assert not os.path.exists(tmp_path / "run" / "regressor.weights.h5")
+    assert not os.path.exists(tmp_path / "run" / "checkpoints")
 
 
 def test_empty_validation_data_is_an_error_before_training(tmp_path, monkeypatch):

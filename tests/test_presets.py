@@ -159,6 +159,6 @@ def test_installed_package_demo_from_filesystem_root(tmp_path):
     assert summary["caae_steps"] == 2
     assert summary["preset"] == os.path.join(os.path.dirname(file), "caae_demo.yaml")
     assert (out / "saved_model_caae" / "saved_model.pb").exists()
-    assert (out / "identity" / "identity.weights.h5").exists()  # the identity_demo preset was found too
+    assert (out / "identity" / "checkpoints" / "checkpoint").exists()  # the identity_demo preset was found too
     # the CelebA default is looked up from the working directory (/), not beside a source tree
     assert "CelebA crops not found" in proc.stdout and summary["celeba_edits"] == []

@@ -100,7 +100,7 @@ def test_train_regressor_end_to_end(tiny_va_set, tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "RMSE" in out and "SAGR" in out and "CCC" in out
-    for f in ("config.yaml", "regressor.weights.h5", "table3.csv", "table3.json", "val_predictions.csv"):
+    for f in ("config.yaml", "checkpoints/checkpoint", "table3.csv", "table3.json", "val_predictions.csv"):
         assert (run / f).is_file(), f
     assert os.listdir(run / "logs")
     table = (run / "table3.csv").read_text().splitlines()

@@ -52,7 +52,7 @@ def test_train_identity_cli_end_to_end(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "held-out accuracy" in out and "identities: 3" in out
-    for name in ("identity.weights.h5", "identity.json", "config.yaml", "train.csv", "heldout.csv"):
+    for name in ("checkpoints/checkpoint", "identity.json", "config.yaml", "train.csv", "heldout.csv"):
         assert (run_dir / name).is_file(), name
     assert any((run_dir / "logs").rglob("events.out.tfevents*"))
     cfg = load_config(run_dir / "config.yaml")
@@ -83,7 +83,9 @@ def _check_heldout_results(run_dir, meta):
     model = VGGFace(meta["width_multiplier"], meta["num_classes"], meta["image_size"], fc_units=meta["fc_units"],
                     name="vgg_face")
     model.build_weights()
-    model.load_weights(str(run_dir / "identity.weights.h5"))
+    from caae_tf.serving import latest_checkpoint, restore_weights
+
+    restore_weights(model, latest_checkpoint(str(run_dir)))
     ds = make_dataset(str(run_dir / "heldout.csv"), image_size=meta["image_size"], batch_size=2, training=False,
                       repeat=False, drop_remainder=False, require=("identity",))
     logits, labels = [], []

@@ -10,7 +10,8 @@ DESCRIPTION = (
     "weights (.mat/.h5) are not at hand, this trains the same architecture (optionally narrower, "
     "--set width_multiplier=0.25, and smaller, --set image_size=64) as an identity classifier on any "
     "identity-labelled CSV (path,identity,...). Holds out 10%% of each identity's images and reports "
-    "held-out accuracy. RUN_DIR gets identity.weights.h5, identity.json, config.yaml and TensorBoard logs/."
+    "held-out accuracy. RUN_DIR gets checkpoints/, identity.json, config.yaml, status.json and "
+    "TensorBoard logs/ (the run-dir layout of every trainer)."
 )
 
 
@@ -37,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"identities: {out['num_classes']}  train images: {out['num_train']}  held-out images: {out['num_heldout']}")
     print(f"train loss {r['train_loss']:.4f}  train accuracy {r['train_accuracy']:.3f}  held-out accuracy {held}  "
           f"(chance {r['chance_accuracy']:.3f})")
-    print(f"weights: {out['weights']}")
+    print(f"checkpoint: {out['checkpoint']}")
     print(f"use it with: caae-tf train caae ... --set identity_network={out['run_dir']}")
     return 0

@@ -6,9 +6,10 @@ import argparse
 
 HELP = "train a valence/arousal regressor (paper 000 Table II CNN or paper 001 MobileNetV2 multi-task)"
 DESCRIPTION = (
-    HELP + ". Splits the data by identity (val_fraction) unless --val-data is given, trains with Keras fit "
-    "(TensorBoard logs in RUN_DIR/logs, weights in RUN_DIR/regressor.weights.h5) and reports RMSE/SAGR/CCC "
-    "on the validation split in the layout of paper 000 Table III (RUN_DIR/table3.csv, table3.json)."
+    HELP + ". Splits the data by identity (val_fraction) unless --val-data is given, trains in the "
+    "training loop of every model (TensorBoard logs in RUN_DIR/logs, checkpoints in RUN_DIR/checkpoints) and "
+    "reports RMSE/SAGR/CCC on the validation split in the layout of paper 000 Table III "
+    "(RUN_DIR/table3.csv, table3.json)."
 )
 
 
@@ -41,5 +42,5 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(result["metrics"], title=f"Table III ({cfg.arch}, {result['num_images']} validation images)"))
     if result.get("emotion8_accuracy") is not None:
         print(f"8-class accuracy: {result['emotion8_accuracy']:.3f} on {result['emotion8_known']} labelled images")
-    print(f"wrote {args.run_dir}/table3.csv, table3.json, regressor.weights.h5")
+    print(f"wrote {args.run_dir}/table3.csv, table3.json, checkpoints/")
     return 0

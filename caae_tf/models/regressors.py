@@ -183,6 +183,9 @@ def compile_regressor(model, arch: str, learning_rate: float = 1e-3, momentum: f
                       beta_2: float = 0.999) -> None:
     """Compile with the papers' optimisers and losses.
 
+    ``model`` is a regressor (for Keras ``fit``) or the :class:`caae_tf.models.supervised.SupervisedTrainer`
+    around one, which is how ``caae-tf train-regressor`` trains it (:mod:`caae_tf.regressor_train`).
+
     ``table2``: SGD(lr, momentum) and mean absolute error on each of valence and arousal (paper 000);
     ``beta_1``/``beta_2`` are not used. ``mobilenetv2``: Adam(lr, beta_1, beta_2) (paper 001 gives only
     Adam and lr 1e-3, so the defaults are Adam's 0.9 / 0.999); ``va_loss`` (``mse`` default — paper 001

@@ -51,8 +51,10 @@ VGG_FACE_MEAN_RGB: tuple[float, float, float] = (129.1863, 104.7624, 93.5940)
 DEFAULT_IDENTITY_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 #: Suffix of a conv layer name that asks for its activation before the ReLU (``conv1_2_pre_relu``).
 PRE_RELU_SUFFIX = "_pre_relu"
-RUN_WEIGHTS = "identity.weights.h5"
+#: ``caae-tf train-identity`` run dir: architecture/results file; the weights are in ``checkpoints/`` (the
+#: training loop's layout), or in :data:`RUN_WEIGHTS` in run dirs written before that loop
 RUN_META = "identity.json"
+RUN_WEIGHTS = "identity.weights.h5"
 
 
 def _scaled(width: int, multiplier: float) -> int:
@@ -405,7 +407,8 @@ def load_identity_network(path: str | os.PathLike, input_size: int = 224,
     * ``*.mat`` — the MatConvNet VGG-Face model (Parkhi et al. 2015);
     * ``*.h5`` / ``*.weights.h5`` — Keras HDF5 VGG-Face weights (Keras 2 files are taken as BGR-input
       Caffe conversions, see :func:`load_vgg_face_h5`); the width and class count are read from the file;
-    * a ``caae-tf train-identity`` run directory (``identity.json`` + ``identity.weights.h5``).
+    * a ``caae-tf train-identity`` run directory (``identity.json`` + ``checkpoints/``, or the
+      ``identity.weights.h5`` of an older run dir).
 
     ``input_size`` is the resolution at which the features are computed (images are resized to it).
     """
@@ -413,18 +416,25 @@ def load_identity_network(path: str | os.PathLike, input_size: int = 224,
     if not path:
         raise ModelError("identity network path is empty; set identity_network=PATH or identity_weight=0")
     if os.path.isdir(path):
+        from caae_tf.serving import CKPT_DIR, latest_checkpoint, restore_weights
+
         meta_path = os.path.join(path, RUN_META)
         weights_path = os.path.join(path, RUN_WEIGHTS)
-        if not os.path.isfile(meta_path) or not os.path.isfile(weights_path):
-            raise ModelError(f"{path}: not a `caae-tf train-identity` run dir (needs {RUN_META} and {RUN_WEIGHTS})")
+        ckpt = latest_checkpoint(path)
+        if not os.path.isfile(meta_path) or not (ckpt or os.path.isfile(weights_path)):
+            raise ModelError(f"{path}: not a `caae-tf train-identity` run dir (needs {RUN_META} and a checkpoint "
+                             f"in {CKPT_DIR}/, or the {RUN_WEIGHTS} of an older run dir)")
         with open(meta_path, encoding="utf-8") as fh:
             meta = json.load(fh)
         vgg = VGGFace(meta["width_multiplier"], meta["num_classes"], meta["image_size"], fc_units=meta["fc_units"])
         vgg.build_weights()
-        try:
-            vgg.load_weights(weights_path)
-        except Exception as exc:
-            raise ModelError(f"{weights_path}: cannot load identity weights ({exc})") from None
+        if ckpt:
+            restore_weights(vgg, ckpt, f"the identity network of {meta_path}")
+        else:
+            try:
+                vgg.load_weights(weights_path)
+            except Exception as exc:
+                raise ModelError(f"{weights_path}: cannot load identity weights ({exc})") from None
         desc = (f"VGG-style identity classifier trained by caae-tf train-identity on {meta.get('data', '?')}, "
                 f"width {meta['width_multiplier']:g}, {meta['image_size']} px ({path})")
         return IdentityFeatures(vgg, layers, input_size, description=desc)
