@@ -82,6 +82,10 @@ def model_alignment(path: str | None, image_size: int) -> dict:
     return out
 
 
+#: CAAE config keys that only change how a trained model edits (not its weights).
+EDIT_TIME_KEYS: tuple[str, ...] = ("edit_change_tau", "edit_source_grid", "edit_source_levels")
+
+
 class Editor:
     """A CAAE editor loaded from a run dir or a SavedModel (see module docstring)."""
 
@@ -111,15 +115,28 @@ class Editor:
         return cls(edit_fn, encode_fn, model.config.image_size, source, chunk)
 
     @classmethod
-    def load(cls, path: str, chunk: int = 64) -> "Editor":
-        """Load from a ``caae-tf train caae`` run dir or a ``caae-tf export caae`` SavedModel dir."""
+    def load(cls, path: str, chunk: int = 64, overrides: list[str] | None = None) -> "Editor":
+        """Load from a ``caae-tf train caae`` run dir or a ``caae-tf export caae`` SavedModel dir.
+
+        ``overrides``: ``key=value`` strings for the edit-time keys (:data:`EDIT_TIME_KEYS`) of a run dir's
+        config, e.g. ``["edit_change_tau=0"]`` to compare an editor with and without its change mask."""
         if not os.path.isdir(path):
             raise ModelError(f"{path}: no such model directory (expected a run dir or a SavedModel)")
+        bad = [o for o in overrides or [] if o.split("=", 1)[0] not in EDIT_TIME_KEYS]
+        if bad:
+            raise ModelError(f"{path}: only edit-time keys can be set on a trained editor "
+                             f"({', '.join(EDIT_TIME_KEYS)}), got {', '.join(bad)}")
         if is_saved_model(path):
+            if overrides:
+                raise ModelError(f"{path}: a SavedModel's edit is fixed at export; set keys on its run dir")
             return cls._from_saved_model(path, chunk)
         model, config = load_model(path)
         if config.model != "caae":
             raise ModelError(f"{path}: holds a {config.model!r} model, `edit` needs a CAAE")
+        if overrides:
+            from caae_tf.config import apply_overrides
+
+            model.config = apply_overrides(model.config, overrides)
         editor = cls.from_model(model, source=path, chunk=chunk)
         editor.alignment = model_alignment(path, editor.image_size)
         return editor

@@ -82,6 +82,8 @@ def test_change_mask_blends_by_how_much_the_label_change_redraws():
     w = np.clip(np.abs(plain - source).mean(-1, keepdims=True) / 0.05, 0, 1)
     expected = x.numpy() + w * (plain.numpy() - x.numpy())
     np.testing.assert_allclose(m.edit(x, y).numpy(), expected, atol=1e-6)
+    # the same inside a tf.function (how Editor and the SavedModel run it)
+    np.testing.assert_allclose(tf.function(m.edit)(x, y).numpy(), expected, atol=1e-5)
     assert 0 < w.mean() < 1  # some pixels redrawn, some kept
 
 

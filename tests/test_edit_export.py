@@ -195,3 +195,21 @@ def test_export_cli_and_wrong_model_kind(run_dir, tmp_path, capsys):
     assert main(["edit", "--model", str(tmp_path / "nope"), "--valence", "0", "--arousal", "0",
                  "--out", str(tmp_path), str(tmp_path / "x.png")]) == 2
     assert "no such model directory" in capsys.readouterr().err
+
+
+def test_editor_load_sets_only_edit_time_keys(run_dir, saved_model):
+    from caae_tf.config import ConfigError
+    from caae_tf.errors import ModelError
+
+    plain = Editor.load(str(run_dir))
+    s = plain.image_size
+    x = np.random.default_rng(0).uniform(-1, 1, (2, s, s, 3)).astype(np.float32)
+    va = np.array([[0.5, -0.5], [0.0, 0.9]], np.float32)
+    same = Editor.load(str(run_dir), overrides=["edit_source_grid=5"])  # no change mask: the edit is unchanged
+    np.testing.assert_array_equal(same.edit(x, va), plain.edit(x, va))
+    with pytest.raises(ModelError, match="only edit-time keys.*lambda_rec=3"):
+        Editor.load(str(run_dir), overrides=["lambda_rec=3"])
+    with pytest.raises(ModelError, match="fixed at export"):
+        Editor.load(str(saved_model), overrides=["edit_change_tau=0"])
+    with pytest.raises(ConfigError, match="edit_change_tau needs edit_region"):  # the paper-mode run has no region
+        Editor.load(str(run_dir), overrides=["edit_change_tau=0.1"])

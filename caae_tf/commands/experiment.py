@@ -93,6 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--identities", type=int, default=6, help="held-out identities (default 6)")
     p.add_argument("--seed", type=int, default=0, help="renderer seed of the synthetic set (default 0)")
     p.add_argument("--grid-extent", type=float, default=0.75, help="the 7x7 grid spans ±EXTENT (default 0.75)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="edit-time key of a run dir's config (repeatable): edit_change_tau, edit_source_grid, "
+                        "edit_source_levels; e.g. --set edit_change_tau=0 for the editor without its change mask")
     _common(p)
 
 
@@ -211,7 +214,9 @@ def _recognition(args) -> int:
 def _synthetic_truth(args) -> int:
     from caae_tf.evaluation.synthetic_truth import format_summary, run_synthetic_truth
 
-    editor = _load_editor(args.model)
+    from caae_tf.edit import Editor
+
+    editor = Editor.load(args.model, overrides=args.set)
     summary = run_synthetic_truth(editor, args.out, identities=args.identities, seed=args.seed,
                                   extent=args.grid_extent)
     print(format_summary(summary))

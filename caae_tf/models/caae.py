@@ -696,7 +696,8 @@ class CAAE(GAN):
         m = self.edit_region_mask()
         n = tf.shape(x)[0]
 
-        def search(centre, offsets):
+        def search(centre, offsets: np.ndarray):
+            k = len(offsets)
             offsets = tf.constant(offsets, tf.float32)
 
             def err(k):
@@ -704,7 +705,7 @@ class CAAE(GAN):
                 g = self.generate(z, y, features, x, training=False)
                 return tf.reduce_mean(tf.abs((g - x) * m), axis=[1, 2, 3])
 
-            errors = tf.map_fn(err, tf.range(len(offsets)), fn_output_signature=tf.float32)  # [K, N]
+            errors = tf.map_fn(err, tf.range(k), fn_output_signature=tf.float32)  # [K, N]
             best = tf.gather(offsets, tf.argmin(errors, axis=0))
             return tf.clip_by_value(centre + best, -1.0, 1.0)
 
