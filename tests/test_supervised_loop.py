@@ -192,3 +192,19 @@ def test_regressor_mirrored_on_two_logical_cpus(va_set, tmp_path):
     assert out["mirrored"] == pytest.approx(out["single"], rel=0.05)
     assert np.all(np.isfinite(out["pred"]))
     assert "replicas: 2" in (tmp_path / "mirrored" / "config.yaml").read_text()
+
+
+def test_train_commands_take_resume_like_train(va_set, tmp_path, capsys):
+    """train-regressor (like train and train-identity, one set of run arguments) refuses a run dir with
+    checkpoints unless --resume, and --resume continues that run to its steps."""
+    from caae_tf import cli
+
+    run = tmp_path / "r"
+    args = ["train-regressor", "--data", va_set, "--run-dir", str(run), "--set", "image_size=32",
+            "--set", "width_multiplier=0.05", "--set", "batch_size=4", "--set", "checkpoint_every=2",
+            "--set", "mixed_precision=float32", "--quiet"]
+    assert cli.main(args + ["--set", "steps=2"]) == 0
+    assert cli.main(args + ["--set", "steps=4"]) != 0
+    assert "--resume" in capsys.readouterr().err
+    assert cli.main(args + ["--set", "steps=4", "--resume"]) == 0
+    assert json.loads((run / "table3.json").read_text())["steps"] == 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from caae_tf.commands._common import add_run_arguments
+
 HELP = "train the CAAE editor (paper 000) or the label-interpolating cGAN (paper 001)"
 DESCRIPTION = (
     "Train a model with the shared driver: checkpoints + --resume (weights, optimizer slots, data position), "
@@ -11,20 +13,14 @@ DESCRIPTION = (
 
 
 def add_arguments(p) -> None:
+
     p.add_argument("model", choices=["caae", "cgan"], help="which model to train")
     p.add_argument("--data", required=True,
                    help="records dir (caae-tf prepare), labels CSV, folder with labels.csv, or class folders")
-    p.add_argument("--run-dir", required=True, help="output run directory")
-    p.add_argument("--config", default=None, metavar="FILE|PRESET",
-                   help="YAML/JSON config file or a packaged preset name (caae_paper, caae_demo, caae_demo_paper, "
-                        "cgan_paper, cgan_demo, caae_tiny, cgan_tiny; see caae_tf/presets/)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable), e.g. --set steps=2000 --set identity_weight=0")
-    p.add_argument("--resume", action="store_true", help="continue from the run dir's latest checkpoint")
-    p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"], default="default",
-                   help="tf.distribute strategy: mirrored = all local GPUs (or logical CPUs, see "
-                        "CAAE_TF_CPU_REPLICAS); multiworker = MultiWorkerMirroredStrategy via TF_CONFIG")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, config_help="YAML/JSON config file or a packaged preset name (caae_paper, caae_demo, "
+                                     "caae_demo_paper, cgan_paper, cgan_demo, caae_tiny, cgan_tiny; see "
+                                     "caae_tf/presets/)",
+                      set_example="--set steps=2000 --set identity_weight=0", set_dest="overrides")
 
 
 def run(args) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from caae_tf.commands._common import add_run_arguments
+
 HELP = "train a VGG-Face-architecture identity classifier (for identity_network= of a CAAE run)"
 DESCRIPTION = (
     HELP + ". Paper 000's identity loss uses the pre-trained VGG-Face model (Parkhi et al. 2015); when its "
@@ -18,21 +20,19 @@ DESCRIPTION = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="SRC",
                    help="identity-labelled CSV (path,identity,...) or a folder with labels.csv")
-    p.add_argument("--run-dir", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--config", metavar="FILE|PRESET",
-                   help="YAML/JSON IdentityConfig file or preset name (identity_demo)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable), e.g. --set steps=2000 --set width_multiplier=0.25")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, config_help="YAML/JSON IdentityConfig file or preset name (identity_demo)",
+                      set_example="--set steps=2000 --set width_multiplier=0.25")
 
 
 def run(args: argparse.Namespace) -> int:
+    from caae_tf.commands._common import strategy_from_args
     from caae_tf.config import IdentityConfig, resolve_config
     from caae_tf.identity_train import train_identity
     from caae_tf.presets import resolve
 
     cfg = resolve_config(IdentityConfig, resolve(args.config) if args.config else None, args.set)
-    out = train_identity(args.data, args.run_dir, cfg, verbose=0 if args.quiet else 1)
+    out = train_identity(args.data, args.run_dir, cfg, verbose=0 if args.quiet else 1, resume=args.resume,
+                         strategy=strategy_from_args(args))
     r = out["results"]
     held = "n/a (no identity has 5+ images)" if r["heldout_accuracy"] is None else f"{r['heldout_accuracy']:.3f}"
     print(f"identities: {out['num_classes']}  train images: {out['num_train']}  held-out images: {out['num_heldout']}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from caae_tf.commands._common import add_run_arguments
+
 HELP = "train a valence/arousal regressor (paper 000 Table II CNN or paper 001 MobileNetV2 multi-task)"
 DESCRIPTION = (
     HELP + ". Splits the data by identity (val_fraction) unless --val-data is given, trains in the "
@@ -20,15 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="SRC",
                    help="labelled CSV, folder with labels.csv, or TFRecord directory (needs valence/arousal)")
     p.add_argument("--val-data", metavar="SRC", help="separate validation source (otherwise split by identity)")
-    p.add_argument("--run-dir", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--config", metavar="FILE|PRESET",
-                   help="YAML/JSON RegressorConfig file or preset name (regressor_mobilenetv2_paper)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable), e.g. --set steps=200 --set width_multiplier=0.25")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p, config_help="YAML/JSON RegressorConfig file or preset name (regressor_mobilenetv2_paper)",
+                      set_example="--set steps=200 --set width_multiplier=0.25")
 
 
 def run(args: argparse.Namespace) -> int:
+    from caae_tf.commands._common import strategy_from_args
     from caae_tf.config import RegressorConfig, resolve_config
     from caae_tf.evaluation.metrics import format_table
     from caae_tf.presets import resolve
@@ -38,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if args.arch:
         overrides.append(f"arch={args.arch}")
     cfg = resolve_config(RegressorConfig, resolve(args.config) if args.config else None, overrides)
-    result = train_regressor(args.data, args.run_dir, cfg, val_data=args.val_data, verbose=0 if args.quiet else 1)
+    result = train_regressor(args.data, args.run_dir, cfg, val_data=args.val_data, verbose=0 if args.quiet else 1,
+                             resume=args.resume, strategy=strategy_from_args(args))
     print(format_table(result["metrics"], title=f"Table III ({cfg.arch}, {result['num_images']} validation images)"))
     if result.get("emotion8_accuracy") is not None:
         print(f"8-class accuracy: {result['emotion8_accuracy']:.3f} on {result['emotion8_known']} labelled images")
