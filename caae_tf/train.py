@@ -108,6 +108,11 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
     eta2 = region_prior.label_variance_map(images, labels, bins=bins)
     region = region_prior.region_from_map(eta2, config.edit_region_prior_threshold, config.edit_region_prior_dilate,
                                           symmetric=config.augment_flip)
+    if not region.any():
+        raise TrainingError(
+            f"{data}: the labels explain no pixel (label-variance η² at most {float(eta2.max()):.3f}, threshold "
+            f"{config.edit_region_prior_threshold}) — are the valence/arousal labels (nearly) constant? Check the "
+            "labels, lower edit_region_prior_threshold, or set edit_region_prior=''")
     model.set_edit_region(region)
     fraction = float(region.mean())
     print(f"editing region (label_variance prior from {len(images)} images): {100 * fraction:.1f} % of the image",

@@ -87,6 +87,9 @@ def main(argv=None) -> int:
     print(f"pseudo-labels of {len(paths)} crops: valence {va[:, 0].mean():+.2f} ± {va[:, 0].std():.2f}, "
           f"arousal {va[:, 1].mean():+.2f} ± {va[:, 1].std():.2f} -> {csv}", flush=True)
 
+    if (va.std(0) < 0.05).all():
+        raise SystemExit(f"the pseudo-labels are (nearly) constant (std {va.std(0).round(3).tolist()}): the regressor "
+                         f"in {reg_dir} did not learn (see its table3.json); train it longer (--regressor-steps)")
     t1 = time.perf_counter()
     _run(["train", "caae", "--data", csv, "--run-dir", os.path.join(out, "caae"), "--config", "caae_demo",
           "--set", f"steps={args.steps}", "--quiet"]

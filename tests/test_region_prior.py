@@ -161,3 +161,21 @@ def test_training_with_the_prior_sets_the_region_from_the_data_and_keeps_it_on_r
     # resume: the region comes from the checkpoint (a different threshold now would give another region)
     train_command("caae", data, run, overrides=["steps=3", "checkpoint_every=1"], resume=True, progress=False)
     np.testing.assert_array_equal(load_model(run)[0].edit_region_mask().numpy()[0, ..., 0] > 0.5, expected)
+
+
+def test_constant_labels_are_a_clear_error_not_an_empty_region(tmp_path):
+    """Labels that explain no pixel (here: every image labelled (0, 0)) give a TrainingError naming the data,
+    not a run that trains with an empty editing region."""
+    from caae_tf.errors import TrainingError
+    from caae_tf.images import write_image
+    from caae_tf.train import init_edit_region
+
+    rng = np.random.default_rng(0)
+    rows = ["path,valence,arousal"]
+    for i in range(64):
+        write_image(tmp_path / f"f{i}.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+        rows.append(f"f{i}.png,0,0")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    m, _ = _region_model(edit_region_prior="label_variance", batch_size=4)
+    with pytest.raises(TrainingError, match=r"labels\.csv: the labels explain no pixel"):
+        init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
