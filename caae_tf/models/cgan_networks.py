@@ -1,0 +1,375 @@
+"""The networks of paper 001's conditional DCGAN (Mertes et al. 2021): G (:class:`CGANGenerator`) and D
+(:class:`CGANDiscriminator`), their layer plans, and the spectrally normalised layers of the beyond-the-paper
+modes. Architecture notes: :mod:`caae_tf.models.cgan`, which builds them into the trainable
+:class:`caae_tf.models.cgan.CGAN`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+from keras import ops
+
+from caae_tf import labels as _labels
+from caae_tf.config import ConfigError
+from caae_tf.models.layers import TileConcat, attach, batch_norm, kernel_init
+
+NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
+
+
+# ----------------------------------------------------------------------------------------- layer plans
+
+def num_upsamplings(image_size: int) -> int:
+    """n with image_size = 4·2^n (G upsamples 4×4 n times, D downsamples to 4×4 in n convs)."""
+    n = math.log2(image_size / 4) if image_size >= 8 else -1
+    if n < 1 or not float(n).is_integer():
+        raise ConfigError(
+            f"cGAN image_size must be 4·2^n with n >= 1 (8, 16, 32, 64, 128, 256, 512, ...), got {image_size}"
+        )
+    return int(n)
+
+
+def generator_widths(image_size: int, g_filters: list[int] | tuple[int, ...]) -> list[int]:
+    """Widths G uses at ``image_size``: the last n = log2(S/4) entries of ``g_filters``.
+
+    ``widths[0]`` is the Dense 4×4 feature width, ``widths[1:]`` the hidden stride-2 transposed convs; the
+    n-th (last) upsampling goes straight to 3 channels.
+    """
+    n = num_upsamplings(image_size)
+    if len(g_filters) < n:
+        raise ConfigError(
+            f"g_filters needs at least {n} entries for image_size {image_size} (4·2^{n}), got {list(g_filters)}"
+        )
+    return [int(w) for w in list(g_filters)[len(g_filters) - n:]]
+
+
+def discriminator_widths(image_size: int, d_filters: list[int] | tuple[int, ...]) -> list[int]:
+    """Widths D uses at ``image_size``: the first n = log2(S/4) entries of ``d_filters`` (down to 4×4)."""
+    n = num_upsamplings(image_size)
+    if len(d_filters) < n:
+        raise ConfigError(
+            f"d_filters needs at least {n} entries for image_size {image_size} (4·2^{n}), got {list(d_filters)}"
+        )
+    return [int(w) for w in list(d_filters)[:n]]
+
+
+def _bn(name: str) -> keras.layers.BatchNormalization:
+    """DCGAN's BatchNorm: γ ~ N(1, 0.02) (module docstring)."""
+    return batch_norm(name, gamma_stddev=0.02)
+
+
+def _split(inputs: Any, first: str, second: str):
+    """Accept ``(a, b)`` / ``[a, b]`` or a dict with the two keys."""
+    if isinstance(inputs, dict):
+        return inputs[first], inputs[second]
+    a, b = inputs
+    return a, b
+
+
+# ------------------------------------------------------------------------------ spectral normalisation
+
+def _l2_normalize(x, eps: float = 1e-12):
+    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x)), eps))
+
+
+class _SpectralNormMixin:
+    """σ(W) by power iteration (Miyato, Kataoka, Koyama & Yoshida 2018, Algorithm 1) for a kernel whose last
+    axis is the output axis; the kernel used is W/σ(W). u (not trainable) persists between calls and moves
+    one iteration per training call; u and v are constants for the gradient, σ = vᵀWu is not, so gradients
+    flow through σ as in the paper (``keras.layers.SpectralNormalization`` instead overwrites the kernel
+    with W/σ and differentiates the layer as if σ were constant)."""
+
+    def _build_u(self, out_dim: int) -> None:
+        self.sn_u = self.add_weight(
+            shape=(1, out_dim), initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False,
+            name="sn_u", aggregation="only_first_replica",
+        )
+
+    def sigma(self, training=None):
+        """Estimated largest singular value of the kernel (float32); updates u when ``training``."""
+        w = ops.reshape(ops.cast(self.kernel, "float32"), (-1, int(self.kernel.shape[-1])))
+        u = ops.cast(self.sn_u.value, "float32")
+        for _ in range(self.power_iterations):
+            v = _l2_normalize(ops.matmul(u, ops.transpose(w)))
+            u = _l2_normalize(ops.matmul(v, w))
+        u = ops.stop_gradient(u)
+        v = ops.stop_gradient(v)
+        if training:
+            self.sn_u.assign(u)
+        return ops.reshape(ops.matmul(ops.matmul(v, w), ops.transpose(u)), ())
+
+    def normalized_kernel(self, training=None):
+        return ops.cast(ops.cast(self.kernel, "float32") / self.sigma(training), self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class SNConv2D(_SpectralNormMixin, keras.layers.Layer):
+    """2-D convolution with a spectrally normalised kernel (W/σ(W), Miyato et al. 2018)."""
+
+    def __init__(self, filters: int, kernel_size: int, strides: int = 1, padding: str = "same",
+                 use_bias: bool = True, kernel_initializer=None, power_iterations: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+        self.padding = padding
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer or "glorot_uniform")
+        self.power_iterations = int(power_iterations)
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(shape=(k, k, int(input_shape[-1]), self.filters),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias") if self.use_bias else None
+        self._build_u(self.filters)
+        self.built = True
+
+    def call(self, x, training=None):
+        y = ops.conv(x, self.normalized_kernel(training), strides=self.strides, padding=self.padding)
+        return y + self.bias if self.bias is not None else y
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        s = self.strides
+        return (b, None if h is None else -(-h // s), None if w is None else -(-w // s), self.filters)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "power_iterations": self.power_iterations}
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class SNDense(_SpectralNormMixin, keras.layers.Layer):
+    """Dense layer with a spectrally normalised kernel (W/σ(W), Miyato et al. 2018)."""
+
+    def __init__(self, units: int, use_bias: bool = True, kernel_initializer=None, power_iterations: int = 1,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer or "glorot_uniform")
+        self.power_iterations = int(power_iterations)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(int(input_shape[-1]), self.units),
+                                      initializer=self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias") if self.use_bias else None
+        self._build_u(self.units)
+        self.built = True
+
+    def call(self, x, training=None):
+        y = ops.matmul(x, self.normalized_kernel(training))
+        return y + self.bias if self.bias is not None else y
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "power_iterations": self.power_iterations}
+
+
+# ----------------------------------------------------------------------------------------------- G, D
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class CGANGenerator(keras.Model):
+    """G(z, v) → image in [-1, 1], float32 [B, S, S, 3] (module docstring; DCGAN generator + v)."""
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        z_dim: int = 100,
+        num_emotions: int = NUM_EMOTIONS,
+        g_filters: list[int] | tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
+        kernel_size: int = 5,
+        upsample: str = "transposed",
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "G")
+        super().__init__(**kwargs)
+        self.image_size = int(image_size)
+        self.z_dim = int(z_dim)
+        self.num_emotions = int(num_emotions)
+        self.g_filters = [int(f) for f in g_filters]
+        self.kernel_size = int(kernel_size)
+        self.widths = generator_widths(self.image_size, self.g_filters)
+        w0 = self.widths[0]
+        self.concat = keras.layers.Concatenate(axis=-1, name="concat_z_v")
+        self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=kernel_init(), name="fc")
+        self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
+        self.fc_bn = _bn("fc_bn")
+        if upsample not in ("transposed", "resize"):
+            raise ConfigError(f"g_upsample must be 'transposed' or 'resize', got {upsample!r}")
+        self.upsample = upsample
+
+        def up_layer(filters, name, use_bias):
+            """×2 upsampling: DCGAN's stride-2 transposed conv, or (``resize``) nearest-neighbour ×2 then a
+            stride-1 conv (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts")."""
+            if upsample == "transposed":
+                return keras.layers.Conv2DTranspose(
+                    filters, self.kernel_size, strides=2, padding="same", use_bias=use_bias,
+                    kernel_initializer=kernel_init(), name=name,
+                )
+            return keras.Sequential([
+                keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up"),
+                keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=kernel_init(),
+                                    name=f"{name}_conv"),
+            ], name=name)
+
+        up_convs, up_bns = [], []
+        for k, w in enumerate(self.widths[1:]):
+            conv = up_layer(w, f"deconv{k + 1}", False)
+            bn = _bn(f"deconv{k + 1}_bn")
+            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
+            up_convs.append(conv)
+            up_bns.append(bn)
+        self.up_convs = up_convs
+        self.up_bns = up_bns
+        self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
+        self.tanh = keras.layers.Activation("tanh", dtype="float32", name="tanh")
+
+    def call(self, inputs, training=None):
+        """``inputs = (z [B, z_dim], v [B, 6])`` (or a dict with keys ``z``, ``v``)."""
+        z, v = _split(inputs, "z", "v")
+        h = self.concat([ops.cast(z, "float32"), ops.cast(v, "float32")])
+        h = self.reshape(self.fc(h))
+        h = ops.relu(self.fc_bn(h, training=training))
+        for conv, bn in zip(self.up_convs, self.up_bns):
+            h = ops.relu(bn(conv(h), training=training))
+        return self.tanh(self.to_rgb(h))
+
+    def build(self, input_shape=None):
+        """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
+        self.call((ops.zeros([1, self.z_dim]), ops.zeros([1, self.num_emotions])), training=False)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.image_size, self.image_size, 3)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
+            "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
+            "upsample": self.upsample,
+        }
+
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class CGANDiscriminator(keras.Model):
+    """D(x, v) → real/fake logit, float32 [B, 1] (module docstring; DCGAN discriminator + tiled v).
+
+    Beyond paper 001 (all off by default): ``projection`` (Miyato & Koyama 2018: no tiled v, the logit is
+    ψ(φ) + <V·v, φ> on the flattened last features φ), ``aux_classes`` > 0 (AC-GAN head, Odena et al. 2017:
+    class logits C(x) from φ, :meth:`outputs`) and ``spectral_norm`` (Miyato et al. 2018: every kernel W/σ(W),
+    no BatchNorm).
+    """
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        num_emotions: int = NUM_EMOTIONS,
+        d_filters: list[int] | tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
+        kernel_size: int = 5,
+        label_reinject: bool = True,
+        projection: bool = False,
+        aux_classes: int = 0,
+        spectral_norm: bool = False,
+        **kwargs,
+    ):
+        kwargs.setdefault("name", "D")
+        super().__init__(**kwargs)
+        self.image_size = int(image_size)
+        self.num_emotions = int(num_emotions)
+        self.d_filters = [int(f) for f in d_filters]
+        self.kernel_size = int(kernel_size)
+        self.label_reinject = bool(label_reinject)
+        self.projection = bool(projection)
+        self.aux_classes = int(aux_classes)
+        self.spectral_norm = bool(spectral_norm)
+        self.widths = discriminator_widths(self.image_size, self.d_filters)
+        self.concat_in = TileConcat(name="concat_x_v")  # v tiled over the image ...
+        self.concat_h1 = TileConcat(name="concat_h1_v")  # ... and over the first block's output
+        convs, bns = [], []
+        for k, w in enumerate(self.widths):
+            if self.spectral_norm:
+                conv = SNConv2D(w, self.kernel_size, strides=2, padding="same", use_bias=True,
+                                kernel_initializer=kernel_init(), name=f"conv{k + 1}")
+            else:
+                conv = keras.layers.Conv2D(
+                    w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
+                    kernel_initializer=kernel_init(), name=f"conv{k + 1}",
+                )
+            bn = None if (k == 0 or self.spectral_norm) else _bn(f"conv{k + 1}_bn")
+            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
+            convs.append(conv)
+            bns.append(bn)
+        self.convs = convs
+        self.bns = bns
+        self.flatten = keras.layers.Flatten(name="flatten")
+
+        def dense(units, name, use_bias=True):
+            if self.spectral_norm:
+                return SNDense(units, use_bias=use_bias, kernel_initializer=kernel_init(), dtype="float32", name=name)
+            return keras.layers.Dense(units, use_bias=use_bias, kernel_initializer=kernel_init(), dtype="float32",
+                                      name=name)
+
+        self.logit = dense(1, "logit")
+        # projection: V maps v to φ's space (a class embedding for one-hot v), no bias (Miyato & Koyama 2018)
+        self.embed_v = dense(4 * 4 * self.widths[-1], "embed_v", use_bias=False) if self.projection else None
+        self.classifier = dense(self.aux_classes, "aux_classifier") if self.aux_classes > 0 else None
+
+    def outputs(self, inputs, training=None) -> dict[str, Any]:
+        """``{"logit": [B, 1] float32, "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
+        x, v = _split(inputs, "image", "v")
+        v = ops.cast(v, "float32")
+        h = ops.cast(x, "float32")
+        if not self.projection:
+            h = self.concat_in([h, v])
+        for k, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+            h = conv(h, training=training) if self.spectral_norm else conv(h)
+            if bn is not None:
+                h = bn(h, training=training)
+            h = ops.leaky_relu(h, negative_slope=0.2)
+            if k == 0 and self.label_reinject and not self.projection:
+                h = self.concat_h1([h, v])
+        phi = ops.cast(self.flatten(h), "float32")
+
+        def head(layer, t):
+            return layer(t, training=training) if self.spectral_norm else layer(t)
+
+        logit = head(self.logit, phi)
+        if self.embed_v is not None:  # projection term <V v, φ(x)>
+            logit = logit + ops.sum(head(self.embed_v, v) * phi, axis=-1, keepdims=True)
+        out = {"logit": logit}
+        if self.classifier is not None:
+            out["class_logits"] = head(self.classifier, phi)
+        return out
+
+    def call(self, inputs, training=None):
+        """``inputs = (x [B, S, S, 3] in [-1, 1], v [B, 6])`` (or a dict with keys ``image``, ``v``)."""
+        return self.outputs(inputs, training=training)["logit"]
+
+    def build(self, input_shape=None):
+        """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
+        s = self.image_size
+        self.outputs((ops.zeros([1, s, s, 3]), ops.zeros([1, self.num_emotions])), training=False)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return (None, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "image_size": self.image_size, "num_emotions": self.num_emotions,
+            "d_filters": list(self.d_filters), "kernel_size": self.kernel_size,
+            "label_reinject": self.label_reinject, "projection": self.projection,
+            "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm,
+        }
+
+
+# ------------------------------------------------------------------------------------------------ CGAN
