@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--celeba", default=None, help="aligned crops (default: as caae-tf demo finds them)")
     ap.add_argument("--synthetic-identities", type=int, default=1000)
-    ap.add_argument("--regressor-steps", type=int, default=600)
+    ap.add_argument("--regressor-steps", type=int, default=1500)
     ap.add_argument("--regressor-width", type=float, default=0.25, help="Table II width multiplier (CPU)")
     ap.add_argument("--steps", type=int, default=3000, help="CAAE steps (demo preset otherwise)")
     ap.add_argument("--edit", type=int, default=3, help="crops to edit to the 7x7 grid")
@@ -72,7 +72,8 @@ def main(argv=None) -> int:
     if not os.path.exists(os.path.join(reg_dir, "table3.json")):
         _run(["train-regressor", "--data", synth, "--run-dir", reg_dir, "--set", "image_size=64",
               "--set", f"steps={args.regressor_steps}", "--set", f"width_multiplier={args.regressor_width}",
-              "--quiet"])
+              "--set", "batch_size=64", "--set", "learning_rate=0.01", "--set", "mixed_precision=auto",
+              "--quiet"])  # the judge recipe of experiments/cgan_demo.sh
     clock["regressor_s"] = time.perf_counter() - t0
 
     from caae_tf.regressor_train import load_regressor
