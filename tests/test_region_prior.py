@@ -179,3 +179,21 @@ def test_constant_labels_are_a_clear_error_not_an_empty_region(tmp_path):
     m, _ = _region_model(edit_region_prior="label_variance", batch_size=4)
     with pytest.raises(TrainingError, match=r"labels\.csv: the labels explain no pixel"):
         init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
+
+
+def test_a_region_over_the_whole_image_from_too_few_images_is_a_clear_error(tmp_path):
+    """With few images per label bin every pixel's η² is high by chance; a region over most of the image is
+    then an error that names the chance level, not a silent full redraw."""
+    from caae_tf.errors import TrainingError
+    from caae_tf.images import write_image
+    from caae_tf.train import init_edit_region
+
+    rng = np.random.default_rng(0)
+    rows = ["path,valence,arousal"]
+    for i in range(64):
+        write_image(tmp_path / f"f{i}.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+        rows.append(f"f{i}.png,{rng.uniform(-1, 1):.3f},{rng.uniform(-1, 1):.3f}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    m, _ = _region_model(edit_region_prior="label_variance", batch_size=4)
+    with pytest.raises(TrainingError, match="by chance"):
+        init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
