@@ -181,10 +181,9 @@ def test_constant_labels_are_a_clear_error_not_an_empty_region(tmp_path):
         init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
 
 
-def test_a_region_over_the_whole_image_from_too_few_images_is_a_clear_error(tmp_path):
-    """With few images per label bin every pixel's η² is high by chance; a region over most of the image is
-    then an error that names the chance level, not a silent full redraw."""
-    from caae_tf.errors import TrainingError
+def test_a_region_over_the_whole_image_from_too_few_images_is_warned_about(tmp_path, capsys):
+    """With few images per label bin every pixel's η² is high by chance; a region over most of the image then
+    comes with a warning that names the chance level and the threshold to use (tiny smoke runs still train)."""
     from caae_tf.images import write_image
     from caae_tf.train import init_edit_region
 
@@ -195,5 +194,6 @@ def test_a_region_over_the_whole_image_from_too_few_images_is_a_clear_error(tmp_
         rows.append(f"f{i}.png,{rng.uniform(-1, 1):.3f},{rng.uniform(-1, 1):.3f}")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     m, _ = _region_model(edit_region_prior="label_variance", batch_size=4)
-    with pytest.raises(TrainingError, match="by chance"):
-        init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
+    fraction = init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
+    err = capsys.readouterr().err
+    assert fraction > 0.6 and "by chance" in err and "raise edit_region_prior_threshold above" in err
