@@ -49,3 +49,14 @@ def _seed():
     random.seed(0)
     np.random.seed(0)
     yield
+
+
+@pytest.fixture
+def op_determinism():
+    """``deterministic=true`` turns on TF op determinism for the whole process; turn it off afterwards."""
+    from tensorflow.python.framework import config as tf_config
+
+    was = tf_config.is_op_determinism_enabled()
+    yield
+    if not was:
+        tf_config.disable_op_determinism()

@@ -163,37 +163,38 @@ def test_training_with_the_prior_sets_the_region_from_the_data_and_keeps_it_on_r
     np.testing.assert_array_equal(load_model(run)[0].edit_region_mask().numpy()[0, ..., 0] > 0.5, expected)
 
 
+def _noise_faces_csv(folder, labels) -> str:
+    """64 pure-noise 32 px faces (no pixel depends on anything) with the given labels → ``labels.csv``."""
+    from caae_tf.images import write_image
+
+    rng = np.random.default_rng(0)
+    rows = ["path,valence,arousal"]
+    for i, (v, a) in enumerate(labels):
+        write_image(folder / f"f{i}.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+        rows.append(f"f{i}.png,{v:.3f},{a:.3f}")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return str(folder / "labels.csv")
+
+
 def test_constant_labels_are_a_clear_error_not_an_empty_region(tmp_path):
     """Labels that explain no pixel (here: every image labelled (0, 0)) give a TrainingError naming the data,
     not a run that trains with an empty editing region."""
     from caae_tf.errors import TrainingError
-    from caae_tf.images import write_image
     from caae_tf.train import init_edit_region
 
-    rng = np.random.default_rng(0)
-    rows = ["path,valence,arousal"]
-    for i in range(64):
-        write_image(tmp_path / f"f{i}.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
-        rows.append(f"f{i}.png,0,0")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    csv = _noise_faces_csv(tmp_path, np.zeros((64, 2)))
     m, _ = _region_model(edit_region_prior="label_variance", batch_size=4)
     with pytest.raises(TrainingError, match=r"labels\.csv: the labels explain no pixel"):
-        init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
+        init_edit_region(m, csv, m.config, None)
 
 
 def test_a_region_over_the_whole_image_from_too_few_images_is_warned_about(tmp_path, capsys):
     """With few images per label bin every pixel's η² is high by chance; a region over most of the image then
     comes with a warning that names the chance level and the threshold to use (tiny smoke runs still train)."""
-    from caae_tf.images import write_image
     from caae_tf.train import init_edit_region
 
-    rng = np.random.default_rng(0)
-    rows = ["path,valence,arousal"]
-    for i in range(64):
-        write_image(tmp_path / f"f{i}.png", rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
-        rows.append(f"f{i}.png,{rng.uniform(-1, 1):.3f},{rng.uniform(-1, 1):.3f}")
-    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    csv = _noise_faces_csv(tmp_path, np.random.default_rng(1).uniform(-1, 1, (64, 2)))
     m, _ = _region_model(edit_region_prior="label_variance", batch_size=4)
-    fraction = init_edit_region(m, str(tmp_path / "labels.csv"), m.config, None)
+    fraction = init_edit_region(m, csv, m.config, None)
     err = capsys.readouterr().err
     assert fraction > 0.6 and "by chance" in err and "raise edit_region_prior_threshold above" in err

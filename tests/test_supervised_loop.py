@@ -48,16 +48,6 @@ def _net_weights(run_dir):
     return [np.array(v.numpy()) for v in load_regressor(str(run_dir)).model.weights]
 
 
-@pytest.fixture
-def op_determinism():
-    from tensorflow.python.framework import config as tf_config
-
-    was = tf_config.is_op_determinism_enabled()
-    yield
-    if not was:
-        tf_config.disable_op_determinism()
-
-
 def test_regressor_run_dir_and_exact_resume(va_set, tmp_path, op_determinism):
     from caae_tf.regressor_train import train_regressor
 

@@ -20,17 +20,6 @@ def tiny_csv(tmp_path_factory):
     return write_tiny_set(tmp_path_factory.mktemp("tiny"), n=64)
 
 
-@pytest.fixture
-def op_determinism():
-    """``deterministic=true`` turns on TF op determinism for the whole process; turn it off afterwards."""
-    from tensorflow.python.framework import config as tf_config
-
-    was = tf_config.is_op_determinism_enabled()
-    yield
-    if not was:
-        tf_config.disable_op_determinism()
-
-
 def _weights(model):
     return [np.array(v.numpy()) for v in model.weights]
 
