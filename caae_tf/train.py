@@ -113,14 +113,14 @@ def init_edit_region(model, data: str, config: CAAEConfig, run_dir: str | None) 
             f"{data}: the labels explain no pixel (label-variance η² at most {float(eta2.max()):.3f}, threshold "
             f"{config.edit_region_prior_threshold}) — are the valence/arousal labels (nearly) constant? Check the "
             "labels, lower edit_region_prior_threshold, or set edit_region_prior=''")
+    fraction = float(region.mean())
     chance = (bins * bins - 1) / max(1, len(images) - 1)  # E[η²] of a pixel the labels do not explain
-    if region.mean() > 0.6 and chance > 0.5 * config.edit_region_prior_threshold:
-        print(f"warning: {data}: the editing region covers {100 * region.mean():.0f} % of the image: with "
+    if fraction > 0.6 and chance > 0.5 * config.edit_region_prior_threshold:
+        print(f"warning: {data}: the editing region covers {100 * fraction:.0f} % of the image: with "
               f"{len(images)} images in {bins}x{bins} label bins a pixel the labels do not explain already has "
               f"η² ≈ {chance:.3f} by chance (threshold {config.edit_region_prior_threshold}); use more images or "
               f"raise edit_region_prior_threshold above about {2 * chance:.2f}", file=sys.stderr)
     model.set_edit_region(region)
-    fraction = float(region.mean())
     print(f"editing region (label_variance prior from {len(images)} images): {100 * fraction:.1f} % of the image",
           file=sys.stderr)
     if run_dir is not None:

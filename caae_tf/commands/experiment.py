@@ -101,10 +101,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------ model loaders (patched in tests)
 
-def _load_editor(path: str):
+def _load_editor(path: str, overrides: list[str] | None = None):
     from caae_tf.edit import Editor
 
-    return Editor.load(path)
+    return Editor.load(path, overrides=overrides)
 
 
 def _load_generator(path: str):
@@ -214,9 +214,7 @@ def _recognition(args) -> int:
 def _synthetic_truth(args) -> int:
     from caae_tf.evaluation.synthetic_truth import format_summary, run_synthetic_truth
 
-    from caae_tf.edit import Editor
-
-    editor = Editor.load(args.model, overrides=args.set)
+    editor = _load_editor(args.model, args.set)
     summary = run_synthetic_truth(editor, args.out, identities=args.identities, seed=args.seed,
                                   extent=args.grid_extent)
     print(format_summary(summary))

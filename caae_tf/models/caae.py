@@ -449,25 +449,26 @@ class CAAE(GAN):
         n = tf.shape(x)[0]
 
         def search(centre, offsets: np.ndarray):
-            k = len(offsets)
-            offsets = tf.constant(offsets, tf.float32)
+            """The best of ``centre + offsets`` (clipped to [-1, 1]²) per image."""
+            offsets_t = tf.constant(offsets, tf.float32)
 
-            def err(k):
-                y = tf.clip_by_value(centre + offsets[k], -1.0, 1.0)
+            def err(j):
+                y = tf.clip_by_value(centre + offsets_t[j], -1.0, 1.0)
                 g = self.generate(z, y, features, x, training=False)
                 return tf.reduce_mean(tf.abs((g - x) * m), axis=[1, 2, 3])
 
-            errors = tf.map_fn(err, tf.range(k), fn_output_signature=tf.float32)  # [K, N]
-            best = tf.gather(offsets, tf.argmin(errors, axis=0))
-            return tf.clip_by_value(centre + best, -1.0, 1.0)
+            errors = tf.map_fn(err, tf.range(len(offsets)), fn_output_signature=tf.float32)  # [K, N]
+            return tf.clip_by_value(centre + tf.gather(offsets_t, tf.argmin(errors, axis=0)), -1.0, 1.0)
 
-        g0 = np.linspace(-1.0, 1.0, c.edit_source_grid, dtype=np.float32)
-        y = search(tf.zeros([n, 2]), np.stack(np.meshgrid(g0, g0, indexing="ij"), -1).reshape(-1, 2))
-        step = float(g0[1] - g0[0])
+        def lattice(values: np.ndarray) -> np.ndarray:  # every (v, a) pair of ``values`` → [K, 2]
+            return np.stack(np.meshgrid(values, values, indexing="ij"), -1).reshape(-1, 2)
+
+        first = np.linspace(-1.0, 1.0, c.edit_source_grid, dtype=np.float32)
+        y = search(tf.zeros([n, 2]), lattice(first))
+        step = float(first[1] - first[0])
         for _ in range(c.edit_source_levels - 1):
             step /= 4.0
-            o = np.arange(-2, 3, dtype=np.float32) * step
-            y = search(y, np.stack(np.meshgrid(o, o, indexing="ij"), -1).reshape(-1, 2))
+            y = search(y, lattice(np.arange(-2, 3, dtype=np.float32) * step))  # 5×5 at a quarter step
         return y
 
     def call(self, inputs, training=None):
