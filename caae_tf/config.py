@@ -276,6 +276,12 @@ class CAAEConfig(TrainConfig):
     """In ``edit_region`` mode, E computes z from the whole face x (only G's skips come from the erased
     face), so identity traits inside the region (mouth position and width, lip colour) reach G through z;
     pair it with ``lambda_z_label`` so that z does not carry the label either."""
+    edit_region_appearance: int = field(default=0, metadata=BEYOND_PAPER)
+    """In ``edit_region`` mode with ``edit_region_full_z``, the size of an appearance code a (0 = off): E's
+    first two blocks on the whole face x, average-pooled over the editing region m (no spatial layout left),
+    then FC + tanh. G gets [z, a] where it got z, so the colours of what it redraws (iris, brows, lips) need
+    not squeeze through z; D_z sees z only, D_zy (``lambda_z_label``) sees [z, a] so that a does not carry
+    the label either. Masked pooling as in SPADE/SEAN's region-wise style codes (Zhu et al. 2020)."""
     edit_region_prior: str = field(default="", metadata=BEYOND_PAPER)
     """How the editing region starts: ``""`` (uniform logits ``edit_region_init``; the region is learned) or
     ``label_variance``: before training, the pixels whose values the label explains — the correlation
@@ -357,6 +363,10 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: g_unet needs exactly 4 e_filters (one skip per G upsampling)")
         if self.edit_region and not self.g_unet:
             raise ConfigError(f"{source}: edit_region needs g_unet")
+        if self.edit_region_appearance < 0:
+            raise ConfigError(f"{source}: edit_region_appearance must be >= 0")
+        if self.edit_region_appearance and not (self.edit_region and self.edit_region_full_z):
+            raise ConfigError(f"{source}: edit_region_appearance needs edit_region and edit_region_full_z")
         if self.edit_region and self.g_residual:
             raise ConfigError(f"{source}: edit_region and g_residual are alternatives; choose one")
         if not 0 <= self.edit_region_floor < 1:

@@ -329,6 +329,48 @@ def test_full_z_and_latent_label_adversary():
     assert float(out["loss_eg_total"]) == pytest.approx(rest - c.lambda_z_label * float(out["d_zy_loss"]), rel=1e-4)
 
 
+def test_appearance_code_pools_the_region_and_feeds_g_and_d_zy():
+    """edit_region_appearance: a = tanh(FC(mean over m of E's first two blocks on the whole face)); G gets
+    [z, a], D_z sees z only, D_zy sees [z, a]; changing pixels outside m leaves a unchanged."""
+    import tensorflow as tf
+
+    from caae_tf.losses import va_regression_loss
+
+    m, batch = _model(**{**REGION, "edit_region_resolution": 32}, edit_region_full_z=True, lambda_z_label=1.0,
+                      edit_region_appearance=5, edit_region_floor=0.1)
+    x, y = batch["image"], batch["va"]
+    code, _ = m.encode_features(x)
+    assert code.shape == (x.shape[0], m.config.z_dim + 5)
+    z, whole = m.E.encode_with_features(x)
+    np.testing.assert_allclose(code[:, : m.config.z_dim].numpy(), z.numpy(), atol=1e-6)
+    region = m.edit_region_mask()
+    # known value: masked mean of each block (area-resized mask), then the FC layer
+    pooled = []
+    for h in whole[:2]:
+        k = 32 // h.shape[1]
+        r = region.numpy().reshape(1, h.shape[1], k, h.shape[2], k, 1).mean(axis=(2, 4))
+        h = tf.cast(h, tf.float32).numpy()
+        pooled.append((h * r).sum(axis=(1, 2)) / (r.sum() + 1e-3))
+    k, b = (w.numpy() for w in m.E.fc_appearance.weights)
+    np.testing.assert_allclose(code[:, m.config.z_dim:].numpy(), np.tanh(np.concatenate(pooled, -1) @ k + b),
+                               atol=1e-5)
+    # with a small region, pixels beyond E's second-block receptive field (7 px) cannot move a
+    square = np.zeros((32, 32), np.float32)
+    square[12:20, 12:20] = 1.0
+    m.set_edit_region(square)
+    code = m.encode_features(x)[0]
+    far = np.ones((32, 32), bool)
+    far[4:28, 4:28] = False
+    x_far = np.where(far[None, :, :, None], -x.numpy(), x.numpy())
+    code_far = m.encode_features(tf.constant(x_far))[0]
+    np.testing.assert_allclose(code_far[:, m.config.z_dim:].numpy(), code[:, m.config.z_dim:].numpy(), atol=1e-5)
+    assert np.abs(code_far[:, : m.config.z_dim].numpy() - code[:, : m.config.z_dim].numpy()).max() > 0
+    out = m.train_step(batch)
+    assert float(out["d_zy_loss"]) == pytest.approx(float(va_regression_loss(y, m.D_zy(code))), rel=1e-3)
+    assert m.D_z.fcs[0].kernel.shape[0] == m.config.z_dim
+    assert any(v is m.E.fc_appearance.kernel for v in m.eg_variables)
+
+
 def test_region_size_penalty_shrinks_the_region():
     """With only the size penalty pulling (no adversary), the region's mean drops over a few steps."""
     import tensorflow as tf

@@ -111,7 +111,7 @@ class CAAE(GAN):
             identity_net.trainable = False
         self._identity = _Untracked(identity_net)
         c = config
-        self.E = Encoder(c.z_dim, c.e_filters, c.kernel_size, name="E")
+        self.E = Encoder(c.z_dim, c.e_filters, c.kernel_size, name="E", appearance_dim=c.edit_region_appearance)
         self.G = Generator(c.image_size, c.z_dim, c.label_repeat, c.g_fc_channels, c.g_filters, c.kernel_size,
                            name="G", unet=c.g_unet, residual=c.g_residual)
         self.D_img = ImageDiscriminator(c.d_img_filters, c.label_repeat, c.d_img_fc, c.kernel_size, name="D_img")
@@ -208,7 +208,7 @@ class CAAE(GAN):
         y = tf.convert_to_tensor(batch["va"], tf.float32)
         z, features = self.encode_features(x, training=False)
         x_gen = self.generate(z, y, features, x, training=False)
-        self.D_z(z, training=False)
+        self.D_z(z[:, : self.config.z_dim], training=False)
         self.D_img((x_gen, y), training=False)
         if self.D_va is not None:
             self.D_va(x, training=False)
@@ -224,7 +224,9 @@ class CAAE(GAN):
         if self.config.edit_region:
             erased = x * (1.0 - self.edit_region_mask())
             if self.config.edit_region_full_z:
-                z = self.E.encode_with_features(x)[0]
+                z, whole = self.E.encode_with_features(x)
+                if self.config.edit_region_appearance:  # G's code is [z, a]
+                    z = tf.concat([z, self.E.appearance(whole, self.edit_region_mask())], axis=-1)
                 return z, self.E.encode_with_features(erased)[1]
             x = erased
         if self.config.g_unet:
@@ -268,7 +270,7 @@ class CAAE(GAN):
             z, features = self.encode_features(x, training=True)
             x_gen = self.generate(z, y, features, x, training=True)
             prior_logits = self.D_z(z_prior, training=True)
-            z_logits = self.D_z(z, training=True)
+            z_logits = self.D_z(z[:, : c.z_dim], training=True)  # [z, a]: D_z sees z only
             real_logits = self.D_img((x, y), training=True)
             fake_logits = self.D_img((x_gen, y), training=True)
 

@@ -38,9 +38,10 @@ class Encoder(keras.Model):
     """E: x [B, S, S, 3] in [-1,1] → z [B, z_dim] in [-1,1] (float32). §III-B-1."""
 
     def __init__(self, z_dim: int = 50, filters: Sequence[int] = (64, 128, 256, 512), kernel_size: int = 5,
-                 name: str = "E", **kwargs):
+                 name: str = "E", appearance_dim: int = 0, **kwargs):
         super().__init__(name=name, **kwargs)
         self.z_dim = int(z_dim)
+        self.appearance_dim = int(appearance_dim)
         self.filters = [int(f) for f in filters]
         self.kernel_size = int(kernel_size)
         self.convs = attach(self, [
@@ -51,9 +52,24 @@ class Encoder(keras.Model):
         self.flatten = keras.layers.Flatten(name="flatten")
         self.fc = keras.layers.Dense(self.z_dim, activation="tanh", kernel_initializer=kernel_init(),
                                      dtype="float32", name="fc_z")
+        if self.appearance_dim:
+            self.fc_appearance = keras.layers.Dense(self.appearance_dim, activation="tanh",
+                                                    kernel_initializer=kernel_init(), dtype="float32",
+                                                    name="fc_appearance")
 
     def call(self, x, training=None):
         return self.encode_with_features(x)[0]
+
+    def appearance(self, features, region) -> tf.Tensor:
+        """a [B, appearance_dim] (``CAAEConfig.edit_region_appearance``): the first two blocks' outputs
+        average-pooled over ``region`` (m [1, S, S, 1], area-resized to each block), then FC + tanh."""
+        pooled = []
+        for h in features[:2]:
+            h = tf.cast(h, tf.float32)
+            k = int(region.shape[1]) // int(h.shape[1])
+            m = tf.nn.avg_pool2d(region, k, k, "VALID")  # area resize (differentiable, unlike ResizeArea)
+            pooled.append(tf.reduce_sum(h * m, axis=[1, 2]) / (tf.reduce_sum(m) + 1e-3))
+        return self.fc_appearance(tf.concat(pooled, axis=-1))
 
     def encode_with_features(self, x):
         """(z, [h_1, ..., h_n]): z and every conv block's output (S/2, S/4, ... resolution), for G's
@@ -65,7 +81,8 @@ class Encoder(keras.Model):
         return self.fc(self.flatten(h)), features
 
     def get_config(self):
-        return {"z_dim": self.z_dim, "filters": self.filters, "kernel_size": self.kernel_size, "name": self.name}
+        return {"z_dim": self.z_dim, "filters": self.filters, "kernel_size": self.kernel_size, "name": self.name,
+                "appearance_dim": self.appearance_dim}
 
 
 class Generator(keras.Model):
