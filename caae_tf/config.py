@@ -267,6 +267,15 @@ class CAAEConfig(TrainConfig):
     per-pixel weight w = clip(|G(E(x), y) − G(E(x), ŷ)| / τ, 0, 1) (channel mean, [-1, 1] units). So an
     edit to x's own label returns x, and only the pixels the new label redraws come from G — an attention
     mask in the spirit of GANimation (Pumarola et al. 2018) that is read off G itself instead of learned."""
+    edit_tune_steps: int = field(default=0, metadata=BEYOND_PAPER)
+    """Edit time only, ``edit_region`` mode (0 = off): pivotal tuning (Roich et al. 2022, PTI). Before an
+    input is edited, a copy of G's weights takes this many Adam steps on mean |m·(G(E(x), ŷ) − x)| — G
+    learns to redraw *this* face's region at its own label ŷ (:meth:`CAAE.source_va`) — and the edit is
+    drawn by the tuned copy. The face's own colours and shapes inside the region (iris, brows, lips),
+    which the code z carries only roughly, come back; the trained weights are not changed. Once per
+    distinct input image in a batch, so an edit to many labels tunes once."""
+    edit_tune_lr: float = field(default=3e-4, metadata=BEYOND_PAPER)
+    """Adam learning rate of the ``edit_tune_steps`` pivotal tuning (β = 0.9/0.999)."""
     edit_source_grid: int = field(default=7, metadata=BEYOND_PAPER)
     """``edit_change_tau``: the first search for ŷ tries a ``grid``×``grid`` lattice over [-1, 1]²; every
     further level (``edit_source_levels``) tries 5×5 around the best so far at a quarter of the step."""
@@ -373,6 +382,10 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: edit_region_floor must be in [0, 1)")
         if self.edit_change_tau < 0:
             raise ConfigError(f"{source}: edit_change_tau must be >= 0 (0 = off), got {self.edit_change_tau}")
+        if self.edit_tune_steps < 0 or self.edit_tune_lr <= 0:
+            raise ConfigError(f"{source}: edit_tune_steps must be >= 0 and edit_tune_lr > 0")
+        if self.edit_tune_steps > 0 and not self.edit_region:
+            raise ConfigError(f"{source}: edit_tune_steps needs edit_region (G is tuned to redraw the region)")
         if self.edit_change_tau > 0 and not self.edit_region:
             raise ConfigError(f"{source}: edit_change_tau needs edit_region (the change is measured inside it)")
         if self.edit_source_grid < 2 or self.edit_source_levels < 1:

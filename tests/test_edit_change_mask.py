@@ -87,12 +87,12 @@ def test_change_mask_blends_by_how_much_the_label_change_redraws():
     assert 0 < w.mean() < 1  # some pixels redrawn, some kept
 
 
-def test_change_mask_survives_export_to_saved_model(tmp_path):
+def test_change_mask_and_pivotal_tuning_survive_export_to_saved_model(tmp_path):
     import tensorflow as tf
 
     from caae_tf.export.caae import export_caae
 
-    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3)
+    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3, edit_tune_steps=3)
     out = export_caae(m, str(tmp_path / "sm"))
     loaded = tf.saved_model.load(out)
     x = batch["image"].numpy()
@@ -113,3 +113,61 @@ def test_change_mask_config_checks():
     with pytest.raises(ConfigError, match="edit_source_grid"):
         _cfg(g_residual=False, edit_region=True, edit_change_tau=0.1, edit_source_grid=1).validate()
     assert "edit_change_tau" not in _cfg().to_dict()
+
+
+# ------------------------------------------------------------------------------- pivotal tuning (edit_tune_steps)
+
+def test_pivotal_tuning_first_step_is_adams_and_leaves_g_untouched():
+    """One tuning step is Adam's first step: w − lr·g/(|g| + ε') (bias-corrected); G's variables do not move."""
+    import tensorflow as tf
+
+    m, batch, _ = _model(edit_tune_steps=1, edit_tune_lr=1e-2, edit_source_grid=3, edit_source_levels=1)
+    x = batch["image"][:1]
+    z, feats = m.encode_features(x, training=False)
+    y_src = m.source_va(x, z, feats)
+    before = [v.numpy().copy() for v in m.G.trainable_variables]
+    tuned = m._pivotal_weights(x, z, feats, y_src)
+    with tf.GradientTape() as tape:
+        g = m.generate(z, y_src, feats, x)
+        loss = tf.reduce_mean(tf.abs((g - x) * m.edit_region_mask()))
+    grads = tape.gradient(loss, m.G.trainable_variables)
+    for w0, w1, gr, v in zip(before, tuned, grads, m.G.trainable_variables):
+        gr = gr.numpy()
+        expected = w0 - 1e-2 * np.sqrt(1 - 0.999) * gr / (np.sqrt(1 - 0.999) * np.abs(gr) + 1e-8)
+        np.testing.assert_allclose(w1.numpy(), expected, atol=1e-5)  # a step is lr = 1e-2
+        np.testing.assert_array_equal(v.numpy(), w0)
+
+
+def test_pivotal_tuning_fits_the_input_once_per_distinct_image():
+    import tensorflow as tf
+
+    m, batch, region = _model(edit_tune_steps=15, edit_tune_lr=3e-3, edit_source_grid=3, edit_source_levels=1)
+    x = batch["image"].numpy()
+    z, feats = m.encode_features(x, training=False)
+    y_src = m.source_va(x, z, feats)
+    # tuning lowers the region error of the redraw at the source label (what it optimises)
+    plain = m.generate(z, y_src, feats, x).numpy()
+    _, tuned = m._tuned_edit(tf.constant(x), y_src, z, feats, y_src)
+    mask = m.edit_region_mask().numpy()
+    err = lambda a: np.abs((a - x) * mask).mean(axis=(1, 2, 3))  # noqa: E731
+    assert (err(tuned.numpy()) < err(plain)).all()
+    # a batch edits each image as if alone; copies of one image share its tuning; outside the region: x
+    labels = np.array([[0.9, -0.9], [-0.9, 0.9], [0.0, 0.5], [0.5, 0.0]], np.float32)
+    both = np.stack([x[0], x[1], x[0], x[1]])
+    edit = tf.function(m.edit, reduce_retracing=True)  # as Editor and the SavedModel run it
+    out = edit(tf.constant(both), tf.constant(labels)).numpy()
+    for src in (0, 1):
+        alone = edit(tf.constant(x[[src, src]]), tf.constant(labels[[src, src + 2]])).numpy()
+        np.testing.assert_allclose(out[[src, src + 2]], alone, atol=2e-5)
+        np.testing.assert_array_equal(out[src][~region], x[src][~region])
+    np.testing.assert_allclose(m.edit(both, labels).numpy(), out, atol=2e-5)  # eager = graph
+
+
+def test_pivotal_tuning_config_checks():
+    from caae_tf.config import ConfigError
+    from test_caae_edit_mode import _cfg
+
+    with pytest.raises(ConfigError, match="edit_tune_steps needs edit_region"):
+        _cfg(g_residual=False, edit_tune_steps=5).validate()
+    with pytest.raises(ConfigError, match="edit_tune_steps must be >= 0"):
+        _cfg(g_residual=False, edit_region=True, edit_tune_lr=0.0).validate()

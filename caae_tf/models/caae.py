@@ -427,17 +427,85 @@ class CAAE(GAN):
     def edit(self, images, va) -> tf.Tensor:
         """§III-C: G(E(x), y) — the face of x expressing y (with ``g_unet`` G also sees E's skips and x).
 
-        With ``edit_change_tau`` > 0 only the pixels that the label change redraws are taken from G:
-        x + w·(G(E(x), y) − x), w = clip(|G(E(x), y) − G(E(x), ŷ)| / τ, 0, 1), ŷ = :meth:`source_va`."""
+        Beyond the paper (edit-time keys): with ``edit_tune_steps`` > 0 the edit is drawn by a copy of G
+        tuned on x (:meth:`_tuned_edit`); with ``edit_change_tau`` > 0 only the pixels that the label change
+        redraws are taken from G: x + w·(G(E(x), y) − x), w = clip(|G(E(x), y) − G(E(x), ŷ)| / τ, 0, 1),
+        ŷ = :meth:`source_va`."""
+        c = self.config
         x = tf.cast(images, tf.float32)
+        y = tf.cast(va, tf.float32)
         z, features = self.encode_features(x, training=False)
-        edited = self.generate(z, tf.cast(va, tf.float32), features, x, training=False)
-        tau = self.config.edit_change_tau
-        if tau <= 0:
+        y_src = self.source_va(x, z, features) if c.edit_change_tau > 0 or c.edit_tune_steps > 0 else None
+        if c.edit_tune_steps > 0:
+            edited, source = self._tuned_edit(x, y, z, features, y_src)
+        else:
+            edited = self.generate(z, y, features, x, training=False)
+            source = self.generate(z, y_src, features, x, training=False) if c.edit_change_tau > 0 else None
+        if c.edit_change_tau <= 0:
             return edited
-        source = self.generate(z, self.source_va(x, z, features), features, x, training=False)
-        w = tf.clip_by_value(tf.reduce_mean(tf.abs(edited - source), axis=-1, keepdims=True) / tau, 0.0, 1.0)
+        w = tf.clip_by_value(tf.reduce_mean(tf.abs(edited - source), axis=-1, keepdims=True) / c.edit_change_tau,
+                             0.0, 1.0)
         return x + w * (edited - x)
+
+    def _pivotal_weights(self, x1, z1, features1, y1) -> list:
+        """G's trainable weights (tensors) after ``edit_tune_steps`` Adam steps on mean |m·(G(z, ŷ) − x)| for
+        one image x1 [1, S, S, 3] (pivotal tuning, ``CAAEConfig.edit_tune_steps``); G's variables are
+        untouched (``stateless_call``)."""
+        c = self.config
+        G, m = self.G, self.edit_region_mask()
+        kept = x1 * (1.0 - m)
+        frozen = list(G.non_trainable_variables)
+        b1, b2, lr = 0.9, 0.999, c.edit_tune_lr
+
+        def step(t, weights, m1, m2):
+            with tf.GradientTape() as tape:
+                tape.watch(weights)
+                drawn = G.stateless_call(weights, frozen, (z1, y1, features1, kept), training=False)[0]
+                loss = tf.reduce_mean(tf.abs((tf.cast(drawn, tf.float32) - x1) * m))
+            grads = tape.gradient(loss, weights)
+            t = t + 1.0
+            m1 = [b1 * a + (1.0 - b1) * g for a, g in zip(m1, grads)]
+            m2 = [b2 * a + (1.0 - b2) * tf.square(g) for a, g in zip(m2, grads)]
+            rate = lr * tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+            weights = [w - rate * a / (tf.sqrt(v) + 1e-8) for w, a, v in zip(weights, m1, m2)]
+            return t, weights, m1, m2
+
+        weights = [tf.identity(v.value) for v in G.trainable_variables]
+        zeros = [tf.zeros_like(w) for w in weights]
+        _, weights, _, _ = tf.while_loop(lambda t, *_: t < float(c.edit_tune_steps), step,
+                                         (tf.constant(0.0), weights, zeros, list(zeros)))
+        return weights
+
+    def _tuned_edit(self, x, y, z, features, y_src) -> tuple[tf.Tensor, tf.Tensor]:
+        """(G'(E(x), y), G'(E(x), ŷ)) drawn with the region composite of :meth:`generate`, where G' is G tuned
+        on each distinct image of the batch (:meth:`_pivotal_weights`; identical images share one tuning,
+        found by an exact integer fingerprint of their bits)."""
+        G, m = self.G, self.edit_region_mask()
+        kept = x * (1.0 - m)
+        n = tf.shape(x)[0]
+        bits = tf.cast(tf.reshape(tf.bitcast(x, tf.int32), [n, -1]), tf.int64)
+        mix = np.random.default_rng(0).integers(1, 2**20, int(np.prod(x.shape[1:])), dtype=np.int64)
+        keys = tf.reduce_sum(bits * tf.constant(mix), axis=1)
+        unique, index = tf.unique(keys)
+        frozen = list(G.non_trainable_variables)
+
+        def one(u, edited, source):
+            members = tf.where(tf.equal(index, u))[:, 0]
+            first = members[:1]
+            f_first = [tf.gather(f, first) for f in features]
+            weights = self._pivotal_weights(tf.gather(x, first), tf.gather(z, first), f_first, tf.gather(y_src, first))
+            f_m = [tf.gather(f, members) for f in features]
+            z_m, kept_m = tf.gather(z, members), tf.gather(kept, members)
+            out = []
+            for label in (tf.gather(y, members), tf.gather(y_src, members)):
+                drawn = G.stateless_call(weights, frozen, (z_m, label, f_m, kept_m), training=False)[0]
+                out.append(kept_m + tf.cast(drawn, tf.float32) * m)
+            at = members[:, None]
+            return u + 1, tf.tensor_scatter_nd_update(edited, at, out[0]), tf.tensor_scatter_nd_update(source, at, out[1])
+
+        _, edited, source = tf.while_loop(lambda u, *_: u < tf.shape(unique)[0], one,
+                                          (tf.constant(0, tf.int32), tf.zeros_like(x), tf.zeros_like(x)))
+        return edited, source
 
     def source_va(self, x, z=None, features=None) -> tf.Tensor:
         """ŷ [N, 2]: the label under which G redraws x's editing region best (mean |m·(G(E(x), y) − x)|),
