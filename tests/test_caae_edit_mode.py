@@ -529,3 +529,19 @@ def test_demo_mode_change_mask_lowers_expression_error_of_a_short_real_run(tmp_p
     assert masked["identity"]["edit"] <= plain["identity"]["edit"] + 1e-6
     assert masked["expression"]["edit"] < paper["mae"]["expression"]["edit"]
     assert masked["whole"]["edit"] < paper["mae"]["whole"]["edit"]
+
+
+def test_zero_weighted_adversaries_are_neither_run_nor_trained():
+    """lambda_img = lambda_z = 0: D_img and D_z cannot move E or G, so they are skipped (weights unchanged, no
+    D(.) logs, zero losses); E and G still learn."""
+    m, batch = _model(**{**REGION, "lambda_region_adv": 0.0}, edit_region_full_z=True, lambda_z_label=1.0,
+                      lambda_img=0.0, lambda_z=0.0, lambda_cond=0.0)
+    before = {n: [w.numpy().copy() for w in net.trainable_variables] for n, net in (("D_img", m.D_img), ("D_z", m.D_z))}
+    g_before = [w.numpy().copy() for w in m.G.trainable_variables]
+    logs = m.train_step(batch)
+    for name, net in (("D_img", m.D_img), ("D_z", m.D_z)):
+        for b, w in zip(before[name], net.trainable_variables):
+            np.testing.assert_array_equal(w.numpy(), b)
+    assert not {"d_img_real", "d_img_fake", "d_z_real", "d_z_fake"} & set(logs)
+    assert float(logs["loss_img"]) == float(logs["loss_z"]) == float(logs["d_img_loss"]) == 0.0
+    assert any(np.abs(b - w.numpy()).max() > 0 for b, w in zip(g_before, m.G.trainable_variables))

@@ -259,6 +259,9 @@ class CAAE(GAN):
             features_real = [tf.stop_gradient(f) for f in self.identity_net(x_id, training=False)]
         z_prior = self.sample_prior(tf.shape(x)[0])
         use_cond = c.lambda_cond > 0
+        # an adversary whose weight is 0 cannot move E or G: it is neither run nor trained (beyond the paper;
+        # the paper presets weight both)
+        use_d_z, use_d_img = c.lambda_z > 0, c.lambda_img > 0 or use_cond
         # beyond the paper: edits x' = G(E(x), y') to random targets y' (CAAEConfig.lambda_cond / lambda_va / ...)
         need_edit = use_cond or c.lambda_va > 0 or c.lambda_cycle > 0 or c.lambda_delta > 0
         use_edit = need_edit or self.D_erased is not None
@@ -269,10 +272,12 @@ class CAAE(GAN):
         with tf.GradientTape(persistent=True) as tape:
             z, features = self.encode_features(x, training=True)
             x_gen = self.generate(z, y, features, x, training=True)
-            prior_logits = self.D_z(z_prior, training=True)
-            z_logits = self.D_z(z[:, : c.z_dim], training=True)  # [z, a]: D_z sees z only
-            real_logits = self.D_img((x, y), training=True)
-            fake_logits = self.D_img((x_gen, y), training=True)
+            if use_d_z:
+                prior_logits = self.D_z(z_prior, training=True)
+                z_logits = self.D_z(z[:, : c.z_dim], training=True)  # [z, a]: D_z sees z only
+            if use_d_img:
+                real_logits = self.D_img((x, y), training=True)
+                fake_logits = self.D_img((x_gen, y), training=True)
 
             loss_rec = L.reconstruction_loss(x, x_gen)
             if use_identity:
@@ -280,15 +285,16 @@ class CAAE(GAN):
                 loss_iden = L.identity_loss(features_real, features_gen, c.identity_normalization)
             else:
                 loss_iden = tf.zeros([], tf.float32)
-            loss_z = L.encoder_adversarial_loss(z_logits)
-            loss_img = L.generator_adversarial_loss(fake_logits)
+            zero = tf.zeros([], tf.float32)
+            loss_z = L.encoder_adversarial_loss(z_logits) if use_d_z else zero
+            loss_img = L.generator_adversarial_loss(fake_logits) if use_d_img else zero
             loss_eg = L.total_eg_loss(loss_rec, loss_iden, loss_z, loss_img, c.lambda_rec, c.identity_weight,
                                       c.lambda_z, c.lambda_img)
             if c.lambda_gdl > 0:
                 loss_gdl = L.gradient_difference_loss(x, x_gen)
                 loss_eg = loss_eg + c.lambda_gdl * loss_gdl
-            d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits)
-            d_img_loss = L.image_discriminator_loss(real_logits, fake_logits)
+            d_z_loss = L.latent_discriminator_loss(prior_logits, z_logits) if use_d_z else zero
+            d_img_loss = L.image_discriminator_loss(real_logits, fake_logits) if use_d_img else zero
             if use_edit:
                 x_edit = self.generate(z, y_rand, features, x, training=True) if need_edit else None
                 edit_terms = self._edit_terms(x, y, y_rand, x_edit)
@@ -320,8 +326,8 @@ class CAAE(GAN):
         d_img_vars = self.D_img.trainable_variables
         d_z_vars = self.D_z.trainable_variables
         eg_grads = tape.gradient(scaled[0], eg_vars)
-        d_img_grads = tape.gradient(scaled[1], d_img_vars)
-        d_z_grads = tape.gradient(scaled[2], d_z_vars)
+        d_img_grads = tape.gradient(scaled[1], d_img_vars) if use_d_img else None
+        d_z_grads = tape.gradient(scaled[2], d_z_vars) if use_d_z else None
         if self.D_va is not None:
             d_va_vars = self.D_va.trainable_variables
             self.d_va_optimizer.apply(tape.gradient(scaled[3], d_va_vars), d_va_vars)
@@ -332,8 +338,10 @@ class CAAE(GAN):
             d_zy_vars = self.D_zy.trainable_variables
             self.d_zy_optimizer.apply(tape.gradient(zy_scaled, d_zy_vars), d_zy_vars)
         del tape
-        self.d_z_optimizer.apply(d_z_grads, d_z_vars)
-        self.d_img_optimizer.apply(d_img_grads, d_img_vars)
+        if use_d_z:
+            self.d_z_optimizer.apply(d_z_grads, d_z_vars)
+        if use_d_img:
+            self.d_img_optimizer.apply(d_img_grads, d_img_vars)
         self.eg_optimizer.apply(eg_grads, eg_vars)
 
         logs = {
@@ -345,11 +353,11 @@ class CAAE(GAN):
             "loss_eg_total": loss_eg,
             "d_z_loss": d_z_loss,
             "d_img_loss": d_img_loss,
-            "d_z_real": L.mean_probability(prior_logits),
-            "d_z_fake": L.mean_probability(z_logits),
-            "d_img_real": L.mean_probability(real_logits),
-            "d_img_fake": L.mean_probability(fake_logits),
         }
+        if use_d_z:
+            logs.update(d_z_real=L.mean_probability(prior_logits), d_z_fake=L.mean_probability(z_logits))
+        if use_d_img:
+            logs.update(d_img_real=L.mean_probability(real_logits), d_img_fake=L.mean_probability(fake_logits))
         if use_edit:
             logs.update({k: v for k, v in edit_terms.items() if k != "eg"})
         if c.edit_region:
