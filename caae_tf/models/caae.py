@@ -509,7 +509,8 @@ class CAAE(GAN):
                 drawn = G.stateless_call(weights, frozen, (z_m, label, f_m, kept_m), training=False)[0]
                 out.append(kept_m + tf.cast(drawn, tf.float32) * m)
             at = members[:, None]
-            return u + 1, tf.tensor_scatter_nd_update(edited, at, out[0]), tf.tensor_scatter_nd_update(source, at, out[1])
+            return (u + 1, tf.tensor_scatter_nd_update(edited, at, out[0]),
+                    tf.tensor_scatter_nd_update(source, at, out[1]))
 
         _, edited, source = tf.while_loop(lambda u, *_: u < tf.shape(unique)[0], one,
                                           (tf.constant(0, tf.int32), tf.zeros_like(x), tf.zeros_like(x)))
