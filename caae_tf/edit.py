@@ -249,7 +249,7 @@ def edit_photo(
     detector="mtcnn",
     min_face: float = 20,
     max_side: int = 1024,
-    blend: str = "feather",
+    blend: str = "residual",
     faces=None,
     path: str = "<image>",
     timings: dict | None = None,
@@ -389,7 +389,7 @@ def edit_files(
     face_index=None,
     min_face: float = 20,
     detector: str = "mtcnn",
-    blend: str = "feather",
+    blend: str = "residual",
     max_side: int = 1024,
 ) -> EditReport:
     """Edit image files and folders (:func:`expand_inputs`); each bad file is reported and skipped, never a

@@ -243,7 +243,7 @@ def edit_video(
     min_face: float = 20,
     face_index=None,
     detector="mtcnn",
-    blend: str = "feather",
+    blend: str = "residual",
     max_side: int = 1024,
     codec: str | None = None,
     progress: bool = True,

@@ -22,7 +22,9 @@ margin (0.2) gives the same framing. ``caae-tf prepare`` writes ``{"template", "
 ``manifest.json`` (``"alignment"``), ``caae-tf export caae`` copies it into ``caae_tf_export.json``, and
 ``caae-tf edit`` aligns with the model's own template and margin (:func:`caae_tf.edit.model_alignment`).
 
-Paste-back (:func:`paste_back`) warps the edited crop back with the inverse matrix and blends it through a
+Paste-back (:func:`paste_back`) adds the edit's change (edited − original crop), warped back with the inverse
+matrix, through the face mask (``blend="residual"``, the default of ``caae-tf edit``: pixels the edit left
+unchanged keep the photo's full resolution), or warps the edited crop itself back and blends it through a
 **face mask** (:func:`face_mask`: an ellipse around the template's face — brows to chin, cheek to cheek —
 feathered inwards so it falls to exactly 0 at the ellipse) or, with ``blend="seamless"``, Poisson-blends it
 (``cv2.seamlessClone``) inside the same mask. Both touch only pixels where the warped mask is > 0: every
@@ -478,7 +480,7 @@ def pasted_mask(photo_shape, aligned: AlignedFace, S: int | None = None, feather
     return out
 
 
-BLENDS = ("feather", "seamless")
+BLENDS = ("residual", "feather", "seamless")
 
 
 def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace, feather: float = 0.1,
@@ -488,7 +490,10 @@ def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
     The crop is warped with the inverse of ``aligned.matrix`` (rescaled when the crop size differs) into
     the bounding box of its footprint only, and mixed through the face mask (``blend="feather"``) or
     Poisson-blended inside it (``blend="seamless"``, ``cv2.seamlessClone``, then feathered at the rim).
-    Wherever the warped mask is 0 the result equals ``photo`` exactly. Returns uint8 [H, W, 3].
+    ``blend="residual"`` pastes only the *change*: photo + mask·warp(edited − ``aligned.crop``), so a pixel
+    the edit left as it was keeps the photo's full resolution (a 64-px edit does not blur the whole face),
+    and an unchanged crop returns the photo byte-identical. Wherever the warped mask is 0 the result equals
+    ``photo`` exactly. Returns uint8 [H, W, 3].
     """
     cv2 = _cv2()
     photo = np.asarray(photo)
@@ -516,10 +521,18 @@ def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
     sel = wmask > 0
     if not sel.any():
         return out
-    if blend == "seamless":
-        wcrop = _seamless(wcrop, roi, sel)
     m = wmask[sel][:, None]
     region = out[y0:y1, x0:x1]
+    if blend == "residual":
+        base = np.asarray(aligned.crop)
+        if base.shape[:2] != (S, S):
+            base = cv2.resize(base, (S, S), interpolation=cv2.INTER_AREA)
+        delta = crop.astype(np.float32) - base.astype(np.float32)
+        wdelta = cv2.warpAffine(delta, R, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        region[sel] = np.clip(np.round(roi[sel].astype(np.float32) + wdelta[sel] * m), 0, 255).astype(np.uint8)
+        return out
+    if blend == "seamless":
+        wcrop = _seamless(wcrop, roi, sel)
     region[sel] = np.clip(np.round(roi[sel].astype(np.float32) * (1 - m) + wcrop[sel].astype(np.float32) * m),
                           0, 255).astype(np.uint8)
     return out

@@ -130,7 +130,14 @@ def test_face_mask_and_outside_invariance(detector):
     aligned, skipped = align_faces(photo, 64, detector=detector)
     assert len(aligned) == 1 and not skipped
     a = aligned[0]
-    for blend in ("feather", "seamless"):
+    # residual paste of an unchanged crop is the photo itself, byte for byte (no 64-px blur of the face)
+    np.testing.assert_array_equal(paste_back(photo, a.crop, a, blend="residual"), photo)
+    # a change confined to a few crop pixels changes only the photo pixels around their footprint
+    bump = a.crop.copy()
+    bump[40:44, 28:36] = 255 - bump[40:44, 28:36]
+    moved = np.abs(paste_back(photo, bump, a, blend="residual").astype(int) - photo).sum(-1) > 0
+    assert 0 < moved.sum() < 0.1 * (pasted_mask(photo.shape, a) > 0).sum()  # the bump is 0.8 % of the crop
+    for blend in ("residual", "feather", "seamless"):
         out = paste_back(photo, 255 - a.crop, a, blend=blend)
         m = pasted_mask(photo.shape, a)
         assert (m > 0).sum() > 3000

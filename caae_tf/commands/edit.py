@@ -43,8 +43,10 @@ def add_arguments(p) -> None:
                    help="faces whose box is smaller than this (px, full resolution) are not edited (default 20)")
     p.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
                    help="face detector: mtcnn (default; 5 landmarks) or haar (OpenCV cascades, fallback)")
-    p.add_argument("--blend", choices=("feather", "seamless"), default="feather",
-                   help="paste-back: feathered face mask (default) or Poisson seamless clone inside it")
+    p.add_argument("--blend", choices=("residual", "feather", "seamless"), default="residual",
+                   help="paste-back: add only the edit's change through the feathered face mask (default; "
+                        "unchanged pixels keep the photo's resolution), paste the whole edited crop through the "
+                        "mask (feather), or Poisson seamless clone inside it")
     p.add_argument("--max-detect-side", type=int, default=1024, metavar="PX",
                    help="larger photos are downscaled to this side for detection only (default 1024)")
     p.add_argument("--json", default=None, metavar="FILE",
