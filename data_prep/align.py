@@ -516,7 +516,6 @@ def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
     size = (x1 - x0, y1 - y0)
     wmask = cv2.warpAffine(_crop_mask(aligned, S, feather), R, size, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    wcrop = cv2.warpAffine(crop, R, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     roi = photo[y0:y1, x0:x1]
     sel = wmask > 0
     if not sel.any():
@@ -531,6 +530,7 @@ def paste_back(photo: np.ndarray, edited_crop: np.ndarray, aligned: AlignedFace,
         wdelta = cv2.warpAffine(delta, R, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         region[sel] = np.clip(np.round(roi[sel].astype(np.float32) + wdelta[sel] * m), 0, 255).astype(np.uint8)
         return out
+    wcrop = cv2.warpAffine(crop, R, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if blend == "seamless":
         wcrop = _seamless(wcrop, roi, sel)
     region[sel] = np.clip(np.round(roi[sel].astype(np.float32) * (1 - m) + wcrop[sel].astype(np.float32) * m),

@@ -223,23 +223,32 @@ class CAAE(GAN):
         """(z, skips): z = E(x) and, with ``g_unet``, E's block outputs (else None). In ``edit_region`` mode
         E sees the erased face x·(1 − m)."""
         if self.config.edit_region:
-            erased = x * (1.0 - self.edit_region_mask())
+            m = self.edit_region_mask()
+            erased = x * (1.0 - m)
             if self.config.edit_region_full_z:
                 z, whole = self.E.encode_with_features(x)
                 if self.config.edit_region_appearance:  # G's code is [z, a]
-                    z = tf.concat([z, self.E.appearance(whole, self.edit_region_mask())], axis=-1)
+                    z = tf.concat([z, self.E.appearance(whole, m)], axis=-1)
                 return z, self.E.encode_with_features(erased)[1]
             x = erased
         if self.config.g_unet:
             return self.E.encode_with_features(x)
         return self.E(x, training=training), None
 
-    def generate(self, z, y, features, x, training=None):
-        """G(z, y) — with ``g_unet`` also given E's skips and x (and clip(x + Δ) with ``g_residual``)."""
+    def generate(self, z, y, features, x, training=None, g_weights=None):
+        """G(z, y) — with ``g_unet`` also given E's skips and x (and clip(x + Δ) with ``g_residual``).
+        ``g_weights`` (``edit_region`` mode): G's trainable weights as tensors to draw with instead of its
+        variables (``stateless_call``; the pivotal tuning of :mod:`caae_tf.models.caae_edit_time`)."""
         if self.config.edit_region:
             m = self.edit_region_mask()
             kept = tf.cast(x, tf.float32) * (1.0 - m)
-            return kept + self.G((z, y, features, kept), training=training) * m
+            inputs = (z, y, features, kept)
+            if g_weights is None:
+                drawn = self.G(inputs, training=training)
+            else:
+                drawn = self.G.stateless_call(g_weights, list(self.G.non_trainable_variables), inputs,
+                                              training=training)[0]
+            return kept + drawn * m
         if self.config.g_unet:
             return self.G((z, y, features, x), training=training)
         return self.G((z, y), training=training)
@@ -446,7 +455,7 @@ class CAAE(GAN):
         z, features = self.encode_features(x, training=False)
         y_src = self.source_va(x, z, features) if c.edit_change_tau > 0 or c.edit_tune_steps > 0 else None
         if c.edit_tune_steps > 0:
-            edited, source = self._tuned_edit(x, y, z, features, y_src)
+            edited, source = self._tuned_edit(x, y, z, features, y_src, need_source=c.edit_change_tau > 0)
         else:
             edited = self.generate(z, y, features, x, training=False)
             source = self.generate(z, y_src, features, x, training=False) if c.edit_change_tau > 0 else None
@@ -460,9 +469,10 @@ class CAAE(GAN):
         """G's weights tuned on one image (:func:`caae_tf.models.caae_edit_time.pivotal_weights`)."""
         return edit_time.pivotal_weights(self, x1, z1, features1, y1)
 
-    def _tuned_edit(self, x, y, z, features, y_src) -> tuple[tf.Tensor, tf.Tensor]:
-        """(G'(E(x), y), G'(E(x), ŷ)) by per-image tuned G (:func:`caae_tf.models.caae_edit_time.tuned_edit`)."""
-        return edit_time.tuned_edit(self, x, y, z, features, y_src)
+    def _tuned_edit(self, x, y, z, features, y_src, need_source: bool = True) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """(G'(E(x), y), G'(E(x), ŷ) or None) by per-image tuned G
+        (:func:`caae_tf.models.caae_edit_time.tuned_edit`)."""
+        return edit_time.tuned_edit(self, x, y, z, features, y_src, need_source)
 
     def source_va(self, x, z=None, features=None) -> tf.Tensor:
         """ŷ [N, 2], x's own label by analysis-by-synthesis (:func:`caae_tf.models.caae_edit_time.source_va`)."""

@@ -46,37 +46,32 @@ def pivotal_weights(model, x1, z1, features1, y1) -> list:
     return weights
 
 
-def tuned_edit(model, x, y, z, features, y_src) -> tuple[tf.Tensor, tf.Tensor]:
-    """(G'(E(x), y), G'(E(x), ŷ)) drawn with the region composite of :meth:`CAAE.generate`, where G' is G tuned
-    on each distinct image of the batch (:func:`pivotal_weights`; identical images share one tuning,
-    found by an exact integer fingerprint of their bits)."""
-    G, m = model.G, model.edit_region_mask()
-    kept = x * (1.0 - m)
+def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """(G'(E(x), y), G'(E(x), ŷ)) drawn by :meth:`CAAE.generate` with G' = G tuned on each distinct image of
+    the batch (:func:`pivotal_weights`; identical images share one tuning, found by an exact integer
+    fingerprint of their bits). The second drawing (for the change mask) is None unless ``need_source``."""
     n = tf.shape(x)[0]
     bits = tf.cast(tf.reshape(tf.bitcast(x, tf.int32), [n, -1]), tf.int64)
     mix = np.random.default_rng(0).integers(1, 2**20, int(np.prod(x.shape[1:])), dtype=np.int64)
     keys = tf.reduce_sum(bits * tf.constant(mix), axis=1)
     unique, index = tf.unique(keys)
-    frozen = list(G.non_trainable_variables)
+    labels = (y, y_src) if need_source else (y,)
 
-    def one(u, edited, source):
+    def one(u, *drawings):
         members = tf.where(tf.equal(index, u))[:, 0]
         first = members[:1]
         f_first = [tf.gather(f, first) for f in features]
         weights = pivotal_weights(model, tf.gather(x, first), tf.gather(z, first), f_first, tf.gather(y_src, first))
         f_m = [tf.gather(f, members) for f in features]
-        z_m, kept_m = tf.gather(z, members), tf.gather(kept, members)
-        out = []
-        for label in (tf.gather(y, members), tf.gather(y_src, members)):
-            drawn = G.stateless_call(weights, frozen, (z_m, label, f_m, kept_m), training=False)[0]
-            out.append(kept_m + tf.cast(drawn, tf.float32) * m)
+        z_m, x_m = tf.gather(z, members), tf.gather(x, members)
         at = members[:, None]
-        return (u + 1, tf.tensor_scatter_nd_update(edited, at, out[0]),
-                tf.tensor_scatter_nd_update(source, at, out[1]))
+        return (u + 1, *(tf.tensor_scatter_nd_update(
+            acc, at, model.generate(z_m, tf.gather(label, members), f_m, x_m, training=False, g_weights=weights))
+            for acc, label in zip(drawings, labels)))
 
-    _, edited, source = tf.while_loop(lambda u, *_: u < tf.shape(unique)[0], one,
-                                      (tf.constant(0, tf.int32), tf.zeros_like(x), tf.zeros_like(x)))
-    return edited, source
+    out = tf.while_loop(lambda u, *_: u < tf.shape(unique)[0], one,
+                        (tf.constant(0, tf.int32), *(tf.zeros_like(x) for _ in labels)))
+    return out[1], (out[2] if need_source else None)
 
 
 def source_va(model, x, z=None, features=None) -> tf.Tensor:
