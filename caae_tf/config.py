@@ -276,6 +276,12 @@ class CAAEConfig(TrainConfig):
     distinct input image in a batch, so an edit to many labels tunes once."""
     edit_tune_lr: float = field(default=3e-4, metadata=BEYOND_PAPER)
     """Adam learning rate of the ``edit_tune_steps`` pivotal tuning (β = 0.9/0.999)."""
+    edit_tune_source_lr: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Edit time only, with ``edit_tune_steps`` (0 = off): the pivotal tuning also tunes the input's source
+    label ŷ — it starts at the analysis-by-synthesis estimate (:meth:`CAAE.source_va`) and takes Adam steps
+    at this learning rate on the same loss, jointly with G's copy. G's weights soak up the face's own
+    appearance that the trained G cannot draw, so what is left for ŷ to fit is the expression; the tuned ŷ
+    is the label the edit moves away from (the tuned G's drawing at ŷ is the change mask's source)."""
     edit_source_grid: int = field(default=7, metadata=BEYOND_PAPER)
     """``edit_change_tau``: the first search for ŷ tries a ``grid``×``grid`` lattice over [-1, 1]²; every
     further level (``edit_source_levels``) tries 5×5 around the best so far at a quarter of the step."""
@@ -384,6 +390,8 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: edit_change_tau must be >= 0 (0 = off), got {self.edit_change_tau}")
         if self.edit_tune_steps < 0 or self.edit_tune_lr <= 0:
             raise ConfigError(f"{source}: edit_tune_steps must be >= 0 and edit_tune_lr > 0")
+        if self.edit_tune_source_lr < 0:
+            raise ConfigError(f"{source}: edit_tune_source_lr must be >= 0 (0 = keep the searched source label)")
         if self.edit_tune_steps > 0 and not self.edit_region:
             raise ConfigError(f"{source}: edit_tune_steps needs edit_region (G is tuned to redraw the region)")
         if self.edit_change_tau > 0 and not self.edit_region:

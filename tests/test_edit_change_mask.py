@@ -92,7 +92,7 @@ def test_change_mask_and_pivotal_tuning_survive_export_to_saved_model(tmp_path):
 
     from caae_tf.export.caae import export_caae
 
-    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3, edit_tune_steps=3)
+    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3, edit_tune_steps=3, edit_tune_source_lr=0.05)
     out = export_caae(m, str(tmp_path / "sm"))
     loaded = tf.saved_model.load(out)
     x = batch["image"].numpy()
@@ -126,7 +126,8 @@ def test_pivotal_tuning_first_step_is_adams_and_leaves_g_untouched():
     z, feats = m.encode_features(x, training=False)
     y_src = m.source_va(x, z, feats)
     before = [v.numpy().copy() for v in m.G.trainable_variables]
-    tuned = m._pivotal_weights(x, z, feats, y_src)
+    tuned, y_tuned = m._pivotal_weights(x, z, feats, y_src)
+    np.testing.assert_array_equal(y_tuned.numpy(), y_src.numpy())  # edit_tune_source_lr 0: ŷ stays
     with tf.GradientTape() as tape:
         g = m.generate(z, y_src, feats, x)
         loss = tf.reduce_mean(tf.abs((g - x) * m.edit_region_mask()))
@@ -136,6 +137,34 @@ def test_pivotal_tuning_first_step_is_adams_and_leaves_g_untouched():
         expected = w0 - 1e-2 * np.sqrt(1 - 0.999) * gr / (np.sqrt(1 - 0.999) * np.abs(gr) + 1e-8)
         np.testing.assert_allclose(w1.numpy(), expected, atol=1e-5)  # a step is lr = 1e-2
         np.testing.assert_array_equal(v.numpy(), w0)
+
+
+def test_pivotal_tuning_of_the_source_label_takes_adams_step():
+    """edit_tune_source_lr: ŷ takes its own Adam step on the same loss (jointly with G's weights) and stays
+    in [-1, 1]²; G's weights take the same first step as without it."""
+    import tensorflow as tf
+
+    m, batch, _ = _model(edit_tune_steps=1, edit_tune_lr=1e-2, edit_tune_source_lr=0.05, edit_source_grid=3,
+                         edit_source_levels=1)
+    x = batch["image"][:1]
+    z, feats = m.encode_features(x, training=False)
+    y_src = tf.constant([[0.3, -0.4]])
+    weights, y_tuned = m._pivotal_weights(x, z, feats, y_src)
+    with tf.GradientTape() as tape:
+        tape.watch(y_src)
+        loss = tf.reduce_mean(tf.abs((m.generate(z, y_src, feats, x) - x) * m.edit_region_mask()))
+    g = tape.gradient(loss, y_src).numpy()
+    expected = y_src.numpy() - 0.05 * np.sqrt(1 - 0.999) * g / (np.sqrt(1 - 0.999) * np.abs(g) + 1e-8)
+    np.testing.assert_allclose(y_tuned.numpy(), expected, atol=1e-6)
+    assert np.abs(y_tuned.numpy() - y_src.numpy()).max() > 0.04  # it moved by about the rate
+    m.config.edit_tune_source_lr = 0.0
+    plain, _ = m._pivotal_weights(x, z, feats, y_src)
+    for a, b in zip(weights, plain):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+    # kept in range: a large rate from the corner clips at ±1
+    m.config.edit_tune_source_lr = 10.0
+    _, y_far = m._pivotal_weights(x, z, feats, tf.constant([[1.0, -1.0]]))
+    assert np.all(np.abs(y_far.numpy()) <= 1.0)
 
 
 def test_pivotal_tuning_fits_the_input_once_per_distinct_image():
@@ -171,3 +200,5 @@ def test_pivotal_tuning_config_checks():
         _cfg(g_residual=False, edit_tune_steps=5).validate()
     with pytest.raises(ConfigError, match="edit_tune_steps must be >= 0"):
         _cfg(g_residual=False, edit_region=True, edit_tune_lr=0.0).validate()
+    with pytest.raises(ConfigError, match="edit_tune_source_lr must be >= 0"):
+        _cfg(g_residual=False, edit_region=True, edit_tune_source_lr=-0.1).validate()

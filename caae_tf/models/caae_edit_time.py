@@ -3,7 +3,8 @@
 * :func:`source_va`: the input's own label ŷ by analysis-by-synthesis (``edit_source_grid``,
   ``edit_source_levels``), used by the change mask (``edit_change_tau``) and pivotal tuning;
 * :func:`pivotal_weights` / :func:`tuned_edit`: pivotal tuning (Roich et al. 2022, PTI;
-  ``edit_tune_steps``, ``edit_tune_lr``) — a copy of G's weights fitted to one input, run with
+  ``edit_tune_steps``, ``edit_tune_lr``, ``edit_tune_source_lr``) — a copy of G's weights (and optionally
+  the input's source label) fitted to one input, run with
   ``Layer.stateless_call`` inside ``tf.while_loop`` so that it also runs inside an exported SavedModel.
 
 Each function takes the :class:`caae_tf.models.caae.CAAE` as its first argument; the model's methods of the
@@ -16,34 +17,40 @@ import numpy as np
 import tensorflow as tf
 
 
-def pivotal_weights(model, x1, z1, features1, y1) -> list:
-    """G's trainable weights (tensors) after ``edit_tune_steps`` Adam steps on mean |m·(G(z, ŷ) − x)| for
-    one image x1 [1, S, S, 3] (pivotal tuning, ``CAAEConfig.edit_tune_steps``); G's variables are
-    untouched (``stateless_call``)."""
+def pivotal_weights(model, x1, z1, features1, y1) -> tuple[list, tf.Tensor]:
+    """(G's trainable weights as tensors, ŷ [1, 2]) after ``edit_tune_steps`` Adam steps on
+    mean |m·(G(z, ŷ) − x)| for one image x1 [1, S, S, 3] (pivotal tuning, ``CAAEConfig.edit_tune_steps``).
+    ŷ starts at ``y1`` and moves only with ``edit_tune_source_lr`` > 0 (its own Adam rate; kept in
+    [-1, 1]²). G's variables are untouched (``stateless_call``)."""
     c = model.config
     G, m = model.G, model.edit_region_mask()
     kept = x1 * (1.0 - m)
     frozen = list(G.non_trainable_variables)
-    b1, b2, lr = 0.9, 0.999, c.edit_tune_lr
+    b1, b2 = 0.9, 0.999
+    tune_y = c.edit_tune_source_lr > 0
+    rates = [c.edit_tune_lr] * len(G.trainable_variables) + ([c.edit_tune_source_lr] if tune_y else [])
 
-    def step(t, weights, m1, m2):
+    def step(t, params, m1, m2):
         with tf.GradientTape() as tape:
-            tape.watch(weights)
-            drawn = G.stateless_call(weights, frozen, (z1, y1, features1, kept), training=False)[0]
+            tape.watch(params)
+            weights, y = (params[:-1], params[-1]) if tune_y else (params, y1)
+            drawn = G.stateless_call(weights, frozen, (z1, y, features1, kept), training=False)[0]
             loss = tf.reduce_mean(tf.abs((tf.cast(drawn, tf.float32) - x1) * m))
-        grads = tape.gradient(loss, weights)
+        grads = tape.gradient(loss, params)
         t = t + 1.0
         m1 = [b1 * a + (1.0 - b1) * g for a, g in zip(m1, grads)]
         m2 = [b2 * a + (1.0 - b2) * tf.square(g) for a, g in zip(m2, grads)]
-        rate = lr * tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        weights = [w - rate * a / (tf.sqrt(v) + 1e-8) for w, a, v in zip(weights, m1, m2)]
-        return t, weights, m1, m2
+        scale = tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        params = [w - lr * scale * a / (tf.sqrt(v) + 1e-8) for w, a, v, lr in zip(params, m1, m2, rates)]
+        if tune_y:
+            params[-1] = tf.clip_by_value(params[-1], -1.0, 1.0)
+        return t, params, m1, m2
 
-    weights = [tf.identity(v.value) for v in G.trainable_variables]
-    zeros = [tf.zeros_like(w) for w in weights]
-    _, weights, _, _ = tf.while_loop(lambda t, *_: t < float(c.edit_tune_steps), step,
-                                     (tf.constant(0.0), weights, zeros, list(zeros)))
-    return weights
+    params = [tf.identity(v.value) for v in G.trainable_variables] + ([tf.cast(y1, tf.float32)] if tune_y else [])
+    zeros = [tf.zeros_like(w) for w in params]
+    _, params, _, _ = tf.while_loop(lambda t, *_: t < float(c.edit_tune_steps), step,
+                                    (tf.constant(0.0), params, zeros, list(zeros)))
+    return (params[:-1], params[-1]) if tune_y else (params, y1)
 
 
 def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tuple[tf.Tensor, tf.Tensor | None]:
@@ -55,22 +62,26 @@ def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tup
     mix = np.random.default_rng(0).integers(1, 2**20, int(np.prod(x.shape[1:])), dtype=np.int64)
     keys = tf.reduce_sum(bits * tf.constant(mix), axis=1)
     unique, index = tf.unique(keys)
-    labels = (y, y_src) if need_source else (y,)
+    drawings = 2 if need_source else 1
 
     def one(u, *drawings):
         members = tf.where(tf.equal(index, u))[:, 0]
         first = members[:1]
         f_first = [tf.gather(f, first) for f in features]
-        weights = pivotal_weights(model, tf.gather(x, first), tf.gather(z, first), f_first, tf.gather(y_src, first))
+        weights, y_tuned = pivotal_weights(model, tf.gather(x, first), tf.gather(z, first), f_first,
+                                           tf.gather(y_src, first))
         f_m = [tf.gather(f, members) for f in features]
         z_m, x_m = tf.gather(z, members), tf.gather(x, members)
         at = members[:, None]
+        member_labels = [tf.gather(y, members)]
+        if need_source:  # the tuned ŷ (edit_tune_source_lr) or the searched one, for every copy of the image
+            member_labels.append(tf.tile(y_tuned, [tf.size(members), 1]))
         return (u + 1, *(tf.tensor_scatter_nd_update(
-            acc, at, model.generate(z_m, tf.gather(label, members), f_m, x_m, training=False, g_weights=weights))
-            for acc, label in zip(drawings, labels)))
+            acc, at, model.generate(z_m, label, f_m, x_m, training=False, g_weights=weights))
+            for acc, label in zip(drawings, member_labels)))
 
     out = tf.while_loop(lambda u, *_: u < tf.shape(unique)[0], one,
-                        (tf.constant(0, tf.int32), *(tf.zeros_like(x) for _ in labels)))
+                        (tf.constant(0, tf.int32), *(tf.zeros_like(x) for _ in range(drawings))))
     return out[1], (out[2] if need_source else None)
 
 
