@@ -276,6 +276,10 @@ class CAAEConfig(TrainConfig):
     distinct input image in a batch, so an edit to many labels tunes once."""
     edit_tune_lr: float = field(default=3e-4, metadata=BEYOND_PAPER)
     """Adam learning rate of the ``edit_tune_steps`` pivotal tuning (β = 0.9/0.999)."""
+    edit_tune_code_lr: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Edit time only, with ``edit_tune_steps`` (0 = off): the pivotal tuning also tunes the input's code
+    z = E(x) (Adam at this learning rate, jointly with G's copy), as GAN inversion does before PTI's weight
+    tuning (Roich et al. 2022), here in one loop; the edits are drawn from the tuned z."""
     edit_tune_source_lr: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Edit time only, with ``edit_tune_steps`` (0 = off): the pivotal tuning also tunes the input's source
     label ŷ — it starts at the analysis-by-synthesis estimate (:meth:`CAAE.source_va`) and takes Adam steps
@@ -390,8 +394,8 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: edit_change_tau must be >= 0 (0 = off), got {self.edit_change_tau}")
         if self.edit_tune_steps < 0 or self.edit_tune_lr <= 0:
             raise ConfigError(f"{source}: edit_tune_steps must be >= 0 and edit_tune_lr > 0")
-        if self.edit_tune_source_lr < 0:
-            raise ConfigError(f"{source}: edit_tune_source_lr must be >= 0 (0 = keep the searched source label)")
+        if self.edit_tune_source_lr < 0 or self.edit_tune_code_lr < 0:
+            raise ConfigError(f"{source}: edit_tune_source_lr and edit_tune_code_lr must be >= 0 (0 = not tuned)")
         if self.edit_tune_steps > 0 and not self.edit_region:
             raise ConfigError(f"{source}: edit_tune_steps needs edit_region (G is tuned to redraw the region)")
         if self.edit_change_tau > 0 and not self.edit_region:

@@ -84,7 +84,7 @@ def model_alignment(path: str | None, image_size: int) -> dict:
 
 #: CAAE config keys that only change how a trained model edits (not its weights).
 EDIT_TIME_KEYS: tuple[str, ...] = ("edit_change_tau", "edit_source_grid", "edit_source_levels", "edit_tune_steps",
-                                   "edit_tune_lr", "edit_tune_source_lr")
+                                   "edit_tune_lr", "edit_tune_code_lr", "edit_tune_source_lr")
 
 
 class Editor:

@@ -92,7 +92,8 @@ def test_change_mask_and_pivotal_tuning_survive_export_to_saved_model(tmp_path):
 
     from caae_tf.export.caae import export_caae
 
-    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3, edit_tune_steps=3, edit_tune_source_lr=0.05)
+    m, batch, _ = _model(edit_change_tau=0.1, edit_source_grid=3, edit_tune_steps=3, edit_tune_source_lr=0.05,
+                         edit_tune_code_lr=0.03)
     out = export_caae(m, str(tmp_path / "sm"))
     loaded = tf.saved_model.load(out)
     x = batch["image"].numpy()
@@ -126,7 +127,8 @@ def test_pivotal_tuning_first_step_is_adams_and_leaves_g_untouched():
     z, feats = m.encode_features(x, training=False)
     y_src = m.source_va(x, z, feats)
     before = [v.numpy().copy() for v in m.G.trainable_variables]
-    tuned, y_tuned = m._pivotal_weights(x, z, feats, y_src)
+    tuned, z_tuned, y_tuned = m._pivotal_weights(x, z, feats, y_src)
+    np.testing.assert_array_equal(z_tuned.numpy(), z.numpy())  # edit_tune_code_lr 0: z stays
     np.testing.assert_array_equal(y_tuned.numpy(), y_src.numpy())  # edit_tune_source_lr 0: ŷ stays
     with tf.GradientTape() as tape:
         g = m.generate(z, y_src, feats, x)
@@ -139,31 +141,36 @@ def test_pivotal_tuning_first_step_is_adams_and_leaves_g_untouched():
         np.testing.assert_array_equal(v.numpy(), w0)
 
 
-def test_pivotal_tuning_of_the_source_label_takes_adams_step():
-    """edit_tune_source_lr: ŷ takes its own Adam step on the same loss (jointly with G's weights) and stays
-    in [-1, 1]²; G's weights take the same first step as without it."""
+def test_pivotal_tuning_of_the_code_and_source_label_takes_adams_step():
+    """edit_tune_code_lr / edit_tune_source_lr: z and ŷ take their own Adam steps on the same loss (jointly
+    with G's weights; ŷ stays in [-1, 1]²); G's weights take the same first step as without them."""
     import tensorflow as tf
 
-    m, batch, _ = _model(edit_tune_steps=1, edit_tune_lr=1e-2, edit_tune_source_lr=0.05, edit_source_grid=3,
-                         edit_source_levels=1)
+    m, batch, _ = _model(edit_tune_steps=1, edit_tune_lr=1e-2, edit_tune_code_lr=0.03, edit_tune_source_lr=0.05,
+                         edit_source_grid=3, edit_source_levels=1)
     x = batch["image"][:1]
     z, feats = m.encode_features(x, training=False)
     y_src = tf.constant([[0.3, -0.4]])
-    weights, y_tuned = m._pivotal_weights(x, z, feats, y_src)
+    weights, z_tuned, y_tuned = m._pivotal_weights(x, z, feats, y_src)
     with tf.GradientTape() as tape:
-        tape.watch(y_src)
+        tape.watch([z, y_src])
         loss = tf.reduce_mean(tf.abs((m.generate(z, y_src, feats, x) - x) * m.edit_region_mask()))
-    g = tape.gradient(loss, y_src).numpy()
-    expected = y_src.numpy() - 0.05 * np.sqrt(1 - 0.999) * g / (np.sqrt(1 - 0.999) * np.abs(g) + 1e-8)
-    np.testing.assert_allclose(y_tuned.numpy(), expected, atol=1e-6)
+    g_z, g_y = (g.numpy() for g in tape.gradient(loss, [z, y_src]))
+
+    def adam_first(value, g, lr):
+        return value - lr * np.sqrt(1 - 0.999) * g / (np.sqrt(1 - 0.999) * np.abs(g) + 1e-8)
+
+    np.testing.assert_allclose(y_tuned.numpy(), adam_first(y_src.numpy(), g_y, 0.05), atol=1e-6)
+    np.testing.assert_allclose(z_tuned.numpy(), adam_first(z.numpy(), g_z, 0.03), atol=1e-6)
     assert np.abs(y_tuned.numpy() - y_src.numpy()).max() > 0.04  # it moved by about the rate
-    m.config.edit_tune_source_lr = 0.0
-    plain, _ = m._pivotal_weights(x, z, feats, y_src)
+    m.config.edit_tune_source_lr = m.config.edit_tune_code_lr = 0.0
+    plain, z_plain, _ = m._pivotal_weights(x, z, feats, y_src)
+    np.testing.assert_array_equal(z_plain.numpy(), z.numpy())
     for a, b in zip(weights, plain):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
     # kept in range: a large rate from the corner clips at ±1
     m.config.edit_tune_source_lr = 10.0
-    _, y_far = m._pivotal_weights(x, z, feats, tf.constant([[1.0, -1.0]]))
+    _, _, y_far = m._pivotal_weights(x, z, feats, tf.constant([[1.0, -1.0]]))
     assert np.all(np.abs(y_far.numpy()) <= 1.0)
 
 
@@ -200,5 +207,5 @@ def test_pivotal_tuning_config_checks():
         _cfg(g_residual=False, edit_tune_steps=5).validate()
     with pytest.raises(ConfigError, match="edit_tune_steps must be >= 0"):
         _cfg(g_residual=False, edit_region=True, edit_tune_lr=0.0).validate()
-    with pytest.raises(ConfigError, match="edit_tune_source_lr must be >= 0"):
+    with pytest.raises(ConfigError, match="edit_tune_source_lr and edit_tune_code_lr must be >= 0"):
         _cfg(g_residual=False, edit_region=True, edit_tune_source_lr=-0.1).validate()

@@ -465,8 +465,8 @@ class CAAE(GAN):
                              0.0, 1.0)
         return x + w * (edited - x)
 
-    def _pivotal_weights(self, x1, z1, features1, y1) -> tuple[list, tf.Tensor]:
-        """(G's weights, ŷ) tuned on one image (:func:`caae_tf.models.caae_edit_time.pivotal_weights`)."""
+    def _pivotal_weights(self, x1, z1, features1, y1) -> tuple[list, tf.Tensor, tf.Tensor]:
+        """(G's weights, z, ŷ) tuned on one image (:func:`caae_tf.models.caae_edit_time.pivotal_weights`)."""
         return edit_time.pivotal_weights(self, x1, z1, features1, y1)
 
     def _tuned_edit(self, x, y, z, features, y_src, need_source: bool = True) -> tuple[tf.Tensor, tf.Tensor | None]:

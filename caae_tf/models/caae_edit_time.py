@@ -3,8 +3,8 @@
 * :func:`source_va`: the input's own label ŷ by analysis-by-synthesis (``edit_source_grid``,
   ``edit_source_levels``), used by the change mask (``edit_change_tau``) and pivotal tuning;
 * :func:`pivotal_weights` / :func:`tuned_edit`: pivotal tuning (Roich et al. 2022, PTI;
-  ``edit_tune_steps``, ``edit_tune_lr``, ``edit_tune_source_lr``) — a copy of G's weights (and optionally
-  the input's source label) fitted to one input, run with
+  ``edit_tune_steps``, ``edit_tune_lr``, ``edit_tune_code_lr``, ``edit_tune_source_lr``) — a copy of G's
+  weights (and optionally the input's code z and source label ŷ) fitted to one input, run with
   ``Layer.stateless_call`` inside ``tf.while_loop`` so that it also runs inside an exported SavedModel.
 
 Each function takes the :class:`caae_tf.models.caae.CAAE` as its first argument; the model's methods of the
@@ -17,24 +17,34 @@ import numpy as np
 import tensorflow as tf
 
 
-def pivotal_weights(model, x1, z1, features1, y1) -> tuple[list, tf.Tensor]:
-    """(G's trainable weights as tensors, ŷ [1, 2]) after ``edit_tune_steps`` Adam steps on
+def pivotal_weights(model, x1, z1, features1, y1) -> tuple[list, tf.Tensor, tf.Tensor]:
+    """(G's trainable weights as tensors, code z [1, Z], ŷ [1, 2]) after ``edit_tune_steps`` Adam steps on
     mean |m·(G(z, ŷ) − x)| for one image x1 [1, S, S, 3] (pivotal tuning, ``CAAEConfig.edit_tune_steps``).
-    ŷ starts at ``y1`` and moves only with ``edit_tune_source_lr`` > 0 (its own Adam rate; kept in
-    [-1, 1]²). G's variables are untouched (``stateless_call``)."""
+    z starts at E(x) and moves only with ``edit_tune_code_lr`` > 0, ŷ starts at ``y1`` and moves only with
+    ``edit_tune_source_lr`` > 0 (each at its own Adam rate; ŷ kept in [-1, 1]²). G's variables are untouched
+    (``stateless_call``)."""
     c = model.config
     G, m = model.G, model.edit_region_mask()
     kept = x1 * (1.0 - m)
     frozen = list(G.non_trainable_variables)
     b1, b2 = 0.9, 0.999
-    tune_y = c.edit_tune_source_lr > 0
-    rates = [c.edit_tune_lr] * len(G.trainable_variables) + ([c.edit_tune_source_lr] if tune_y else [])
+    n_w = len(G.trainable_variables)
+    # the tuned tensors: G's weights, then z and ŷ where their rates are > 0
+    extra = [(z1, c.edit_tune_code_lr), (y1, c.edit_tune_source_lr)]
+    tuned = [k for k, (_, lr) in enumerate(extra) if lr > 0]
+    rates = [c.edit_tune_lr] * n_w + [extra[k][1] for k in tuned]
+
+    def unpack(params):
+        code = [z1, y1]
+        for j, k in enumerate(tuned):
+            code[k] = params[n_w + j]
+        return params[:n_w], code[0], code[1]
 
     def step(t, params, m1, m2):
         with tf.GradientTape() as tape:
             tape.watch(params)
-            weights, y = (params[:-1], params[-1]) if tune_y else (params, y1)
-            drawn = G.stateless_call(weights, frozen, (z1, y, features1, kept), training=False)[0]
+            weights, z, y = unpack(params)
+            drawn = G.stateless_call(weights, frozen, (z, y, features1, kept), training=False)[0]
             loss = tf.reduce_mean(tf.abs((tf.cast(drawn, tf.float32) - x1) * m))
         grads = tape.gradient(loss, params)
         t = t + 1.0
@@ -42,15 +52,15 @@ def pivotal_weights(model, x1, z1, features1, y1) -> tuple[list, tf.Tensor]:
         m2 = [b2 * a + (1.0 - b2) * tf.square(g) for a, g in zip(m2, grads)]
         scale = tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
         params = [w - lr * scale * a / (tf.sqrt(v) + 1e-8) for w, a, v, lr in zip(params, m1, m2, rates)]
-        if tune_y:
+        if 1 in tuned:
             params[-1] = tf.clip_by_value(params[-1], -1.0, 1.0)
         return t, params, m1, m2
 
-    params = [tf.identity(v.value) for v in G.trainable_variables] + ([tf.cast(y1, tf.float32)] if tune_y else [])
+    params = [tf.identity(v.value) for v in G.trainable_variables] + [tf.cast(extra[k][0], tf.float32) for k in tuned]
     zeros = [tf.zeros_like(w) for w in params]
     _, params, _, _ = tf.while_loop(lambda t, *_: t < float(c.edit_tune_steps), step,
                                     (tf.constant(0.0), params, zeros, list(zeros)))
-    return (params[:-1], params[-1]) if tune_y else (params, y1)
+    return unpack(params)
 
 
 def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tuple[tf.Tensor, tf.Tensor | None]:
@@ -68,10 +78,10 @@ def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tup
         members = tf.where(tf.equal(index, u))[:, 0]
         first = members[:1]
         f_first = [tf.gather(f, first) for f in features]
-        weights, y_tuned = pivotal_weights(model, tf.gather(x, first), tf.gather(z, first), f_first,
-                                           tf.gather(y_src, first))
+        weights, z_tuned, y_tuned = pivotal_weights(model, tf.gather(x, first), tf.gather(z, first), f_first,
+                                                    tf.gather(y_src, first))
         f_m = [tf.gather(f, members) for f in features]
-        z_m, x_m = tf.gather(z, members), tf.gather(x, members)
+        z_m, x_m = tf.tile(z_tuned, [tf.size(members), 1]), tf.gather(x, members)
         at = members[:, None]
         member_labels = [tf.gather(y, members)]
         if need_source:  # the tuned ŷ (edit_tune_source_lr) or the searched one, for every copy of the image
