@@ -473,6 +473,13 @@ class CGANConfig(TrainConfig):
     (beyond paper 001: nearest-neighbour ×2 then a 3×3 convolution, which cannot produce the checkerboard
     pattern of overlapping transposed-conv kernels; Odena, Dumoulin & Olah 2016, "Deconvolution and
     checkerboard artifacts")."""
+    g_conditional_bn: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (false = paper: v enters G only concatenated to z): class-conditional BatchNorm in G.
+    Every BN of G takes its per-channel γ and β from v through a bias-free Dense (γ = v·W_γ, W_γ starting at
+    1; β = v·W_β, W_β at 0), so the label modulates every scale of G while the interpolation stays linear in
+    label space (de Vries et al. 2017, "Modulating early visual processing by language"; used in the
+    generators of Miyato & Koyama 2018, "cGANs with projection discriminator", and Brock et al. 2019, BigGAN).
+    :class:`caae_tf.models.cgan_networks.ConditionalBatchNorm`."""
     learning_rate: float = 1e-4
 
     def validate(self, source: str = "config") -> None:

@@ -20,6 +20,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 KEYS = ("d_mismatch_weight", "lambda_ac", "d_projection", "spectral_norm", "d_joint_batch", "g_upsample", "lambda_r1",
+        "g_conditional_bn",
         "g_ema_decay", "g_filters", "steps")
 
 
