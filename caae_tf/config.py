@@ -480,6 +480,10 @@ class CGANConfig(TrainConfig):
     label space (de Vries et al. 2017, "Modulating early visual processing by language"; used in the
     generators of Miyato & Koyama 2018, "cGANs with projection discriminator", and Brock et al. 2019, BigGAN).
     :class:`caae_tf.models.cgan_networks.ConditionalBatchNorm`."""
+    g_label_every_scale: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (false = paper): v is also tiled over G's feature map and concatenated to its channels
+    before every ×2 upsampling (the input conditioning of Mirza & Osindero 2014, "Conditional generative
+    adversarial nets", repeated at every scale of G, as D's tiled v is after its first block here)."""
     learning_rate: float = 1e-4
 
     def validate(self, source: str = "config") -> None:

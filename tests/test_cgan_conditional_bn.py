@@ -193,3 +193,14 @@ def test_saved_model_round_trips_with_conditional_bn(tmp_path):
     ref_va = to_uint8(model.generate(z[:len(va)], out["emotion_weights"]).numpy())
     assert np.abs(out["images"].astype(int) - ref_va).max() <= 1
     assert "valence_arousal must be finite and lie in [-1, 1]^2" in res["error"]
+
+
+def test_label_every_scale_tiles_v_before_every_upsampling():
+    m = tiny_model(g_label_every_scale=True, g_upsample="resize")
+    convs = [*(c.layers[1] for c in m.G.up_convs), m.G.to_rgb.layers[1]]
+    # every upsampling conv sees its input width + the 6 label channels
+    assert [int(c.kernel.shape[2]) for c in convs] == [w + 6 for w in m.G.widths]
+    assert tiny_model(g_upsample="resize").G.to_rgb.layers[1].kernel.shape[2] == m.G.widths[-1]
+    assert m.G.get_config()["label_every_scale"] is True
+    assert "g_label_every_scale" not in load_config(os.path.join(PRESETS, "cgan_paper.yaml")).to_dict()
+    assert all(np.isfinite(float(v)) for v in tf.function(m.train_step)(batch(4)).values())

@@ -147,7 +147,7 @@ class CGAN(GAN):
         self.G = CGANGenerator(
             image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
             g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
-            conditional_bn=config.g_conditional_bn,
+            conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
         )
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
@@ -163,7 +163,7 @@ class CGAN(GAN):
             self.G_ema = CGANGenerator(
                 image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
                 g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample, name="G_ema",
-                conditional_bn=config.g_conditional_bn,
+                conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
             )
         # Noise counter for train_step: z = stateless_normal(seed=(config.seed, counter)), counter += 1
         # per step. It is a (non-trainable, int64) model weight, so every checkpoint of model.weights

@@ -241,7 +241,9 @@ class CGANGenerator(keras.Model):
 
     Beyond paper 001 (off by default): ``upsample="resize"`` (nearest-neighbour ×2 + conv) and
     ``conditional_bn`` (every BN of G is a :class:`ConditionalBatchNorm` whose γ, β come from v; de Vries et
-    al. 2017, as in the generators of Miyato & Koyama 2018 and BigGAN).
+    al. 2017, as in the generators of Miyato & Koyama 2018 and BigGAN); ``label_every_scale`` (v tiled and
+    concatenated to the features before every upsampling, as D's input conditioning of Mirza & Osindero 2014
+    applied at every scale of G).
     """
 
     def __init__(
@@ -253,6 +255,7 @@ class CGANGenerator(keras.Model):
         kernel_size: int = 5,
         upsample: str = "transposed",
         conditional_bn: bool = False,
+        label_every_scale: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", "G")
@@ -268,6 +271,7 @@ class CGANGenerator(keras.Model):
         self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=kernel_init(), name="fc")
         self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
         self.conditional_bn = bool(conditional_bn)
+        self.label_every_scale = bool(label_every_scale)
         bn = (lambda name: ConditionalBatchNorm(gamma_stddev=0.02, name=name)) if self.conditional_bn else _bn
         self.fc_bn = bn("fc_bn")
         if upsample not in ("transposed", "resize"):
@@ -288,6 +292,10 @@ class CGANGenerator(keras.Model):
                                     name=f"{name}_conv"),
             ], name=name)
 
+        # label_every_scale: v tiled and concatenated to the features before every ×2 upsampling
+        self.label_concats = [TileConcat(name=f"concat_v{k + 1}") for k in range(len(self.widths))] \
+            if self.label_every_scale else []
+        attach(self, self.label_concats)
         up_convs, up_bns = [], []
         for k, w in enumerate(self.widths[1:]):
             conv = up_layer(w, f"deconv{k + 1}", False)
@@ -310,10 +318,13 @@ class CGANGenerator(keras.Model):
         def norm(layer, t):  # with conditional_bn every BN takes its γ, β from v
             return layer((t, v), training=training) if self.conditional_bn else layer(t, training=training)
 
+        def tile(k, t):
+            return self.label_concats[k]([t, v]) if self.label_every_scale else t
+
         h = ops.relu(norm(self.fc_bn, h))
-        for conv, bn in zip(self.up_convs, self.up_bns):
-            h = ops.relu(norm(bn, conv(h)))
-        return self.tanh(self.to_rgb(h))
+        for k, (conv, bn) in enumerate(zip(self.up_convs, self.up_bns)):
+            h = ops.relu(norm(bn, conv(tile(k, h))))
+        return self.tanh(self.to_rgb(tile(len(self.up_convs), h)))
 
     def build(self, input_shape=None):
         """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
@@ -328,6 +339,7 @@ class CGANGenerator(keras.Model):
             "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
             "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
             "upsample": self.upsample, "conditional_bn": self.conditional_bn,
+            "label_every_scale": self.label_every_scale,
         }
 
 
