@@ -485,9 +485,15 @@ class CGANConfig(TrainConfig):
     before every ×2 upsampling (the input conditioning of Mirza & Osindero 2014, "Conditional generative
     adversarial nets", repeated at every scale of G, as D's tiled v is after its first block here)."""
     learning_rate: float = 1e-4
+    lr_decay: str = field(default="constant", metadata=BEYOND_PAPER)
+    """Learning-rate schedule of G's and D's Adam: ``constant`` (the paper) or ``cosine`` — cosine decay from
+    ``learning_rate`` to 0 over ``steps`` (SGDR without restarts, Loshchilov & Hutter 2017; the CAAE's
+    key of the same name, :meth:`caae_tf.models.base.GAN._learning_rate`)."""
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.lr_decay not in ("constant", "cosine"):
+            raise ConfigError(f"{source}: lr_decay must be constant or cosine, got {self.lr_decay!r}")
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
         for name in ("lambda_ac", "lambda_r1"):

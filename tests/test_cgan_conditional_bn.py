@@ -204,3 +204,15 @@ def test_label_every_scale_tiles_v_before_every_upsampling():
     assert m.G.get_config()["label_every_scale"] is True
     assert "g_label_every_scale" not in load_config(os.path.join(PRESETS, "cgan_paper.yaml")).to_dict()
     assert all(np.isfinite(float(v)) for v in tf.function(m.train_step)(batch(4)).values())
+
+
+def test_cosine_learning_rate_decay_for_the_cgan():
+    m = tiny_model(lr_decay="cosine", steps=10, learning_rate=2e-4)
+    lr = m.g_optimizer.learning_rate
+    assert float(lr) == pytest.approx(2e-4)
+    sched = m._learning_rate()
+    assert float(sched(5)) == pytest.approx(1e-4, rel=1e-5) and float(sched(10)) == pytest.approx(0.0, abs=1e-12)
+    assert float(tiny_model().d_optimizer.learning_rate) == pytest.approx(1e-4)  # constant by default
+    assert "lr_decay" not in load_config(os.path.join(PRESETS, "cgan_paper.yaml")).to_dict()
+    with pytest.raises(Exception, match="lr_decay"):
+        CGANConfig().replace("lr_decay", "step")
