@@ -485,10 +485,27 @@ class CGANConfig(TrainConfig):
     (beyond paper 001: nearest-neighbour ×2 then a 3×3 convolution, which cannot produce the checkerboard
     pattern of overlapping transposed-conv kernels; Odena, Dumoulin & Olah 2016, "Deconvolution and
     checkerboard artifacts")."""
+    g_conditional_bn: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (false = paper: v enters G only concatenated to z): class-conditional BatchNorm in G.
+    Every BN of G takes its per-channel γ and β from v through a bias-free Dense (γ = v·W_γ, W_γ starting at
+    1; β = v·W_β, W_β at 0), so the label modulates every scale of G while the interpolation stays linear in
+    label space (de Vries et al. 2017, "Modulating early visual processing by language"; used in the
+    generators of Miyato & Koyama 2018, "cGANs with projection discriminator", and Brock et al. 2019, BigGAN).
+    :class:`caae_tf.models.cgan_networks.ConditionalBatchNorm`."""
+    g_label_every_scale: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (false = paper): v is also tiled over G's feature map and concatenated to its channels
+    before every ×2 upsampling (the input conditioning of Mirza & Osindero 2014, "Conditional generative
+    adversarial nets", repeated at every scale of G, as D's tiled v is after its first block here)."""
     learning_rate: float = 1e-4
+    lr_decay: str = field(default="constant", metadata=BEYOND_PAPER)
+    """Learning-rate schedule of G's and D's Adam: ``constant`` (the paper) or ``cosine`` — cosine decay from
+    ``learning_rate`` to 0 over ``steps`` (SGDR without restarts, Loshchilov & Hutter 2017; the CAAE's
+    key of the same name, :meth:`caae_tf.models.base.GAN._learning_rate`)."""
 
     def validate(self, source: str = "config") -> None:
         super().validate(source)
+        if self.lr_decay not in ("constant", "cosine"):
+            raise ConfigError(f"{source}: lr_decay must be constant or cosine, got {self.lr_decay!r}")
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
         for name in ("lambda_ac", "lambda_r1"):

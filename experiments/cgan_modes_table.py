@@ -1,6 +1,7 @@
 """Markdown table of the cGAN training modes measured with experiments/cgan_targets.py (one targets.json each).
 
     python experiments/cgan_modes_table.py runs/c13/targets_base runs/c13/targets_ac1 ...
+    python experiments/cgan_modes_table.py --relative-to cgan_demo runs/c14/targets_base runs/c14/targets_cbn ...
 
 Columns: the mode's config overrides (from the run's config.yaml, beyond-paper keys and d_mismatch_weight),
 max |generated − real reading| at α = 1 over the five emotions and both axes, the same for Neutral at α = 0,
@@ -20,6 +21,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 KEYS = ("d_mismatch_weight", "lambda_ac", "d_projection", "spectral_norm", "d_joint_batch", "g_upsample", "lambda_r1",
+        "g_conditional_bn", "g_label_every_scale", "lr_decay", "batch_size", "d_filters", "seed",
         "g_ema_decay", "g_filters", "steps")
 
 
@@ -36,23 +38,41 @@ def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
 
 
 def main(argv) -> int:
-    print(r"| mode | max err. α = 1 | err. Neutral α = 0 | happiness α = 1 | min Spearman \|ρ\| "
+    base = None
+    per_emotion = "--per-emotion" in argv  # add each emotion's max |error| at α = 1
+    argv = [a for a in argv if a != "--per-emotion"]
+    if argv[:1] == ["--relative-to"]:  # name only the keys that differ from this preset (e.g. cgan_demo)
+        from caae_tf.config import load_config
+
+        base = load_config(os.path.join(ROOT, "caae_tf", "presets", f"{argv[1]}.yaml")).to_dict()
+        argv = argv[2:]
+    emo = ("sadness", "disgust", "fear", "anger", "happiness")
+    extra = "".join(f" {e} |" for e in emo) if per_emotion else ""
+    print(r"| mode | max err. α = 1 |" + extra + r" err. Neutral α = 0 | happiness α = 1 | min Spearman \|ρ\| "
           r"| identity row | HF energy |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|" + ("---|" * len(emo) if per_emotion else ""))
     for d in argv:
         with open(os.path.join(d, "targets.json"), encoding="utf-8") as fh:
             r = json.load(fh)
         with open(os.path.join(r["model"], "config.yaml"), encoding="utf-8") as fh:
             cfg = yaml.safe_load(fh)
-        mode = ", ".join(f"{k}={cfg[k]}" for k in KEYS if k in cfg and cfg[k] not in (0, 0.0, False, "transposed")
-                         and not (k == "g_filters" and cfg[k] == [128, 64, 32, 16]))
+        if base is not None:
+            mode = ", ".join(f"{k}={cfg.get(k)}" for k in KEYS if k != "steps" and cfg.get(k) != base.get(k)
+                             and not (k == "seed" and cfg.get(k) in (None, 0)))
+            mode = mode or "(the preset)"
+        else:
+            mode = ", ".join(f"{k}={cfg[k]}" for k in KEYS if k in cfg and cfg[k] not in (0, 0.0, False, "transposed")
+                             and k not in ("lr_decay", "batch_size", "d_filters", "seed")
+                             and not (k == "g_filters" and cfg[k] == [128, 64, 32, 16]))
         mode += "" if r["ema"] else " (G, not G_ema)"
         err1 = max(max(e["error"]) for e in r["emotions"].values())
         h = r["emotions"]["happiness"]["generated"]
         rho = min(abs(e["rho"]) for e in r["emotions"].values())
         ident = r.get("identity", {}).get("row_mean")
         hf = hf_energy(r["model"], not r["ema"])
-        print(f"| {mode} | {err1:.2f} | {max(r['neutral']['error']):.2f} | ({h[0]:.2f}, {h[1]:.2f}) | {rho:.2f} | "
+        cols = "".join(f" {max(r['emotions'][e]['error']):.2f} |" for e in emo) if per_emotion else ""
+        print(f"| {mode} | {err1:.2f} |{cols} {max(r['neutral']['error']):.2f} | ({h[0]:.2f}, {h[1]:.2f}) "
+              f"| {rho:.2f} | "
               f"{'' if ident is None else f'{ident:.3f}'} | {hf:.3f} |")
     return 0
 

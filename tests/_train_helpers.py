@@ -37,9 +37,9 @@ def write_tiny_set(folder, n: int = 16, size: int = 40, seed: int = 0) -> str:
     return path
 
 
-def tiny_cgan_model(seed: int = 0, z_dim: int = 8):
+def tiny_cgan_model(seed: int = 0, z_dim: int = 8, **config):
     """A tiny untrained 64 px cGAN whose G kernels are re-drawn He-normal, so the uint8 outputs are visible
-    images spanning many levels (used by the generate and export tests)."""
+    images spanning many levels (used by the generate and export tests); ``config``: further CGANConfig keys."""
     import keras
 
     from caae_tf.config import CGANConfig
@@ -47,7 +47,8 @@ def tiny_cgan_model(seed: int = 0, z_dim: int = 8):
 
     keras.mixed_precision.set_global_policy("float32")
     keras.utils.set_random_seed(seed)
-    cfg = CGANConfig(image_size=64, z_dim=z_dim, g_filters=[32, 16, 8, 8], d_filters=[8, 8, 16, 16], batch_size=4)
+    cfg = CGANConfig(image_size=64, z_dim=z_dim, g_filters=[32, 16, 8, 8], d_filters=[8, 8, 16, 16], batch_size=4,
+                     **config)
     m = CGAN(cfg)
     m.build_all()
     rng = np.random.default_rng(seed)

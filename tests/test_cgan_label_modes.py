@@ -22,7 +22,7 @@ from test_cgan_model import _float32_policy, batch, tiny_model  # noqa: E402,F40
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PRESETS = os.path.join(os.path.dirname(HERE), "caae_tf", "presets")
-MODE_KEYS = ("lambda_ac", "d_projection", "spectral_norm", "g_ema_decay", "lambda_r1")
+MODE_KEYS = ("lambda_ac", "d_projection", "spectral_norm", "g_ema_decay", "lambda_r1", "g_conditional_bn")
 
 
 # ----------------------------------------------------------------------------------------- config
@@ -240,7 +240,7 @@ def test_modes_train_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     import textwrap
 
     modes = ["lambda_ac=1", "g_ema_decay=0.9", "d_joint_batch=true", "g_upsample=resize", "lambda_r1=0.5",
-             "spectral_norm=true", "d_projection=true"]
+             "spectral_norm=true", "d_projection=true", "g_conditional_bn=true"]
     code = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {HERE!r})

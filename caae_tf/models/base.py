@@ -59,7 +59,7 @@ class GAN(keras.Model):
         return opts
 
     def _learning_rate(self):
-        """The optimizers' learning rate: ``learning_rate``, or with ``lr_decay: cosine`` (CAAE, beyond the
+        """The optimizers' learning rate: ``learning_rate``, or with ``lr_decay: cosine`` (CAAE, cGAN; beyond the
         paper) a cosine decay to 0 over ``steps`` (SGDR without restarts, Loshchilov & Hutter 2017) that reads
         each optimizer's own step counter, so it survives ``--resume``."""
         c = self.train_config

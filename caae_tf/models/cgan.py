@@ -54,8 +54,9 @@ Beyond the paper (config keys marked ``BEYOND_PAPER`` in :class:`caae_tf.config.
 paper preset; their docstrings cite the sources): an AC-GAN class head on D (``lambda_ac``), a projection D
 (``d_projection``), spectral normalisation of D (``spectral_norm``, :class:`SNConv2D` / :class:`SNDense`),
 R1 (``lambda_r1``), one joint D batch for real and generated images (``d_joint_batch``), nearest-neighbour +
-conv upsampling in G (``g_upsample="resize"``) and an EMA of G's weights used for every image outside
-training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
+conv upsampling in G (``g_upsample="resize"``), class-conditional BatchNorm in G (``g_conditional_bn``,
+:class:`ConditionalBatchNorm`: γ, β of every BN of G from v; de Vries et al. 2017) and an EMA of G's weights
+used for every image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
 
     L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e).
 """
@@ -74,8 +75,9 @@ from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
 from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per_example_r1
 from caae_tf.models.base import GAN
-from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, SNConv2D, SNDense,
-                                          discriminator_widths, generator_widths, num_upsamplings)
+from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
+                                          SNConv2D, SNDense, discriminator_widths, generator_widths,
+                                          num_upsamplings)
 
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
 SAMPLE_COLUMNS = 8
@@ -83,7 +85,7 @@ SAMPLE_COLUMNS = 8
 PAPER_STEPS = 11
 
 __all__ = ["NUM_EMOTIONS", "SAMPLE_COLUMNS", "PAPER_STEPS", "CGANGenerator", "CGANDiscriminator", "SNConv2D",
-           "SNDense", "num_upsamplings", "generator_widths", "discriminator_widths", "CGAN"]
+           "SNDense", "ConditionalBatchNorm", "num_upsamplings", "generator_widths", "discriminator_widths", "CGAN"]
 
 
 def _masked_mean(per_example, mask, *, global_batch: bool = False):
@@ -145,6 +147,7 @@ class CGAN(GAN):
         self.G = CGANGenerator(
             image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
             g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
+            conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
         )
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
@@ -160,6 +163,7 @@ class CGAN(GAN):
             self.G_ema = CGANGenerator(
                 image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
                 g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample, name="G_ema",
+                conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
             )
         # Noise counter for train_step: z = stateless_normal(seed=(config.seed, counter)), counter += 1
         # per step. It is a (non-trainable, int64) model weight, so every checkpoint of model.weights

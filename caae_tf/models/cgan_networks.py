@@ -174,11 +174,77 @@ class SNDense(_SpectralNormMixin, keras.layers.Layer):
                 "power_iterations": self.power_iterations}
 
 
+
+# ------------------------------------------------------------------------ conditional batch normalisation
+
+@keras.saving.register_keras_serializable(package="caae_tf")
+class ConditionalBatchNorm(keras.layers.Layer):
+    """Class-conditional BatchNorm (beyond paper 001; ``g_conditional_bn``): the features are normalised
+    with statistics shared by all classes, and the affine part comes from the label,
+
+        y = γ(v) · BN(x) + β(v),      γ(v) = v · W_γ,  β(v) = v · W_β      (W_γ, W_β: [C, channels]),
+
+    i.e. a bias-free Dense from the label vector v [B, C] per BN (de Vries, Strub, Mary, Larochelle, Pietquin
+    & Courville 2017, "Modulating early visual processing by language" — conditional BN; Miyato & Koyama 2018,
+    "cGANs with projection discriminator", and Brock, Donahue & Simonyan 2019, BigGAN, use it in G). W_γ
+    starts at 1 (DCGAN's γ ~ N(1, ``gamma_stddev``)), W_β at 0, so for a one-hot or any interpolated v on the
+    simplex (Σ v = 1) the layer starts as plain BN, and v = (1−α)·e_N + α·e_i gives the linear mix
+    (1−α)·(γ_N, β_N) + α·(γ_i, β_i): paper 001's interpolation in label space carries over. BN's moving
+    statistics (momentum 0.9, ε 1e-5) are those of :func:`caae_tf.models.layers.batch_norm`.
+    """
+
+    def __init__(self, gamma_stddev: float = 0.0, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.gamma_stddev = float(gamma_stddev)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.norm = keras.layers.BatchNormalization(momentum=self.momentum, epsilon=self.epsilon, center=False,
+                                                    scale=False, name="norm")
+
+    def build(self, input_shape):
+        x_shape, v_shape = input_shape
+        channels, classes = int(x_shape[-1]), int(v_shape[-1])
+        self.norm.build(x_shape)
+        init = (keras.initializers.RandomNormal(1.0, self.gamma_stddev) if self.gamma_stddev > 0
+                else keras.initializers.Ones())
+        self.gamma_embedding = self.add_weight(shape=(classes, channels), initializer=init, name="gamma_embedding")
+        self.beta_embedding = self.add_weight(shape=(classes, channels), initializer="zeros", name="beta_embedding")
+        self.built = True
+
+    def affine(self, v):
+        """(γ(v), β(v)), float32 [B, channels] each."""
+        v = ops.cast(v, "float32")
+        return (ops.matmul(v, ops.cast(self.gamma_embedding, "float32")),
+                ops.matmul(v, ops.cast(self.beta_embedding, "float32")))
+
+    def call(self, inputs, training=None):
+        x, v = inputs
+        h = self.norm(x, training=training)
+        gamma, beta = self.affine(v)
+        gamma = ops.cast(gamma[:, None, None, :] if len(x.shape) == 4 else gamma, h.dtype)
+        beta = ops.cast(beta[:, None, None, :] if len(x.shape) == 4 else beta, h.dtype)
+        return h * gamma + beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "gamma_stddev": self.gamma_stddev, "momentum": self.momentum,
+                "epsilon": self.epsilon}
+
+
 # ----------------------------------------------------------------------------------------------- G, D
 
 @keras.saving.register_keras_serializable(package="caae_tf")
 class CGANGenerator(keras.Model):
-    """G(z, v) → image in [-1, 1], float32 [B, S, S, 3] (module docstring; DCGAN generator + v)."""
+    """G(z, v) → image in [-1, 1], float32 [B, S, S, 3] (module docstring; DCGAN generator + v).
+
+    Beyond paper 001 (off by default): ``upsample="resize"`` (nearest-neighbour ×2 + conv) and
+    ``conditional_bn`` (every BN of G is a :class:`ConditionalBatchNorm` whose γ, β come from v; de Vries et
+    al. 2017, as in the generators of Miyato & Koyama 2018 and BigGAN); ``label_every_scale`` (v tiled and
+    concatenated to the features before every upsampling, as D's input conditioning of Mirza & Osindero 2014
+    applied at every scale of G).
+    """
 
     def __init__(
         self,
@@ -188,6 +254,8 @@ class CGANGenerator(keras.Model):
         g_filters: list[int] | tuple[int, ...] = (1024, 512, 256, 128, 64, 32),
         kernel_size: int = 5,
         upsample: str = "transposed",
+        conditional_bn: bool = False,
+        label_every_scale: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", "G")
@@ -202,7 +270,10 @@ class CGANGenerator(keras.Model):
         self.concat = keras.layers.Concatenate(axis=-1, name="concat_z_v")
         self.fc = keras.layers.Dense(4 * 4 * w0, use_bias=False, kernel_initializer=kernel_init(), name="fc")
         self.reshape = keras.layers.Reshape((4, 4, w0), name="reshape")
-        self.fc_bn = _bn("fc_bn")
+        self.conditional_bn = bool(conditional_bn)
+        self.label_every_scale = bool(label_every_scale)
+        bn = (lambda name: ConditionalBatchNorm(gamma_stddev=0.02, name=name)) if self.conditional_bn else _bn
+        self.fc_bn = bn("fc_bn")
         if upsample not in ("transposed", "resize"):
             raise ConfigError(f"g_upsample must be 'transposed' or 'resize', got {upsample!r}")
         self.upsample = upsample
@@ -221,13 +292,17 @@ class CGANGenerator(keras.Model):
                                     name=f"{name}_conv"),
             ], name=name)
 
+        # label_every_scale: v tiled and concatenated to the features before every ×2 upsampling
+        self.label_concats = [TileConcat(name=f"concat_v{k + 1}") for k in range(len(self.widths))] \
+            if self.label_every_scale else []
+        attach(self, self.label_concats)
         up_convs, up_bns = [], []
         for k, w in enumerate(self.widths[1:]):
             conv = up_layer(w, f"deconv{k + 1}", False)
-            bn = _bn(f"deconv{k + 1}_bn")
-            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
+            norm = bn(f"deconv{k + 1}_bn")
+            attach(self, [conv, norm])  # one attribute per layer (caae_tf.models.layers.attach)
             up_convs.append(conv)
-            up_bns.append(bn)
+            up_bns.append(norm)
         self.up_convs = up_convs
         self.up_bns = up_bns
         self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
@@ -236,12 +311,20 @@ class CGANGenerator(keras.Model):
     def call(self, inputs, training=None):
         """``inputs = (z [B, z_dim], v [B, 6])`` (or a dict with keys ``z``, ``v``)."""
         z, v = _split(inputs, "z", "v")
-        h = self.concat([ops.cast(z, "float32"), ops.cast(v, "float32")])
+        v = ops.cast(v, "float32")
+        h = self.concat([ops.cast(z, "float32"), v])
         h = self.reshape(self.fc(h))
-        h = ops.relu(self.fc_bn(h, training=training))
-        for conv, bn in zip(self.up_convs, self.up_bns):
-            h = ops.relu(bn(conv(h), training=training))
-        return self.tanh(self.to_rgb(h))
+
+        def norm(layer, t):  # with conditional_bn every BN takes its γ, β from v
+            return layer((t, v), training=training) if self.conditional_bn else layer(t, training=training)
+
+        def tile(k, t):
+            return self.label_concats[k]([t, v]) if self.label_every_scale else t
+
+        h = ops.relu(norm(self.fc_bn, h))
+        for k, (conv, bn) in enumerate(zip(self.up_convs, self.up_bns)):
+            h = ops.relu(norm(bn, conv(tile(k, h))))
+        return self.tanh(self.to_rgb(tile(len(self.up_convs), h)))
 
     def build(self, input_shape=None):
         """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
@@ -255,7 +338,8 @@ class CGANGenerator(keras.Model):
         return {
             "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
             "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
-            "upsample": self.upsample,
+            "upsample": self.upsample, "conditional_bn": self.conditional_bn,
+            "label_every_scale": self.label_every_scale,
         }
 
 
