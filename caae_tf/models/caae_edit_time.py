@@ -28,39 +28,34 @@ def pivotal_weights(model, x1, z1, features1, y1) -> tuple[list, tf.Tensor, tf.T
     kept = x1 * (1.0 - m)
     frozen = list(G.non_trainable_variables)
     b1, b2 = 0.9, 0.999
-    n_w = len(G.trainable_variables)
-    # the tuned tensors: G's weights, then z and ŷ where their rates are > 0
-    extra = [(z1, c.edit_tune_code_lr), (y1, c.edit_tune_source_lr)]
-    tuned = [k for k, (_, lr) in enumerate(extra) if lr > 0]
-    rates = [c.edit_tune_lr] * n_w + [extra[k][1] for k in tuned]
-
-    def unpack(params):
-        code = [z1, y1]
-        for j, k in enumerate(tuned):
-            code[k] = params[n_w + j]
-        return params[:n_w], code[0], code[1]
+    # the tuned tensors and their Adam rates: G's weights, and z / ŷ where their rates are > 0
+    params = {"weights": [tf.identity(v.value) for v in G.trainable_variables]}
+    rates = {"weights": [c.edit_tune_lr] * len(params["weights"])}
+    for key, start, lr in (("z", z1, c.edit_tune_code_lr), ("y", y1, c.edit_tune_source_lr)):
+        if lr > 0:
+            params[key], rates[key] = tf.cast(start, tf.float32), lr
 
     def step(t, params, m1, m2):
         with tf.GradientTape() as tape:
             tape.watch(params)
-            weights, z, y = unpack(params)
-            drawn = G.stateless_call(weights, frozen, (z, y, features1, kept), training=False)[0]
+            inputs = (params.get("z", z1), params.get("y", y1), features1, kept)
+            drawn = G.stateless_call(params["weights"], frozen, inputs, training=False)[0]
             loss = tf.reduce_mean(tf.abs((tf.cast(drawn, tf.float32) - x1) * m))
         grads = tape.gradient(loss, params)
         t = t + 1.0
-        m1 = [b1 * a + (1.0 - b1) * g for a, g in zip(m1, grads)]
-        m2 = [b2 * a + (1.0 - b2) * tf.square(g) for a, g in zip(m2, grads)]
+        m1 = tf.nest.map_structure(lambda a, g: b1 * a + (1.0 - b1) * g, m1, grads)
+        m2 = tf.nest.map_structure(lambda a, g: b2 * a + (1.0 - b2) * tf.square(g), m2, grads)
         scale = tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        params = [w - lr * scale * a / (tf.sqrt(v) + 1e-8) for w, a, v, lr in zip(params, m1, m2, rates)]
-        if 1 in tuned:
-            params[-1] = tf.clip_by_value(params[-1], -1.0, 1.0)
+        params = tf.nest.map_structure(lambda w, a, v, lr: w - lr * scale * a / (tf.sqrt(v) + 1e-8),
+                                       params, m1, m2, rates)
+        if "y" in params:
+            params["y"] = tf.clip_by_value(params["y"], -1.0, 1.0)
         return t, params, m1, m2
 
-    params = [tf.identity(v.value) for v in G.trainable_variables] + [tf.cast(extra[k][0], tf.float32) for k in tuned]
-    zeros = [tf.zeros_like(w) for w in params]
+    zeros = tf.nest.map_structure(tf.zeros_like, params)
     _, params, _, _ = tf.while_loop(lambda t, *_: t < float(c.edit_tune_steps), step,
-                                    (tf.constant(0.0), params, zeros, list(zeros)))
-    return unpack(params)
+                                    (tf.constant(0.0), params, zeros, zeros))
+    return params["weights"], params.get("z", z1), params.get("y", y1)
 
 
 def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tuple[tf.Tensor, tf.Tensor | None]:
@@ -72,7 +67,7 @@ def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tup
     mix = np.random.default_rng(0).integers(1, 2**20, int(np.prod(x.shape[1:])), dtype=np.int64)
     keys = tf.reduce_sum(bits * tf.constant(mix), axis=1)
     unique, index = tf.unique(keys)
-    drawings = 2 if need_source else 1
+    n_drawings = 2 if need_source else 1
 
     def one(u, *drawings):
         members = tf.where(tf.equal(index, u))[:, 0]
@@ -91,7 +86,7 @@ def tuned_edit(model, x, y, z, features, y_src, need_source: bool = True) -> tup
             for acc, label in zip(drawings, member_labels)))
 
     out = tf.while_loop(lambda u, *_: u < tf.shape(unique)[0], one,
-                        (tf.constant(0, tf.int32), *(tf.zeros_like(x) for _ in range(drawings))))
+                        (tf.constant(0, tf.int32), *(tf.zeros_like(x) for _ in range(n_drawings))))
     return out[1], (out[2] if need_source else None)
 
 

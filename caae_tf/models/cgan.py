@@ -144,11 +144,10 @@ class CGAN(GAN):
         self.image_size = config.image_size
         self.z_dim = config.z_dim
         self.num_emotions = config.num_emotions
-        self.G = CGANGenerator(
-            image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
-            g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
-            conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
-        )
+        g_args = dict(image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
+                      g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
+                      conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale)
+        self.G = CGANGenerator(**g_args)
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
             kernel_size=config.kernel_size, label_reinject=config.d_label_reinject,
@@ -160,11 +159,7 @@ class CGAN(GAN):
         # weights, so checkpoints hold them.
         self.G_ema = None
         if config.g_ema_decay > 0:
-            self.G_ema = CGANGenerator(
-                image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
-                g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample, name="G_ema",
-                conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
-            )
+            self.G_ema = CGANGenerator(**g_args, name="G_ema")
         # Noise counter for train_step: z = stateless_normal(seed=(config.seed, counter)), counter += 1
         # per step. It is a (non-trainable, int64) model weight, so every checkpoint of model.weights
         # holds it and a resumed run draws exactly the z an uninterrupted run would have drawn.

@@ -174,7 +174,6 @@ class SNDense(_SpectralNormMixin, keras.layers.Layer):
                 "power_iterations": self.power_iterations}
 
 
-
 # ------------------------------------------------------------------------ conditional batch normalisation
 
 @keras.saving.register_keras_serializable(package="caae_tf")
@@ -221,9 +220,9 @@ class ConditionalBatchNorm(keras.layers.Layer):
         x, v = inputs
         h = self.norm(x, training=training)
         gamma, beta = self.affine(v)
-        gamma = ops.cast(gamma[:, None, None, :] if len(x.shape) == 4 else gamma, h.dtype)
-        beta = ops.cast(beta[:, None, None, :] if len(x.shape) == 4 else beta, h.dtype)
-        return h * gamma + beta
+        if len(x.shape) == 4:  # per channel, broadcast over height and width
+            gamma, beta = gamma[:, None, None, :], beta[:, None, None, :]
+        return h * ops.cast(gamma, h.dtype) + ops.cast(beta, h.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
