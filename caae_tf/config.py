@@ -418,6 +418,10 @@ class CAAEConfig(TrainConfig):
             raise ConfigError(f"{source}: g_residual needs g_unet (G must see x to output x + Δ)")
 
 
+#: DiffAugment policies of ``CGANConfig.d_augment`` (:mod:`caae_tf.models.diffaugment`), in the order applied.
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+
+
 @dataclass
 class CGANConfig(TrainConfig):
     """Conditional DCGAN of Mertes et al. (2021), §3.2; defaults are the paper preset (256 px).
@@ -496,6 +500,13 @@ class CGANConfig(TrainConfig):
     """Beyond paper 001 (false = paper): v is also tiled over G's feature map and concatenated to its channels
     before every ×2 upsampling (the input conditioning of Mirza & Osindero 2014, "Conditional generative
     adversarial nets", repeated at every scale of G, as D's tiled v is after its first block here)."""
+    d_augment: str = field(default="", metadata=BEYOND_PAPER)
+    """Beyond paper 001 ("" = off, the paper): DiffAugment (Zhao, Liu, Lin, Zhu & Han 2020, "Differentiable
+    augmentation for data-efficient GAN training"): every image D sees, real, generated and mismatched, in D's
+    update and in G's, first goes through the same random differentiable transformations, so D cannot
+    memorise a small training set and G's gradient flows back through them. Comma-separated policies from
+    ``color``, ``translation``, ``cutout`` (the paper's full policy is ``color,translation,cutout``);
+    :mod:`caae_tf.models.diffaugment`. Images outside training (samples, exports) are never augmented."""
     learning_rate: float = 1e-4
     lr_decay: str = field(default="constant", metadata=BEYOND_PAPER)
     """Learning-rate schedule of G's and D's Adam: ``constant`` (the paper) or ``cosine`` — cosine decay from
@@ -506,6 +517,11 @@ class CGANConfig(TrainConfig):
         super().validate(source)
         if self.lr_decay not in ("constant", "cosine"):
             raise ConfigError(f"{source}: lr_decay must be constant or cosine, got {self.lr_decay!r}")
+        names = [p.strip() for p in self.d_augment.split(",") if p.strip()]
+        unknown = [p for p in names if p not in DIFFAUGMENT_POLICIES]
+        if unknown or len(set(names)) != len(names):
+            raise ConfigError(f"{source}: d_augment must be comma-separated distinct entries of "
+                              f"{', '.join(DIFFAUGMENT_POLICIES)} (or empty), got {self.d_augment!r}")
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
         for name in ("lambda_ac", "lambda_r1"):

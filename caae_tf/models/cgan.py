@@ -75,6 +75,7 @@ from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
 from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per_example_r1
 from caae_tf.models.base import GAN
+from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
                                           SNConv2D, SNDense, discriminator_widths, generator_widths,
                                           num_upsamplings)
@@ -167,6 +168,7 @@ class CGAN(GAN):
             shape=(), dtype="int64", initializer="zeros", trainable=False, name="noise_step",
             aggregation="only_first_replica",
         )
+        self._augment_policy = parse_policy(config.d_augment)
         self.g_optimizer = None
         self.d_optimizer = None
 
@@ -260,10 +262,21 @@ class CGAN(GAN):
         seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0x3C3, tf.identity(self.noise_step.value)])
         return tf.random.stateless_uniform(tf.reshape(n, [1]), seed, 1, self.num_emotions, dtype=tf.int32)
 
-    def _d_outputs(self, pairs) -> list[dict]:
+    def _augment(self, images, stream: int):
+        """T(images) for D (``d_augment``, DiffAugment; :mod:`caae_tf.models.diffaugment`), or the images
+        unchanged when it is off. Stateless: seeded by (seed, ``noise_step``, ``stream``), one stream per
+        batch D sees in a step, so a resumed run augments as an uninterrupted one."""
+        if not self._augment_policy:
+            return images
+        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xDA0 + stream, tf.identity(self.noise_step.value)])
+        return diff_augment(images, self._augment_policy, seed)
+
+    def _d_outputs(self, pairs, stream: int = 0) -> list[dict]:
         """D.outputs (training mode) for each (images, v) pair: one call per pair (paper), or with
         ``d_joint_batch`` one call on their concatenation, so D's BatchNorm normalises real and generated
-        images with the same batch statistics."""
+        images with the same batch statistics. With ``d_augment`` every pair's images are augmented first
+        (streams ``stream``, ``stream`` + 1, …)."""
+        pairs = [(self._augment(p[0], stream + i), p[1]) for i, p in enumerate(pairs)]
         if not self.cfg.d_joint_batch:
             return [self.D.outputs(p, training=True) for p in pairs]
         sizes = [tf.shape(p[0])[0] for p in pairs]
@@ -347,9 +360,9 @@ class CGAN(GAN):
         with tf.GradientTape() as tape:
             tape.watch(fake)
             if self.cfg.d_joint_batch:  # the updated D sees real and generated images in one batch again
-                gen_out = self._d_outputs([(x, v), (fake, v)])[1]
-            else:
-                gen_out = self.D.outputs((fake, v), training=True)  # through the updated D
+                gen_out = self._d_outputs([(x, v), (fake, v)], stream=3)[1]
+            else:  # through the updated D (and, with d_augment, through T: its own draw)
+                gen_out = self._d_outputs([(fake, v)], stream=4)[0]
             g_loss = masked_mean(per_example_bce(1.0, gen_out["logit"]))  # non-saturating: -log D(G(z, v), v)
             if lam_ac > 0:  # G is rewarded when the AC head reads the class it was conditioned on
                 logs["g_loss_ac"] = masked_mean(per_example_class_ce(gen_out["class_logits"], e))
