@@ -507,6 +507,12 @@ class CGANConfig(TrainConfig):
     memorise a small training set and G's gradient flows back through them. Comma-separated policies from
     ``color``, ``translation``, ``cutout`` (the paper's full policy is ``color,translation,cutout``);
     :mod:`caae_tf.models.diffaugment`. Images outside training (samples, exports) are never augmented."""
+    g_skip_rgb: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (false = paper: one output layer): "skip" generator of Karras et al. 2020 (StyleGAN2,
+    "Analyzing and improving the image quality of StyleGAN", §4; MSG-GAN, Karnewar & Wang 2020): every scale
+    of G below the output also draws an RGB image with a 1×1 conv; each is bilinearly upsampled ×2 and added to
+    the next scale's, and the sum is added to the last layer's output before tanh. The coarse scales then
+    draw large smooth areas (background, skin) directly instead of through every upsampling."""
     learning_rate: float = 1e-4
     lr_decay: str = field(default="constant", metadata=BEYOND_PAPER)
     """Learning-rate schedule of G's and D's Adam: ``constant`` (the paper) or ``cosine`` — cosine decay from

@@ -242,7 +242,10 @@ class CGANGenerator(keras.Model):
     ``conditional_bn`` (every BN of G is a :class:`ConditionalBatchNorm` whose γ, β come from v; de Vries et
     al. 2017, as in the generators of Miyato & Koyama 2018 and BigGAN); ``label_every_scale`` (v tiled and
     concatenated to the features before every upsampling, as D's input conditioning of Mirza & Osindero 2014
-    applied at every scale of G).
+    applied at every scale of G); ``skip_rgb`` (the output is the sum of 1×1-conv RGB images from every scale,
+    each bilinearly upsampled ×2 and added to the next, with the last layer's image: the "skip" generator of
+    Karras et al. 2020, StyleGAN2 §4, after MSG-GAN, Karnewar & Wang 2020), so the coarse scales draw the
+    image's large smooth areas directly.
     """
 
     def __init__(
@@ -255,6 +258,7 @@ class CGANGenerator(keras.Model):
         upsample: str = "transposed",
         conditional_bn: bool = False,
         label_every_scale: bool = False,
+        skip_rgb: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", "G")
@@ -305,6 +309,12 @@ class CGANGenerator(keras.Model):
         self.up_convs = up_convs
         self.up_bns = up_bns
         self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
+        # skip_rgb: a 1×1 conv to RGB at every scale below the output, summed up through bilinear ×2 upsampling
+        self.skip_rgb = bool(skip_rgb)
+        self.skip_to_rgb = [keras.layers.Conv2D(3, 1, kernel_initializer=kernel_init(), name=f"skip_rgb{k}")
+                            for k in range(len(self.widths))] if self.skip_rgb else []
+        attach(self, self.skip_to_rgb)
+        self.skip_up = keras.layers.UpSampling2D(2, interpolation="bilinear", name="skip_up") if self.skip_rgb else None
         self.tanh = keras.layers.Activation("tanh", dtype="float32", name="tanh")
 
     def call(self, inputs, training=None):
@@ -321,9 +331,15 @@ class CGANGenerator(keras.Model):
             return self.label_concats[k]([t, v]) if self.label_every_scale else t
 
         h = ops.relu(norm(self.fc_bn, h))
+        rgb = self.skip_to_rgb[0](h) if self.skip_rgb else None  # skip_rgb: the image so far, at 4×4
         for k, (conv, bn) in enumerate(zip(self.up_convs, self.up_bns)):
             h = ops.relu(norm(bn, conv(tile(k, h))))
-        return self.tanh(self.to_rgb(tile(len(self.up_convs), h)))
+            if self.skip_rgb:
+                rgb = self.skip_up(rgb) + self.skip_to_rgb[k + 1](h)
+        out = self.to_rgb(tile(len(self.up_convs), h))
+        if self.skip_rgb:
+            out = out + ops.cast(self.skip_up(rgb), out.dtype)
+        return self.tanh(out)
 
     def build(self, input_shape=None):
         """Create the variables with a one-row forward pass (``input_shape`` is ignored: it is fixed)."""
@@ -338,7 +354,7 @@ class CGANGenerator(keras.Model):
             "name": self.name, "image_size": self.image_size, "z_dim": self.z_dim,
             "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
             "upsample": self.upsample, "conditional_bn": self.conditional_bn,
-            "label_every_scale": self.label_every_scale,
+            "label_every_scale": self.label_every_scale, "skip_rgb": self.skip_rgb,
         }
 
 
