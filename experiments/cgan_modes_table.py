@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 KEYS = ("d_mismatch_weight", "lambda_ac", "d_projection", "spectral_norm", "d_joint_batch", "g_upsample", "lambda_r1",
         "g_conditional_bn", "g_label_every_scale", "lr_decay", "batch_size", "d_filters", "seed",
-        "g_ema_decay", "g_filters", "steps")
+        "g_ema_decay", "g_filters", "steps", "g_skip_rgb", "d_augment", "mixed_precision")
 
 
 def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
@@ -40,7 +40,8 @@ def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
 def main(argv) -> int:
     base = None
     per_emotion = "--per-emotion" in argv  # add each emotion's max |error| at α = 1
-    argv = [a for a in argv if a != "--per-emotion"]
+    show_steps = "--show-steps" in argv  # with --relative-to: name steps too when they differ from the preset
+    argv = [a for a in argv if a not in ("--per-emotion", "--show-steps")]
     if argv[:1] == ["--relative-to"]:  # name only the keys that differ from this preset (e.g. cgan_demo)
         from caae_tf.config import load_config
 
@@ -57,7 +58,8 @@ def main(argv) -> int:
         with open(os.path.join(r["model"], "config.yaml"), encoding="utf-8") as fh:
             cfg = yaml.safe_load(fh)
         if base is not None:
-            mode = ", ".join(f"{k}={cfg.get(k)}" for k in KEYS if k != "steps" and cfg.get(k) != base.get(k)
+            mode = ", ".join(f"{k}={cfg.get(k)}" for k in KEYS
+                             if (k != "steps" or show_steps) and cfg.get(k) != base.get(k)
                              and not (k == "seed" and cfg.get(k) in (None, 0)))
             mode = mode or "(the preset)"
         else:
