@@ -2,6 +2,7 @@
 
     python experiments/cgan_modes_table.py runs/c13/targets_base runs/c13/targets_ac1 ...
     python experiments/cgan_modes_table.py --relative-to cgan_demo runs/c14/targets_base runs/c14/targets_cbn ...
+    python experiments/cgan_modes_table.py --relative-to experiments/results/cgan/cgan_demo_4000_steps.yaml ...
 
 Columns: the mode's config overrides (from the run's config.yaml, beyond-paper keys and d_mismatch_weight),
 max |generated − real reading| at α = 1 over the five emotions and both axes, the same for Neutral at α = 0,
@@ -45,7 +46,8 @@ def main(argv) -> int:
     if argv[:1] == ["--relative-to"]:  # name only the keys that differ from this preset (e.g. cgan_demo)
         from caae_tf.config import load_config
 
-        base = load_config(os.path.join(ROOT, "caae_tf", "presets", f"{argv[1]}.yaml")).to_dict()
+        path = argv[1] if argv[1].endswith(".yaml") else os.path.join(ROOT, "caae_tf", "presets", f"{argv[1]}.yaml")
+        base = load_config(path).to_dict()
         argv = argv[2:]
     emo = ("sadness", "disgust", "fear", "anger", "happiness")
     extra = "".join(f" {e} |" for e in emo) if per_emotion else ""
