@@ -55,8 +55,10 @@ paper preset; their docstrings cite the sources): an AC-GAN class head on D (``l
 (``d_projection``), spectral normalisation of D (``spectral_norm``, :class:`SNConv2D` / :class:`SNDense`),
 R1 (``lambda_r1``), one joint D batch for real and generated images (``d_joint_batch``), nearest-neighbour +
 conv upsampling in G (``g_upsample="resize"``), class-conditional BatchNorm in G (``g_conditional_bn``,
-:class:`ConditionalBatchNorm`: γ, β of every BN of G from v; de Vries et al. 2017) and an EMA of G's weights
-used for every image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
+:class:`ConditionalBatchNorm`: γ, β of every BN of G from v; de Vries et al. 2017), a "skip" G summing RGB
+images from every scale (``g_skip_rgb``; Karras et al. 2020, StyleGAN2 §4), DiffAugment of every image D sees
+(``d_augment``, :mod:`caae_tf.models.diffaugment`; Zhao et al. 2020) and an EMA of G's weights used for every
+image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
 
     L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e).
 """
