@@ -240,7 +240,8 @@ def test_modes_train_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     import textwrap
 
     modes = ["lambda_ac=1", "g_ema_decay=0.9", "d_joint_batch=true", "g_upsample=resize", "lambda_r1=0.5",
-             "spectral_norm=true", "d_projection=true", "g_conditional_bn=true"]
+             "spectral_norm=true", "d_projection=true", "g_conditional_bn=true", "g_skip_rgb=true",
+             "d_augment=color,translation,cutout"]
     code = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {HERE!r})

@@ -268,10 +268,16 @@ class CGAN(GAN):
     def _augment(self, images, stream: int):
         """T(images) for D (``d_augment``, DiffAugment; :mod:`caae_tf.models.diffaugment`), or the images
         unchanged when it is off. Stateless: seeded by (seed, ``noise_step``, ``stream``), one stream per
-        batch D sees in a step, so a resumed run augments as an uninterrupted one."""
+        batch D sees in a step (and the replica under a ``tf.distribute`` strategy), so a resumed run augments as an
+        uninterrupted one."""
         if not self._augment_policy:
             return images
-        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xDA0 + stream, tf.identity(self.noise_step.value)])
+        replica = 0
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:  # each replica augments its share differently
+            replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64) * 16
+        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xDA0 + stream + replica,
+                         tf.identity(self.noise_step.value)])
         return diff_augment(images, self._augment_policy, seed)
 
     def _d_outputs(self, pairs, stream: int = 0) -> list[dict]:
