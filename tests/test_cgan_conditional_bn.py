@@ -154,22 +154,20 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_saved_model_round_trips_with_conditional_bn(tmp_path):
+def export_round_trip(model, tmp_path, key: str, rng) -> None:
+    """Export ``model`` (whose config has ``key`` on) with calibration tables, run its serving_default,
+    interpolate and generate_va signatures in a TF-only subprocess (:data:`CHILD`), and check them against the
+    model: the same images to ±1 grey level, the label reaching the exported G, the tables' inversion, and
+    the clear error for a target outside [-1, 1]²."""
     from caae_tf import calibration as K
     from caae_tf.export.cgan import export_cgan, read_export_metadata
     from caae_tf.images import to_uint8
 
-    from _train_helpers import tiny_cgan_model
     from test_calibration import bent_va, measure_of
 
-    model = tiny_cgan_model(0, z_dim=8, g_conditional_bn=True, g_upsample="resize")
-    rng = np.random.default_rng(0)
-    for bn in [model.G.fc_bn, *model.G.up_bns]:  # labels that visibly change the affine part
-        bn.gamma_embedding.assign(rng.uniform(0.5, 1.5, bn.gamma_embedding.shape).astype(np.float32))
-        bn.beta_embedding.assign(rng.normal(0, 0.5, bn.beta_embedding.shape).astype(np.float32))
     tables = K.build_tables(measure_of(bent_va), alpha_steps=6, beta_steps=3, meta={"test": True})
     export_cgan(model, tmp_path / "sm", calibration=tables)
-    assert read_export_metadata(tmp_path / "sm")["config"]["g_conditional_bn"] is True
+    assert read_export_metadata(tmp_path / "sm")["config"][key] is True
     n = 6
     z = rng.standard_normal((n, 8)).astype(np.float32)
     e = np.array([1, 2, 3, 4, 5, 5], np.int32)
@@ -193,6 +191,17 @@ def test_saved_model_round_trips_with_conditional_bn(tmp_path):
     ref_va = to_uint8(model.generate(z[:len(va)], out["emotion_weights"]).numpy())
     assert np.abs(out["images"].astype(int) - ref_va).max() <= 1
     assert "valence_arousal must be finite and lie in [-1, 1]^2" in res["error"]
+
+
+def test_saved_model_round_trips_with_conditional_bn(tmp_path):
+    from _train_helpers import tiny_cgan_model
+
+    model = tiny_cgan_model(0, z_dim=8, g_conditional_bn=True, g_upsample="resize")
+    rng = np.random.default_rng(0)
+    for bn in [model.G.fc_bn, *model.G.up_bns]:  # labels that visibly change the affine part
+        bn.gamma_embedding.assign(rng.uniform(0.5, 1.5, bn.gamma_embedding.shape).astype(np.float32))
+        bn.beta_embedding.assign(rng.normal(0, 0.5, bn.beta_embedding.shape).astype(np.float32))
+    export_round_trip(model, tmp_path, "g_conditional_bn", rng)
 
 
 def test_label_every_scale_tiles_v_before_every_upsampling():

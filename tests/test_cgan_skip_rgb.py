@@ -3,10 +3,7 @@ summed RGB path on a tiny G, training, the config key, and the SavedModel export
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +15,7 @@ tf = pytest.importorskip("tensorflow")
 
 from caae_tf.models import cgan as C  # noqa: E402
 
-from test_cgan_conditional_bn import CHILD, PRESETS  # noqa: E402
+from test_cgan_conditional_bn import PRESETS, export_round_trip  # noqa: E402
 from test_cgan_model import _float32_policy, batch, tiny_model  # noqa: E402,F401 (the fixture is autouse here too)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,37 +82,11 @@ def test_key_is_off_in_the_paper_preset_and_left_out_of_resolved_configs():
 
 
 def test_saved_model_round_trips_with_skip_rgb(tmp_path):
-    from caae_tf import calibration as K
-    from caae_tf.export.cgan import export_cgan, read_export_metadata
-    from caae_tf.images import to_uint8
-
     from _train_helpers import tiny_cgan_model
-    from test_calibration import bent_va, measure_of
 
     model = tiny_cgan_model(0, z_dim=8, g_skip_rgb=True, g_upsample="resize")
     rng = np.random.default_rng(0)
     for layer in model.G.skip_to_rgb:  # a skip path that visibly changes the image
         layer.kernel.assign(rng.normal(0, 0.5, layer.kernel.shape).astype(np.float32))
         layer.bias.assign(rng.normal(0, 0.2, 3).astype(np.float32))
-    tables = K.build_tables(measure_of(bent_va), alpha_steps=6, beta_steps=3, meta={"test": True})
-    export_cgan(model, tmp_path / "sm", calibration=tables)
-    assert read_export_metadata(tmp_path / "sm")["config"]["g_skip_rgb"] is True
-    z = rng.standard_normal((6, 8)).astype(np.float32)
-    e = np.array([1, 2, 3, 4, 5, 5], np.int32)
-    a = np.array([0.0, 0.2, 0.5, 0.8, 1.0, 0.35], np.float32)
-    w = ((1 - a)[:, None] * np.eye(6)[0] + a[:, None] * np.eye(6)[e]).astype(np.float32)
-    va = np.array([[0.3, 0.1], [-0.5, 0.3], [-0.12, -0.08]], np.float32)
-    for name, arr in {"z": z, "w": w, "e": e, "a": a, "va": va}.items():
-        np.save(tmp_path / f"{name}.npy", arr)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1][len("RESULT"):])
-    assert res["caae_tf_imported"] is False
-    ref = to_uint8(model.generate(z, w).numpy())
-    serve = np.load(tmp_path / "serve.npy")
-    assert np.abs(serve.astype(int) - ref).max() <= 1 and len(np.unique(serve)) > 50
-    assert np.abs(np.load(tmp_path / "interp.npy").astype(int) - serve).max() <= 1
-    out = np.load(tmp_path / "va_out.npz")
-    ref_va = to_uint8(model.generate(z[:len(va)], out["emotion_weights"]).numpy())
-    assert np.abs(out["images"].astype(int) - ref_va).max() <= 1
-    assert "valence_arousal must be finite and lie in [-1, 1]^2" in res["error"]
+    export_round_trip(model, tmp_path, "g_skip_rgb", rng)
