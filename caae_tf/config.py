@@ -422,6 +422,18 @@ class CAAEConfig(TrainConfig):
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
 
 
+def parse_diffaugment_policy(policy: str) -> tuple[str, ...]:
+    """``"color,translation"`` → ``("color", "translation")``; "" → (). Raises ``ValueError`` naming an
+    unknown or repeated entry (``CGANConfig.d_augment``)."""
+    names = tuple(p.strip() for p in str(policy).split(",") if p.strip())
+    for p in names:
+        if p not in DIFFAUGMENT_POLICIES:
+            raise ValueError(f"unknown DiffAugment policy {p!r} (known: {', '.join(DIFFAUGMENT_POLICIES)})")
+    if len(set(names)) != len(names):
+        raise ValueError(f"DiffAugment policy {policy!r} names an entry twice")
+    return names
+
+
 @dataclass
 class CGANConfig(TrainConfig):
     """Conditional DCGAN of Mertes et al. (2021), §3.2; defaults are the paper preset (256 px).
@@ -523,11 +535,11 @@ class CGANConfig(TrainConfig):
         super().validate(source)
         if self.lr_decay not in ("constant", "cosine"):
             raise ConfigError(f"{source}: lr_decay must be constant or cosine, got {self.lr_decay!r}")
-        names = [p.strip() for p in self.d_augment.split(",") if p.strip()]
-        unknown = [p for p in names if p not in DIFFAUGMENT_POLICIES]
-        if unknown or len(set(names)) != len(names):
+        try:
+            parse_diffaugment_policy(self.d_augment)
+        except ValueError as exc:
             raise ConfigError(f"{source}: d_augment must be comma-separated distinct entries of "
-                              f"{', '.join(DIFFAUGMENT_POLICIES)} (or empty), got {self.d_augment!r}")
+                              f"{', '.join(DIFFAUGMENT_POLICIES)} (or empty): {exc}") from None
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
         for name in ("lambda_ac", "lambda_r1"):

@@ -109,6 +109,15 @@ def _masked_mean(per_example, mask, *, global_batch: bool = False):
     return tf.math.divide_no_nan(tf.reduce_sum(per_example * mask), count)
 
 
+def _replica_id():
+    """This replica's id (int64) inside a multi-replica ``tf.distribute`` step, else 0: it offsets the stateless
+    seeds so that replicas draw different noise / augmentations."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is not None and ctx.num_replicas_in_sync > 1:
+        return tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+    return 0
+
+
 def _assign_in_sync(pairs) -> None:
     """``var.assign(value)`` for (var, value) pairs; inside a multi-replica step through ``merge_call`` so a
     mirrored variable (which has no replica-context aggregation) gets each replica's (identical) value."""
@@ -249,11 +258,7 @@ class CGAN(GAN):
         """z ~ N(0, I) [n, z_dim] for the next training step (stateless, seeded by (seed, noise_step) and
         the replica id under a ``tf.distribute`` strategy); advances ``noise_step``."""
         counter = tf.identity(self.noise_step.value)
-        replica = 0
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
-        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + replica, counter])
+        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + _replica_id(), counter])
         z = tf.random.stateless_normal(tf.stack([tf.cast(n, tf.int32), self.z_dim]), seed=seed, dtype=tf.float32)
         with tf.control_dependencies([z]):
             self.noise_step.assign_add(1)
@@ -272,11 +277,8 @@ class CGAN(GAN):
         uninterrupted one."""
         if not self._augment_policy:
             return images
-        replica = 0
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:  # each replica augments its share differently
-            replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64) * 16
-        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xDA0 + stream + replica,
+        # each replica augments its share with its own streams (16 per replica: more than the 5 a step uses)
+        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xDA0 + stream + 16 * _replica_id(),
                          tf.identity(self.noise_step.value)])
         return diff_augment(images, self._augment_policy, seed)
 

@@ -23,18 +23,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from caae_tf.config import DIFFAUGMENT_POLICIES as POLICIES  # the order they are applied (the reference's)
+from caae_tf.config import parse_diffaugment_policy as parse_policy
 
-
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """``"color,translation"`` → ``("color", "translation")``; "" → (). Raises ``ValueError`` naming an
-    unknown or repeated entry."""
-    names = tuple(p.strip() for p in str(policy).split(",") if p.strip())
-    for p in names:
-        if p not in POLICIES:
-            raise ValueError(f"unknown DiffAugment policy {p!r} (known: {', '.join(POLICIES)})")
-    if len(set(names)) != len(names):
-        raise ValueError(f"DiffAugment policy {policy!r} names an entry twice")
-    return names
+__all__ = ["POLICIES", "parse_policy", "color", "translation", "cutout", "diff_augment"]
 
 
 def _uniform(shape, seed, minval=0.0, maxval=1.0):
