@@ -525,6 +525,13 @@ class CGANConfig(TrainConfig):
     of G below the output also draws an RGB image with a 1×1 conv; each is bilinearly upsampled ×2 and added to
     the next scale's, and the sum is added to the last layer's output before tanh. The coarse scales then
     draw large smooth areas (background, skin) directly instead of through every upsampling."""
+    g_output_block: int = field(default=0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = paper: G's last stride-2 layer goes straight to RGB): with F > 0 the last ×2
+    upsampling of G draws F feature channels (BatchNorm, ReLU) and a stride-1 3×3 conv maps them to RGB at the
+    output resolution, as every resolution of the ProGAN / StyleGAN generators ends in convolutions at that
+    resolution (Karras et al. 2018, "Progressive growing of GANs", Table 2). With ``g_upsample`` resize and no
+    output block every output pixel is one linear 3×3 filter of nearest-neighbour-upsampled half-resolution
+    features, which limits the detail G can draw at full resolution (1-px mouth and eye lines at 64 px)."""
     learning_rate: float = 1e-4
     lr_decay: str = field(default="constant", metadata=BEYOND_PAPER)
     """Learning-rate schedule of G's and D's Adam: ``constant`` (the paper) or ``cosine`` — cosine decay from
@@ -540,6 +547,8 @@ class CGANConfig(TrainConfig):
         except ValueError as exc:
             raise ConfigError(f"{source}: d_augment must be comma-separated distinct entries of "
                               f"{', '.join(DIFFAUGMENT_POLICIES)} (or empty): {exc}") from None
+        if self.g_output_block < 0:
+            raise ConfigError(f"{source}: g_output_block must be >= 0 (0 = off), got {self.g_output_block}")
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
         for name in ("lambda_ac", "lambda_r1"):

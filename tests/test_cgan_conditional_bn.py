@@ -167,7 +167,8 @@ def export_round_trip(model, tmp_path, key: str, rng) -> None:
 
     tables = K.build_tables(measure_of(bent_va), alpha_steps=6, beta_steps=3, meta={"test": True})
     export_cgan(model, tmp_path / "sm", calibration=tables)
-    assert read_export_metadata(tmp_path / "sm")["config"][key] is True
+    exported = read_export_metadata(tmp_path / "sm")["config"][key]
+    assert exported and exported == getattr(model.cfg, key)
     n = 6
     z = rng.standard_normal((n, 8)).astype(np.float32)
     e = np.array([1, 2, 3, 4, 5, 5], np.int32)

@@ -159,7 +159,7 @@ class CGAN(GAN):
         g_args = dict(image_size=config.image_size, z_dim=config.z_dim, num_emotions=config.num_emotions,
                       g_filters=config.g_filters, kernel_size=config.kernel_size, upsample=config.g_upsample,
                       conditional_bn=config.g_conditional_bn, label_every_scale=config.g_label_every_scale,
-                      skip_rgb=config.g_skip_rgb)
+                      skip_rgb=config.g_skip_rgb, output_block=config.g_output_block)
         self.G = CGANGenerator(**g_args)
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,

@@ -245,7 +245,11 @@ class CGANGenerator(keras.Model):
     applied at every scale of G); ``skip_rgb`` (the output is the sum of 1×1-conv RGB images from every scale,
     each bilinearly upsampled ×2 and added to the next, with the last layer's image: the "skip" generator of
     Karras et al. 2020, StyleGAN2 §4, after MSG-GAN, Karnewar & Wang 2020), so the coarse scales draw the
-    image's large smooth areas directly.
+    image's large smooth areas directly; ``output_block`` = F > 0 (the last ×2 upsampling draws F feature
+    channels, BN and ReLU, and a stride-1 3×3 conv maps them to RGB at the output resolution, as every
+    resolution of ProGAN's and StyleGAN's generators ends in convolutions at that resolution, Karras et al. 2018
+    Table 2), so the output has a non-linear layer at full resolution: without it, with ``upsample="resize"``,
+    each output pixel is one linear 3×3 filter of the nearest-neighbour-upsampled half-resolution features.
     """
 
     def __init__(
@@ -259,6 +263,7 @@ class CGANGenerator(keras.Model):
         conditional_bn: bool = False,
         label_every_scale: bool = False,
         skip_rgb: bool = False,
+        output_block: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("name", "G")
@@ -308,7 +313,18 @@ class CGANGenerator(keras.Model):
             up_bns.append(norm)
         self.up_convs = up_convs
         self.up_bns = up_bns
-        self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
+        # output_block > 0: the last ×2 upsampling draws that many channels (BN, ReLU) and a stride-1 3×3 conv at
+        # the output resolution maps them to RGB; 0 (the paper): the last upsampling goes straight to RGB
+        self.output_block = int(output_block)
+        if self.output_block < 0:
+            raise ConfigError(f"g_output_block must be >= 0, got {output_block}")
+        if self.output_block:
+            self.out_conv = up_layer(self.output_block, f"deconv{len(self.widths)}", False)
+            self.out_bn = bn(f"deconv{len(self.widths)}_bn")
+            self.to_rgb = keras.layers.Conv2D(3, 3, padding="same", kernel_initializer=kernel_init(), name="out_rgb")
+        else:
+            self.out_conv = self.out_bn = None
+            self.to_rgb = up_layer(3, f"deconv{len(self.widths)}_rgb", True)
         # skip_rgb: a 1×1 conv to RGB at every scale below the output, summed up through bilinear ×2 upsampling
         self.skip_rgb = bool(skip_rgb)
         self.skip_to_rgb = [keras.layers.Conv2D(3, 1, kernel_initializer=kernel_init(), name=f"skip_rgb{k}")
@@ -336,7 +352,10 @@ class CGANGenerator(keras.Model):
             h = ops.relu(norm(bn, conv(tile(k, h))))
             if self.skip_rgb:
                 rgb = self.skip_up(rgb) + self.skip_to_rgb[k + 1](h)
-        out = self.to_rgb(tile(len(self.up_convs), h))
+        h = tile(len(self.up_convs), h)
+        if self.output_block:  # one more block at the output resolution, then a 3×3 conv to RGB
+            h = ops.relu(norm(self.out_bn, self.out_conv(h)))
+        out = self.to_rgb(h)
         if self.skip_rgb:
             out = out + ops.cast(self.skip_up(rgb), out.dtype)
         return self.tanh(out)
@@ -355,6 +374,7 @@ class CGANGenerator(keras.Model):
             "num_emotions": self.num_emotions, "g_filters": list(self.g_filters), "kernel_size": self.kernel_size,
             "upsample": self.upsample, "conditional_bn": self.conditional_bn,
             "label_every_scale": self.label_every_scale, "skip_rgb": self.skip_rgb,
+            "output_block": self.output_block,
         }
 
 
