@@ -472,6 +472,14 @@ class CGANConfig(TrainConfig):
     conditioned on, on its own images: L_D += λ·CE(C(x), e), L_G += λ·CE(C(G(z, v)), e). Unlike the
     original, D's head is not trained on generated images (there it can learn G's artefacts that carry the
     class, which G then satisfies without drawing the expression)."""
+    ac_fake_class: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (only with ``lambda_ac`` > 0): the AC head gets a (K+1)-th output, "generated", and D
+    also learns to put G's images there, L_D += λ_ac·CE(C(G(z, v)), K) (the K+1-class discriminator of Salimans,
+    Goodfellow, Zaremba, Cheung, Radford & Chen 2016, "Improved techniques for training GANs", §5; Odena 2016,
+    "Semi-supervised learning with generative adversarial networks"). Without it the head is trained on real
+    images only, and G can learn to satisfy it with patterns real images never carry: measured on the demo
+    data (README, "Fourth round"), a run whose head read 99-100 % of G's images as their conditioned class
+    while the independent regressor read its happy faces as neutral."""
     d_projection: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001: projection discriminator (Miyato & Koyama 2018, "cGANs with projection
     discriminator"): v is no longer tiled onto D's input; D's logit is ψ(φ(x)) + <V·v, φ(x)> with φ(x) D's
@@ -547,6 +555,8 @@ class CGANConfig(TrainConfig):
         except ValueError as exc:
             raise ConfigError(f"{source}: d_augment must be comma-separated distinct entries of "
                               f"{', '.join(DIFFAUGMENT_POLICIES)} (or empty): {exc}") from None
+        if self.ac_fake_class and self.lambda_ac <= 0:
+            raise ConfigError(f"{source}: ac_fake_class needs the AC head (lambda_ac > 0)")
         if self.g_output_block < 0:
             raise ConfigError(f"{source}: g_output_block must be >= 0 (0 = off), got {self.g_output_block}")
         if self.g_upsample not in ("transposed", "resize"):

@@ -61,6 +61,10 @@ images from every scale (``g_skip_rgb``; Karras et al. 2020, StyleGAN2 §4), Dif
 image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
 
     L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e).
+
+With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put generated images in the extra
+class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K), so G can no longer satisfy
+the head with artefacts that are only ever seen on generated images.
 """
 
 from __future__ import annotations
@@ -164,7 +168,8 @@ class CGAN(GAN):
         self.D = CGANDiscriminator(
             image_size=config.image_size, num_emotions=config.num_emotions, d_filters=config.d_filters,
             kernel_size=config.kernel_size, label_reinject=config.d_label_reinject,
-            projection=config.d_projection, aux_classes=config.num_emotions if config.lambda_ac > 0 else 0,
+            projection=config.d_projection,
+            aux_classes=(config.num_emotions + int(config.ac_fake_class)) if config.lambda_ac > 0 else 0,
             spectral_norm=config.spectral_norm,
         )
         # Beyond the paper (g_ema_decay > 0): an exponential moving average of G's weights, used for every
@@ -305,6 +310,8 @@ class CGAN(GAN):
             d_loss += w_mis * terms["d_loss_mismatch"]
         if c.lambda_ac > 0:
             d_loss += float(c.lambda_ac) * terms["d_loss_ac"]
+            if c.ac_fake_class:
+                d_loss += float(c.lambda_ac) * terms["d_loss_ac_fake"]
         if c.lambda_r1 > 0:
             d_loss += 0.5 * float(c.lambda_r1) * terms["d_r1"]
         return d_loss
@@ -361,6 +368,9 @@ class CGAN(GAN):
                 logs["d_loss_mismatch"] = masked_mean(per_example_bce(0.0, d_outs[2]["logit"]))
             if lam_ac > 0:  # AC-GAN head (Odena et al. 2017) learns the class of real images
                 logs["d_loss_ac"] = masked_mean(per_example_class_ce(real_out["class_logits"], e))
+                if c.ac_fake_class:  # generated images belong to the extra class K (Salimans et al. 2016 §5)
+                    fake_class = tf.fill(tf.shape(e), self.num_emotions)
+                    logs["d_loss_ac_fake"] = masked_mean(per_example_class_ce(d_outs[1]["class_logits"], fake_class))
             if lam_r1 > 0:
                 logs["d_r1"] = masked_mean(r1)
             scaled = self.d_optimizer.scale_loss(self._d_objective(logs))
@@ -389,7 +399,8 @@ class CGAN(GAN):
             hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
-            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_acc_ac", "g_loss_ac", "d_r1") if k in logs},
+            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_loss_ac_fake", "d_acc_ac", "g_loss_ac", "d_r1")
+               if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
             "d_loss_real": logs["d_loss_real"],

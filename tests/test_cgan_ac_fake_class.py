@@ -1,0 +1,72 @@
+"""The AC head's "generated" class (``ac_fake_class``, beyond paper 001; the K+1-class discriminator of Salimans
+et al. 2016 §5): head size, the D term recomputed by hand, D's objective, that D learns to put generated
+images in class K, the config rules and the paper preset."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+from caae_tf.config import CGANConfig, ConfigError, load_config
+
+tf = pytest.importorskip("tensorflow")
+
+from test_cgan_conditional_bn import PRESETS  # noqa: E402
+from test_cgan_model import _float32_policy, batch, tiny_model  # noqa: E402,F401 (the fixture is autouse here too)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+K = 6
+
+
+def _ce(logits, label):
+    labels = tf.fill([tf.shape(logits)[0]], label)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
+
+
+def test_head_has_a_generated_class_and_the_d_term_is_ce_of_fakes_in_class_k():
+    assert tiny_model(lambda_ac=1.0).D.aux_classes == K
+    b = batch(4, emotions=[0, 1, 2, 5])
+    v = tf.one_hot(b["emotion"], K)
+    ref = tiny_model(lambda_ac=1.0, ac_fake_class=True)
+    assert ref.D.aux_classes == K + 1
+    z = ref.draw_noise(4)  # train_step's first draw (counter 0 → 1)
+    fake = ref.G((z, v), training=True)
+    want_fake = float(tf.reduce_mean(_ce(ref.D.outputs((fake, v), training=True)["class_logits"], K)))
+    m = tiny_model(lambda_ac=1.0, ac_fake_class=True)
+    out = {k: float(t) for k, t in tf.function(m.train_step)(b).items()}
+    assert out["d_loss_ac_fake"] == pytest.approx(want_fake, rel=1e-4)
+    assert all(np.isfinite(list(out.values())))
+    assert "d_loss_ac_fake" not in tiny_model(lambda_ac=1.0).train_step(b)
+
+
+def test_d_objective_adds_lambda_times_the_fake_class_term():
+    m = tiny_model(lambda_ac=0.5, ac_fake_class=True, d_mismatch_weight=0.0)
+    terms = {"d_loss_real": tf.constant(0.3), "d_loss_fake": tf.constant(0.2), "d_loss_ac": tf.constant(0.1),
+             "d_loss_ac_fake": tf.constant(0.7)}
+    assert float(m._d_objective(terms)) == pytest.approx(0.3 + 0.2 + 0.5 * 0.1 + 0.5 * 0.7)
+    plain = tiny_model(lambda_ac=0.5, d_mismatch_weight=0.0)
+    assert float(plain._d_objective(terms)) == pytest.approx(0.3 + 0.2 + 0.5 * 0.1)
+
+
+def test_d_learns_to_put_generated_images_in_class_k():
+    m = tiny_model(lambda_ac=1.0, ac_fake_class=True)
+    step = tf.function(m.train_step)
+    b = batch(8)
+    first = [float(step(b)["d_loss_ac_fake"]) for _ in range(3)]
+    for _ in range(25):
+        last = float(step(b)["d_loss_ac_fake"])
+    assert last < 0.5 * np.mean(first), (first, last)
+
+
+def test_config_rules_and_paper_preset():
+    with pytest.raises(ConfigError, match="ac_fake_class needs the AC head"):
+        CGANConfig().replace("ac_fake_class", True)
+    cfg = CGANConfig().replace("lambda_ac", 1.0, validate=False).replace("ac_fake_class", True)
+    assert cfg.to_dict()["ac_fake_class"] is True
+    paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
+    assert paper.ac_fake_class is False and "ac_fake_class" not in paper.to_dict()
+    with open(os.path.join(HERE, "data", "cgan_paper_resolved.yaml"), encoding="utf-8") as fh:
+        assert yaml.safe_dump(paper.to_dict(), sort_keys=False) == fh.read()
