@@ -70,3 +70,30 @@ def test_config_rules_and_paper_preset():
     assert paper.ac_fake_class is False and "ac_fake_class" not in paper.to_dict()
     with open(os.path.join(HERE, "data", "cgan_paper_resolved.yaml"), encoding="utf-8") as fh:
         assert yaml.safe_dump(paper.to_dict(), sort_keys=False) == fh.read()
+
+
+def test_ac_probe_reports_the_heads_reading_next_to_the_regressors():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "cgan_ac_probe", os.path.join(os.path.dirname(HERE), "experiments", "cgan_ac_probe.py"))
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+
+    class MeanBrightness:  # a stand-in judge: valence = mean pixel, arousal = 0
+        def predict_va(self, x):
+            x = np.asarray(x)
+            return np.stack([x.mean(axis=(1, 2, 3)), np.zeros(len(x))], 1)
+
+    for fake_class in (False, True):
+        m = tiny_model(lambda_ac=1.0, ac_fake_class=fake_class)
+        rows = probe.probe(m, MeanBrightness(), num_z=5)
+        assert [r["emotion"] for r in rows] == ["neutral", "sadness", "disgust", "fear", "anger", "happiness"]
+        for k, r in enumerate(rows):
+            v = tf.one_hot(tf.fill([5], k), K)
+            x = m.sampler((tf.random.stateless_normal([5, m.z_dim], seed=[0, 0]), v), training=False)
+            assert r["regressor_va"][0] == pytest.approx(float(tf.reduce_mean(x)), abs=1e-5)
+            assert 0.0 <= r["head_share"] <= 1.0
+            assert (r["head_fake_share"] is None) == (not fake_class)
+    with pytest.raises(SystemExit, match="no AC head"):
+        probe.probe(tiny_model(), MeanBrightness(), num_z=2)
