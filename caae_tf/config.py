@@ -472,6 +472,13 @@ class CGANConfig(TrainConfig):
     conditioned on, on its own images: L_D += λ·CE(C(x), e), L_G += λ·CE(C(G(z, v)), e). Unlike the
     original, D's head is not trained on generated images (there it can learn G's artefacts that carry the
     class, which G then satisfies without drawing the expression)."""
+    ac_mismatch: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (only with ``lambda_ac`` > 0 and ``d_mismatch_weight`` > 0): the AC head also learns the
+    true class of the real images D sees with a wrong label (the matching-aware pass), L_D += λ_ac·CE(C(x, v'), e).
+    D's input carries the tiled label v, and without this term the head learns to copy it: on the demo run it
+    reads real happy faces shown with any label as that label (README, "Fourth round"), so G's AC term carries
+    no information about the expression. With right and wrong labels equally likely the head must read the
+    image (the AC-GAN classifier of Odena, Olah & Shlens 2017 sees no label)."""
     ac_fake_class: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (only with ``lambda_ac`` > 0): the AC head gets a (K+1)-th output, "generated", and D
     also learns to put G's images there, L_D += λ_ac·CE(C(G(z, v)), K) (the K+1-class discriminator of Salimans,
@@ -555,6 +562,9 @@ class CGANConfig(TrainConfig):
         except ValueError as exc:
             raise ConfigError(f"{source}: d_augment must be comma-separated distinct entries of "
                               f"{', '.join(DIFFAUGMENT_POLICIES)} (or empty): {exc}") from None
+        if self.ac_mismatch and (self.lambda_ac <= 0 or self.d_mismatch_weight <= 0):
+            raise ConfigError(f"{source}: ac_mismatch needs the AC head and the matching-aware D "
+                              "(lambda_ac > 0 and d_mismatch_weight > 0)")
         if self.ac_fake_class and self.lambda_ac <= 0:
             raise ConfigError(f"{source}: ac_fake_class needs the AC head (lambda_ac > 0)")
         if self.g_output_block < 0:

@@ -97,3 +97,27 @@ def test_ac_probe_reports_the_heads_reading_next_to_the_regressors():
             assert (r["head_fake_share"] is None) == (not fake_class)
     with pytest.raises(SystemExit, match="no AC head"):
         probe.probe(tiny_model(), MeanBrightness(), num_z=2)
+
+
+def test_ac_mismatch_makes_the_head_read_the_image_not_the_label():
+    """Without ``ac_mismatch`` the head can copy the tiled label of D's input; with it, shown a real image with a
+    wrong label, it names the image's own class (a fixed batch of 6 random images, one per class)."""
+    b = batch(6, emotions=[0, 1, 2, 3, 4, 5])
+    x = tf.cast(b["image"], tf.float32)
+    wrong = tf.one_hot((b["emotion"] + 3) % K, K)
+    reads = {}
+    for key in (False, True):
+        m = tiny_model(lambda_ac=1.0, d_mismatch_weight=0.5, ac_mismatch=key)
+        step = tf.function(m.train_step)
+        for _ in range(60):
+            out = step(b)
+        assert ("d_loss_ac_mismatch" in out) == key
+        logits = m.D.outputs((x, wrong), training=False)["class_logits"]
+        reads[key] = tf.argmax(logits, -1, output_type=tf.int32).numpy()
+    own, shown = b["emotion"].numpy(), (b["emotion"].numpy() + 3) % K
+    assert (reads[True] == own).mean() >= 5 / 6, reads
+    assert (reads[False] == shown).mean() >= (reads[False] == own).mean(), reads
+    with pytest.raises(ConfigError, match="ac_mismatch needs the AC head and the matching-aware D"):
+        CGANConfig().replace("lambda_ac", 1.0, validate=False).replace("ac_mismatch", True)
+    paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
+    assert paper.ac_mismatch is False and "ac_mismatch" not in paper.to_dict()

@@ -64,7 +64,9 @@ image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the lo
 
 With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put generated images in the extra
 class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K), so G can no longer satisfy
-the head with artefacts that are only ever seen on generated images.
+the head with artefacts that are only ever seen on generated images. With ``ac_mismatch`` the head also learns
+the true class of the real images shown with a wrong label, L_D += λ_ac·CE(C(x, v'), e), so it cannot copy the
+label D's input carries.
 """
 
 from __future__ import annotations
@@ -312,6 +314,8 @@ class CGAN(GAN):
             d_loss += float(c.lambda_ac) * terms["d_loss_ac"]
             if c.ac_fake_class:
                 d_loss += float(c.lambda_ac) * terms["d_loss_ac_fake"]
+            if c.ac_mismatch:
+                d_loss += float(c.lambda_ac) * terms["d_loss_ac_mismatch"]
         if c.lambda_r1 > 0:
             d_loss += 0.5 * float(c.lambda_r1) * terms["d_r1"]
         return d_loss
@@ -368,6 +372,8 @@ class CGAN(GAN):
                 logs["d_loss_mismatch"] = masked_mean(per_example_bce(0.0, d_outs[2]["logit"]))
             if lam_ac > 0:  # AC-GAN head (Odena et al. 2017) learns the class of real images
                 logs["d_loss_ac"] = masked_mean(per_example_class_ce(real_out["class_logits"], e))
+                if c.ac_mismatch:  # the true class of a real image shown with a wrong label: the head must read x
+                    logs["d_loss_ac_mismatch"] = masked_mean(per_example_class_ce(d_outs[2]["class_logits"], e))
                 if c.ac_fake_class:  # generated images belong to the extra class K (Salimans et al. 2016 §5)
                     fake_class = tf.fill(tf.shape(e), self.num_emotions)
                     logs["d_loss_ac_fake"] = masked_mean(per_example_class_ce(d_outs[1]["class_logits"], fake_class))
@@ -399,8 +405,8 @@ class CGAN(GAN):
             hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
-            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_loss_ac_fake", "d_acc_ac", "g_loss_ac", "d_r1")
-               if k in logs},
+            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_loss_ac_fake", "d_loss_ac_mismatch", "d_acc_ac",
+                                    "g_loss_ac", "d_r1") if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
             "d_loss_real": logs["d_loss_real"],
