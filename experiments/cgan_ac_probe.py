@@ -5,8 +5,10 @@ mean (valence, arousal) an independent regressor reads off the same faces.
 
 A head that reads ~100 % of G's images as their class while the regressor reads them as another emotion has
 been fooled: G satisfies it with patterns that are not the expression (README, cGAN "Fourth round").
+With ``--data`` (the cGAN's training set) it also shows the real images of each class to the head with every
+*wrong* label: a head that names the shown label, not the image's class, copies the label D's input carries.
 
-    python experiments/cgan_ac_probe.py --model RUN --regressor REGRESSOR_RUN [--num-z 200] [--raw-g]
+    python experiments/cgan_ac_probe.py --model RUN --regressor REGRESSOR_RUN [--data DIR] [--num-z 200] [--raw-g]
 """
 
 from __future__ import annotations
@@ -47,6 +49,24 @@ def probe(model, regressor, num_z: int = 200, seed: int = 0, raw_g: bool = False
     return rows
 
 
+def label_copy(model, images: np.ndarray, emotion: np.ndarray) -> dict:
+    """Real ``images`` (float [-1, 1]) of class ``emotion`` shown to D's AC head with each wrong label:
+    ``{"names_shown_label": share, "names_own_class": share}`` over all (image, wrong label) pairs."""
+    import tensorflow as tf
+
+    k_classes = model.num_emotions
+    shown_hits = own_hits = total = 0
+    for shift in range(1, k_classes):
+        shown = (emotion + shift) % k_classes
+        logits = model.D.outputs((tf.constant(images, tf.float32), tf.one_hot(shown, k_classes)),
+                                 training=False)["class_logits"]
+        pred = tf.argmax(tf.cast(logits, tf.float32), -1).numpy()
+        shown_hits += int((pred == shown).sum())
+        own_hits += int((pred == emotion).sum())
+        total += len(pred)
+    return {"names_shown_label": shown_hits / total, "names_own_class": own_hits / total}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="cGAN run dir (trained with lambda_ac > 0)")
@@ -54,6 +74,8 @@ def main(argv=None) -> int:
     p.add_argument("--num-z", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw-g", action="store_true", help="probe G, not G_ema")
+    p.add_argument("--data", default=None, help="the cGAN's training set: also show its real images with wrong labels")
+    p.add_argument("--max-images", type=int, default=300, help="real images used with --data")
     args = p.parse_args(argv)
 
     from caae_tf.generate import CGANSampler
@@ -71,6 +93,19 @@ def main(argv=None) -> int:
         fake = "" if r["head_fake_share"] is None else f"{100 * r['head_fake_share']:.0f} %"
         print(f"| {r['emotion']} | {100 * r['head_share']:.0f} % | {fake} | "
               f"({r['regressor_va'][0]:.2f}, {r['regressor_va'][1]:.2f}) |")
+    if args.data:
+        from caae_tf import images as I
+        from caae_tf.data.table import label_arrays, load_table
+
+        df, _ = load_table(args.data, require=("emotion",))
+        emo = label_arrays(df)["emotion"]
+        keep = np.flatnonzero(emo >= 0)[: args.max_images]
+        imgs = np.stack([I.to_float(I.center_crop_resize(I.decode_image(df["image_bytes"].iloc[i]), gen.image_size))
+                         for i in keep])
+        c = label_copy(gen._model, imgs, emo[keep])
+        print(f"\n{len(keep)} real images of {args.data}, each shown with the five wrong labels: the head names the "
+              f"shown label for {100 * c['names_shown_label']:.0f} % and the image's own class for "
+              f"{100 * c['names_own_class']:.0f} %")
     return 0
 
 

@@ -72,13 +72,18 @@ def test_config_rules_and_paper_preset():
         assert yaml.safe_dump(paper.to_dict(), sort_keys=False) == fh.read()
 
 
-def test_ac_probe_reports_the_heads_reading_next_to_the_regressors():
+def _probe_module():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
         "cgan_ac_probe", os.path.join(os.path.dirname(HERE), "experiments", "cgan_ac_probe.py"))
     probe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(probe)
+    return probe
+
+
+def test_ac_probe_reports_the_heads_reading_next_to_the_regressors():
+    probe = _probe_module()
 
     class MeanBrightness:  # a stand-in judge: valence = mean pixel, arousal = 0
         def predict_va(self, x):
@@ -105,7 +110,7 @@ def test_ac_mismatch_makes_the_head_read_the_image_not_the_label():
     b = batch(6, emotions=[0, 1, 2, 3, 4, 5])
     x = tf.cast(b["image"], tf.float32)
     wrong = tf.one_hot((b["emotion"] + 3) % K, K)
-    reads = {}
+    reads, copies = {}, {}
     for key in (False, True):
         m = tiny_model(lambda_ac=1.0, d_mismatch_weight=0.5, ac_mismatch=key)
         step = tf.function(m.train_step)
@@ -114,9 +119,12 @@ def test_ac_mismatch_makes_the_head_read_the_image_not_the_label():
         assert ("d_loss_ac_mismatch" in out) == key
         logits = m.D.outputs((x, wrong), training=False)["class_logits"]
         reads[key] = tf.argmax(logits, -1, output_type=tf.int32).numpy()
+        copies[key] = _probe_module().label_copy(m, x.numpy(), b["emotion"].numpy())  # all five wrong labels
     own, shown = b["emotion"].numpy(), (b["emotion"].numpy() + 3) % K
     assert (reads[True] == own).mean() >= 5 / 6, reads
     assert (reads[False] == shown).mean() >= (reads[False] == own).mean(), reads
+    assert copies[True]["names_own_class"] >= 5 / 6 and copies[True]["names_shown_label"] <= 1 / 6, copies
+    assert copies[False]["names_shown_label"] >= copies[False]["names_own_class"], copies
     with pytest.raises(ConfigError, match="ac_mismatch needs the AC head and the matching-aware D"):
         CGANConfig().replace("lambda_ac", 1.0, validate=False).replace("ac_mismatch", True)
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
