@@ -471,7 +471,9 @@ class CGANConfig(TrainConfig):
     D's features; D minimises its cross-entropy on real images, G the cross-entropy of the class it was
     conditioned on, on its own images: L_D += λ·CE(C(x), e), L_G += λ·CE(C(G(z, v)), e). Unlike the
     original, D's head is not trained on generated images (there it can learn G's artefacts that carry the
-    class, which G then satisfies without drawing the expression)."""
+    class, which G then satisfies without drawing the expression). D's features also see the tiled label v, and
+    trained on (x, v) pairs alone the head learns to copy v (measured on the demo run); ``ac_mismatch`` closes
+    that."""
     ac_mismatch: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (only with ``lambda_ac`` > 0 and ``d_mismatch_weight`` > 0): the AC head also learns the
     true class of the real images D sees with a wrong label (the matching-aware pass), L_D += λ_ac·CE(C(x, v'), e).
