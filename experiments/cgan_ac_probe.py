@@ -34,7 +34,7 @@ def probe(model, regressor, num_z: int = 200, seed: int = 0, raw_g: bool = False
     m = model
     if m.D.aux_classes <= 0:
         raise SystemExit("the run has no AC head (lambda_ac = 0)")
-    g = m.G if raw_g or m.G_ema is None else m.G_ema
+    g = m.G if raw_g else m.sampler
     k_classes = m.num_emotions
     z = tf.random.stateless_normal([num_z, m.z_dim], seed=[seed, 0])
     rows = []
@@ -55,11 +55,11 @@ def label_copy(model, images: np.ndarray, emotion: np.ndarray) -> dict:
     import tensorflow as tf
 
     k_classes = model.num_emotions
+    x = tf.constant(images, tf.float32)
     shown_hits = own_hits = total = 0
     for shift in range(1, k_classes):
         shown = (emotion + shift) % k_classes
-        logits = model.D.outputs((tf.constant(images, tf.float32), tf.one_hot(shown, k_classes)),
-                                 training=False)["class_logits"]
+        logits = model.D.outputs((x, tf.one_hot(shown, k_classes)), training=False)["class_logits"]
         pred = tf.argmax(tf.cast(logits, tf.float32), -1).numpy()
         shown_hits += int((pred == shown).sum())
         own_hits += int((pred == emotion).sum())
@@ -94,15 +94,11 @@ def main(argv=None) -> int:
         print(f"| {r['emotion']} | {100 * r['head_share']:.0f} % | {fake} | "
               f"({r['regressor_va'][0]:.2f}, {r['regressor_va'][1]:.2f}) |")
     if args.data:
-        from caae_tf import images as I
-        from caae_tf.data.table import label_arrays, load_table
+        from cgan_targets import labelled_images  # experiments/ is this script's own folder
 
-        df, _ = load_table(args.data, require=("emotion",))
-        emo = label_arrays(df)["emotion"]
-        keep = np.flatnonzero(emo >= 0)[: args.max_images]
-        imgs = np.stack([I.to_float(I.center_crop_resize(I.decode_image(df["image_bytes"].iloc[i]), gen.image_size))
-                         for i in keep])
-        c = label_copy(gen._model, imgs, emo[keep])
+        arr, imgs = labelled_images(args.data, gen.image_size)
+        keep = np.flatnonzero(arr["emotion"] >= 0)[: args.max_images]
+        c = label_copy(gen._model, imgs[keep], arr["emotion"][keep])
         print(f"\n{len(keep)} real images of {args.data}, each shown with the five wrong labels: the head names the "
               f"shown label for {100 * c['names_shown_label']:.0f} % and the image's own class for "
               f"{100 * c['names_own_class']:.0f} %")

@@ -33,15 +33,22 @@ sys.path.insert(0, ROOT)
 TOL_ALPHA1, TOL_ALPHA0, RHO = 0.15, 0.10, 0.95
 
 
-def real_reading(data: str, regressor, identity=None, size: int = 64):
-    """Per class: regressor's mean (v, a) on the real images, the labels' mean; plus the embeddings."""
+def labelled_images(data: str, size: int = 64):
+    """``(label arrays, images)`` of a labelled set (``labels.csv`` with ``emotion``): the table's
+    :func:`~caae_tf.data.table.label_arrays` and its images as float [-1, 1], centre-cropped to ``size``."""
     from caae_tf import images as I
-    from caae_tf import labels as L
     from caae_tf.data.table import label_arrays, load_table
 
     df, _ = load_table(data, require=("emotion",))
-    arr = label_arrays(df)
     imgs = np.stack([I.to_float(I.center_crop_resize(I.decode_image(b), size)) for b in df["image_bytes"]])
+    return label_arrays(df), imgs
+
+
+def real_reading(data: str, regressor, identity=None, size: int = 64):
+    """Per class: regressor's mean (v, a) on the real images, the labels' mean; plus the embeddings."""
+    from caae_tf import labels as L
+
+    arr, imgs = labelled_images(data, size)
     pred = regressor.predict_va(imgs)
     out = {}
     for c, name in enumerate(L.CGAN_EMOTIONS):

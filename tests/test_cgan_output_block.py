@@ -24,7 +24,7 @@ ARGS = dict(image_size=32, z_dim=8, g_filters=[16, 8, 8], upsample="resize")
 
 
 def _features_at(g, z, v, name):
-    """The output of G's sub-layer ``name`` on (z, v), read with a forward hook-free re-run of G's call."""
+    """The output of G's sub-layer ``name`` on (z, v), captured by wrapping that layer's call for one forward pass."""
     seen = {}
     layer = getattr(g, name)
     original = layer.call
