@@ -481,6 +481,13 @@ class CGANConfig(TrainConfig):
     reads real happy faces shown with any label as that label (README, "Fourth round"), so G's AC term carries
     no information about the expression. With right and wrong labels equally likely the head must read the
     image (the AC-GAN classifier of Odena, Olah & Shlens 2017 sees no label)."""
+    ac_separate_trunk: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (only with ``lambda_ac`` > 0; not with ``ac_mismatch``, which it makes redundant): the AC
+    head gets its own convolutional trunk (D's layer plan, separate weights, trained by D's optimizer) that sees
+    the image alone, as the classifier of AC-GAN (Odena, Olah & Shlens 2017) does, instead of D's features,
+    which see the tiled label v and let the head copy it (README, "Fourth round"). Unlike ``ac_mismatch`` the
+    real/fake features of D are not asked to carry the class as well. It costs one more D-sized forward pass on
+    the real and on the generated batch."""
     ac_fake_class: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (only with ``lambda_ac`` > 0): the AC head gets a (K+1)-th output, "generated", and D
     also learns to put G's images there, L_D += λ_ac·CE(C(G(z, v)), K) (the K+1-class discriminator of Salimans,
@@ -567,6 +574,11 @@ class CGANConfig(TrainConfig):
         if self.ac_mismatch and (self.lambda_ac <= 0 or self.d_mismatch_weight <= 0):
             raise ConfigError(f"{source}: ac_mismatch needs the AC head and the matching-aware D "
                               "(lambda_ac > 0 and d_mismatch_weight > 0)")
+        if self.ac_separate_trunk and self.lambda_ac <= 0:
+            raise ConfigError(f"{source}: ac_separate_trunk needs the AC head (lambda_ac > 0)")
+        if self.ac_separate_trunk and self.ac_mismatch:
+            raise ConfigError(f"{source}: ac_separate_trunk and ac_mismatch exclude each other (the separate "
+                              "trunk sees no label, so the mismatch term would repeat the real-image term)")
         if self.ac_fake_class and self.lambda_ac <= 0:
             raise ConfigError(f"{source}: ac_fake_class needs the AC head (lambda_ac > 0)")
         if self.g_output_block < 0:

@@ -66,7 +66,8 @@ With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put gen
 class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K), so G can no longer satisfy
 the head with artefacts that are only ever seen on generated images. With ``ac_mismatch`` the head also learns
 the true class of the real images shown with a wrong label, L_D += λ_ac·CE(C(x, v'), e), so it cannot copy the
-label D's input carries.
+label D's input carries. With ``ac_separate_trunk`` the head has its own trunk that sees the image only (the
+AC-GAN classifier's input), so there is no label to copy.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class CGAN(GAN):
             kernel_size=config.kernel_size, label_reinject=config.d_label_reinject,
             projection=config.d_projection,
             aux_classes=(config.num_emotions + int(config.ac_fake_class)) if config.lambda_ac > 0 else 0,
-            spectral_norm=config.spectral_norm,
+            spectral_norm=config.spectral_norm, aux_trunk=config.ac_separate_trunk,
         )
         # Beyond the paper (g_ema_decay > 0): an exponential moving average of G's weights, used for every
         # image this model produces outside training (samples, generate, export). Its weights are model

@@ -385,7 +385,8 @@ class CGANDiscriminator(keras.Model):
     Beyond paper 001 (all off by default): ``projection`` (Miyato & Koyama 2018: no tiled v, the logit is
     ψ(φ) + <V·v, φ> on the flattened last features φ), ``aux_classes`` > 0 (AC-GAN head, Odena et al. 2017:
     class logits C(x) from φ, :meth:`outputs`) and ``spectral_norm`` (Miyato et al. 2018: every kernel W/σ(W),
-    no BatchNorm).
+    no BatchNorm). With ``aux_trunk`` the class head has its own convolutional trunk (D's layer plan, no label
+    input), so it reads C(x) off the image alone; without it the head shares D's features, which see the tiled v.
     """
 
     def __init__(
@@ -398,6 +399,7 @@ class CGANDiscriminator(keras.Model):
         projection: bool = False,
         aux_classes: int = 0,
         spectral_norm: bool = False,
+        aux_trunk: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", "D")
@@ -410,25 +412,13 @@ class CGANDiscriminator(keras.Model):
         self.projection = bool(projection)
         self.aux_classes = int(aux_classes)
         self.spectral_norm = bool(spectral_norm)
+        self.aux_trunk = bool(aux_trunk)
+        if self.aux_trunk and self.aux_classes <= 0:
+            raise ConfigError("aux_trunk needs the class head (aux_classes > 0)")
         self.widths = discriminator_widths(self.image_size, self.d_filters)
         self.concat_in = TileConcat(name="concat_x_v")  # v tiled over the image ...
         self.concat_h1 = TileConcat(name="concat_h1_v")  # ... and over the first block's output
-        convs, bns = [], []
-        for k, w in enumerate(self.widths):
-            if self.spectral_norm:
-                conv = SNConv2D(w, self.kernel_size, strides=2, padding="same", use_bias=True,
-                                kernel_initializer=kernel_init(), name=f"conv{k + 1}")
-            else:
-                conv = keras.layers.Conv2D(
-                    w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
-                    kernel_initializer=kernel_init(), name=f"conv{k + 1}",
-                )
-            bn = None if (k == 0 or self.spectral_norm) else _bn(f"conv{k + 1}_bn")
-            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
-            convs.append(conv)
-            bns.append(bn)
-        self.convs = convs
-        self.bns = bns
+        self.convs, self.bns = self._trunk("")
         self.flatten = keras.layers.Flatten(name="flatten")
 
         def dense(units, name, use_bias=True):
@@ -441,21 +431,47 @@ class CGANDiscriminator(keras.Model):
         # projection: V maps v to φ's space (a class embedding for one-hot v), no bias (Miyato & Koyama 2018)
         self.embed_v = dense(4 * 4 * self.widths[-1], "embed_v", use_bias=False) if self.projection else None
         self.classifier = dense(self.aux_classes, "aux_classifier") if self.aux_classes > 0 else None
+        # aux_trunk: the class head's own trunk, created last so that D's other initial weights draw the same seeds
+        self.aux_convs, self.aux_bns = self._trunk("aux_") if self.aux_trunk else ([], [])
+
+    def _trunk(self, prefix: str):
+        """One stride-2 conv (k = ``kernel_size``) per width, BN on every block but the first (none with spectral
+        norm); the layers are named ``{prefix}conv{k}`` / ``{prefix}conv{k}_bn`` and attached to ``self``."""
+        convs, bns = [], []
+        for k, w in enumerate(self.widths):
+            if self.spectral_norm:
+                conv = SNConv2D(w, self.kernel_size, strides=2, padding="same", use_bias=True,
+                                kernel_initializer=kernel_init(), name=f"{prefix}conv{k + 1}")
+            else:
+                conv = keras.layers.Conv2D(
+                    w, self.kernel_size, strides=2, padding="same", use_bias=(k == 0),
+                    kernel_initializer=kernel_init(), name=f"{prefix}conv{k + 1}",
+                )
+            bn = None if (k == 0 or self.spectral_norm) else _bn(f"{prefix}conv{k + 1}_bn")
+            attach(self, [conv, bn])  # one attribute per layer (caae_tf.models.layers.attach)
+            convs.append(conv)
+            bns.append(bn)
+        return convs, bns
+
+    def _run_trunk(self, h, convs, bns, training, v=None):
+        """The trunk's features; ``v`` (D's own trunk) is tiled onto the first block's output with label_reinject."""
+        for k, (conv, bn) in enumerate(zip(convs, bns)):
+            h = conv(h, training=training) if self.spectral_norm else conv(h)
+            if bn is not None:
+                h = bn(h, training=training)
+            h = ops.leaky_relu(h, negative_slope=0.2)
+            if k == 0 and v is not None:
+                h = self.concat_h1([h, v])
+        return h
 
     def outputs(self, inputs, training=None) -> dict[str, Any]:
         """``{"logit": [B, 1] float32, "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
-        h = ops.cast(x, "float32")
-        if not self.projection:
-            h = self.concat_in([h, v])
-        for k, (conv, bn) in enumerate(zip(self.convs, self.bns)):
-            h = conv(h, training=training) if self.spectral_norm else conv(h)
-            if bn is not None:
-                h = bn(h, training=training)
-            h = ops.leaky_relu(h, negative_slope=0.2)
-            if k == 0 and self.label_reinject and not self.projection:
-                h = self.concat_h1([h, v])
+        x = ops.cast(x, "float32")
+        h = x if self.projection else self.concat_in([x, v])
+        h = self._run_trunk(h, self.convs, self.bns, training,
+                            v=v if (self.label_reinject and not self.projection) else None)
         phi = ops.cast(self.flatten(h), "float32")
 
         def head(layer, t):
@@ -466,7 +482,10 @@ class CGANDiscriminator(keras.Model):
             logit = logit + ops.sum(head(self.embed_v, v) * phi, axis=-1, keepdims=True)
         out = {"logit": logit}
         if self.classifier is not None:
-            out["class_logits"] = head(self.classifier, phi)
+            phi_c = phi
+            if self.aux_trunk:  # the head's own trunk sees the image only
+                phi_c = ops.cast(self.flatten(self._run_trunk(x, self.aux_convs, self.aux_bns, training)), "float32")
+            out["class_logits"] = head(self.classifier, phi_c)
         return out
 
     def call(self, inputs, training=None):
@@ -487,7 +506,7 @@ class CGANDiscriminator(keras.Model):
             "name": self.name, "image_size": self.image_size, "num_emotions": self.num_emotions,
             "d_filters": list(self.d_filters), "kernel_size": self.kernel_size,
             "label_reinject": self.label_reinject, "projection": self.projection,
-            "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm,
+            "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm, "aux_trunk": self.aux_trunk,
         }
 
 
