@@ -513,6 +513,14 @@ class CGANConfig(TrainConfig):
     lambda_r1: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): R1 gradient penalty γ/2·E_real ‖∇_x D(x, v)‖² on D's logit (Mescheder,
     Geiger & Nowozin 2018, "Which training methods for GANs do actually converge?"); γ = this value."""
+    lambda_spectral: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): weight of a spectral term in G's loss, L_G += λ·mean_r (log P_G(r) −
+    log P_data(r))², P the batch's azimuthally averaged power spectrum of the grey images (the reduced spectrum
+    of Durall, Keuper & Keuper 2020, "Watch your up-convolution: CNN based generative deep neural networks are
+    failing to reproduce spectral distributions"; :func:`caae_tf.losses.spectral_loss`). Why: the demo G's faces
+    lack high frequencies (log10 power 0.2-0.8 below the training images' above a quarter of the sampling
+    rate), and the independent regressor reads blur as a weaker expression: blurring the real training images
+    with a Gaussian of σ = 0.5 px moves its reading of them onto the demo G's (README, "Fifth round")."""
     d_joint_batch: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (which does not say how D's batches are formed): D sees the real, generated (and
     mismatched) images of a step as one batch, in its update and in G's, so its BatchNorm normalises them
@@ -585,7 +593,7 @@ class CGANConfig(TrainConfig):
             raise ConfigError(f"{source}: g_output_block must be >= 0 (0 = off), got {self.g_output_block}")
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
-        for name in ("lambda_ac", "lambda_r1"):
+        for name in ("lambda_ac", "lambda_r1", "lambda_spectral"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.g_ema_decay < 1.0:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 _BCE = keras.losses.BinaryCrossentropy(from_logits=True, reduction=None)
@@ -241,3 +242,49 @@ def ema_decay(decay: float, step: tf.Tensor) -> tf.Tensor:
     with ``num_updates``: the average forgets its initial value quickly at the start of training."""
     t = tf.cast(step, tf.float32)
     return tf.minimum(tf.constant(float(decay), tf.float32), (1.0 + t) / (10.0 + t))
+
+
+def radial_bins(size: int) -> np.ndarray:
+    """``[size·size, size // 2]`` float32 averaging matrix of the rings r = 1 … size/2 of a ``size``×``size``
+    unshifted 2-D DFT: entry (p, r − 1) = 1/n_r when frequency p = (k_y, k_x) has round(√(f_y² + f_x²)) = r,
+    with f = min(k, size − k) (the DC term r = 0 and the corners beyond size/2 are left out)."""
+    k = np.arange(size)
+    f = np.minimum(k, size - k)
+    r = np.rint(np.hypot(f[:, None], f[None, :])).astype(int).reshape(-1)
+    rings = size // 2
+    m = np.zeros((size * size, rings), np.float32)
+    for ring in range(1, rings + 1):
+        hit = r == ring
+        m[hit, ring - 1] = 1.0 / hit.sum()
+    return m
+
+
+def radial_log_power(images: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """log of the azimuthally averaged power spectrum of a batch ``[B, S, S, C]`` → ``[S // 2]`` float32: the
+    grey image (channel mean) per example, |DFT|² averaged over each ring r = 1 … S/2 (:func:`radial_bins`),
+    then the (``weights``-weighted) mean over the batch, then log (the reduced spectrum of Durall, Keuper &
+    Keuper 2020, "Watch your up-convolution", §3, one curve per batch)."""
+    x = tf.cast(images, tf.float32)
+    size = int(x.shape[1])
+    if x.shape[2] != size:
+        raise ValueError(f"radial_log_power needs square images, got {x.shape}")
+    grey = tf.reduce_mean(x, axis=-1)
+    power = tf.square(tf.abs(tf.signal.fft2d(tf.complex(grey, tf.zeros_like(grey)))))
+    rings = tf.matmul(tf.reshape(power, [-1, size * size]), tf.constant(radial_bins(size)))
+    if weights is None:
+        mean = tf.reduce_mean(rings, axis=0)
+    else:
+        w = tf.cast(tf.reshape(weights, [-1, 1]), tf.float32)
+        mean = tf.math.divide_no_nan(tf.reduce_sum(rings * w, axis=0), tf.reduce_sum(w))
+    return tf.math.log(mean + 1e-8)
+
+
+def spectral_loss(fake: tf.Tensor, real: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """Beyond paper 001 (``CGANConfig.lambda_spectral``): mean over the rings r of
+    (log P_G(r) − log P_data(r))², P the batch's azimuthally averaged power spectrum (:func:`radial_log_power`),
+    the real batch's curve held fixed (no gradient). A spectral regulariser in the spirit of Durall, Keuper &
+    Keuper (2020), who match the reduced spectra of generated and real images so that G does not lose the high
+    frequencies (their form: BCE of the max-normalised curves); this is a batch-level term, returned as this
+    replica's share (:func:`global_scalar_share`)."""
+    target = tf.stop_gradient(radial_log_power(real, weights))
+    return global_scalar_share(tf.reduce_mean(tf.square(radial_log_power(fake, weights) - target)))

@@ -60,7 +60,10 @@ images from every scale (``g_skip_rgb``; Karras et al. 2020, StyleGAN2 §4), Dif
 (``d_augment``, :mod:`caae_tf.models.diffaugment`; Zhao et al. 2020) and an EMA of G's weights used for every
 image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the losses become
 
-    L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e).
+    L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e) + λ_spec·L_spec
+
+(``lambda_spectral``: L_spec = mean_r (log P_G(r) − log P_data(r))² of the batches' azimuthally averaged power
+spectra, Durall et al. 2020; :func:`caae_tf.losses.spectral_loss`).
 
 With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put generated images in the extra
 class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K), so G can no longer satisfy
@@ -82,7 +85,7 @@ import tensorflow as tf
 from caae_tf import images as _images
 from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
-from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per_example_r1
+from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per_example_r1, spectral_loss
 from caae_tf.models.base import GAN
 from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
@@ -395,6 +398,9 @@ class CGAN(GAN):
             if lam_ac > 0:  # G is rewarded when the AC head reads the class it was conditioned on
                 logs["g_loss_ac"] = masked_mean(per_example_class_ce(gen_out["class_logits"], e))
                 g_loss += lam_ac * logs["g_loss_ac"]
+            if c.lambda_spectral > 0:  # G's batch spectrum toward the real batch's (Durall et al. 2020)
+                logs["g_loss_spectral"] = spectral_loss(fake, x, mask)
+                g_loss += float(c.lambda_spectral) * logs["g_loss_spectral"]
             scaled = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.G.trainable_variables
         d_fake = tape.gradient(scaled, fake)
@@ -407,7 +413,7 @@ class CGAN(GAN):
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_loss_ac_fake", "d_loss_ac_mismatch", "d_acc_ac",
-                                    "g_loss_ac", "d_r1") if k in logs},
+                                    "g_loss_ac", "g_loss_spectral", "d_r1") if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
             "d_loss_real": logs["d_loss_real"],
