@@ -87,3 +87,30 @@ def test_config_rules_and_paper_preset():
     assert CGANConfig().replace("lambda_spectral", 0.5).to_dict()["lambda_spectral"] == 0.5
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
     assert paper.lambda_spectral == 0.0 and "lambda_spectral" not in paper.to_dict()
+
+
+def test_judge_blur_rows_order_the_blurred_sets_and_read_the_model():
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("judge_blur", os.path.join(os.path.dirname(here), "experiments",
+                                                                             "judge_blur.py"))
+    jb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(jb)
+
+    class MeanBrightness:  # a stand-in judge: valence = mean pixel, arousal = mean |Laplacian| proxy
+        def predict_va(self, x):
+            x = np.asarray(x)
+            return np.stack([x.mean(axis=(1, 2, 3)), np.abs(np.diff(x, axis=1)).mean(axis=(1, 2, 3))], 1)
+
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (12, 16, 16, 3)).astype(np.float32)
+    emotion = np.arange(12) % 6
+    table = jb.rows(MeanBrightness(), real, emotion, [0.5, 1.0], None, 0)
+    assert [r["set"] for r in table] == ["real training images", "real, Gaussian blur σ = 0.5 px",
+                                         "real, Gaussian blur σ = 1 px"]
+    assert table[0]["gap"] == pytest.approx(0.0, abs=1e-6)
+    assert table[0]["hf"] > table[1]["hf"] > table[2]["hf"] and 0 > table[1]["gap"] > table[2]["gap"]
+    assert table[0]["va"][3][0] == pytest.approx(float(real[emotion == 3].mean()), abs=1e-6)
+    assert table[0]["va"][3][1] > table[2]["va"][3][1]  # the stand-in's "arousal" falls with blur
+    assert "| real training images | " in jb.markdown(table, "cmd")

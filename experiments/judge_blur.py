@@ -1,0 +1,105 @@
+"""How the independent VA regressor reads blur: its per-class (v, a) on the real training images of a discrete set,
+unchanged and blurred with Gaussians of growing σ, next to its reading of a cGAN's images, with each set's
+high-frequency energy (mean |Laplacian|) and its reduced-spectrum gap to the real images (mean over the rings
+r >= S/4 of log10 P(r) − log10 P_real(r); :func:`caae_tf.losses.radial_log_power`).
+
+    python experiments/judge_blur.py --regressor runs/quiet/cgan_demo2/regressor --data runs/quiet/cgan_demo2/data \
+        --model runs/quiet/cgan_demo3/run --sigmas 0.3 0.5 0.7 --out experiments/results/cgan/judge_blur.md
+
+If a model's readings sit where the blurred real images' do, its "weaker expressions" are (in part) the judge
+reading soft images, and sharper images, not a stronger label, close the gap (README, "Fifth round").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def hf_energy(images: np.ndarray) -> float:
+    """Mean |Laplacian| of float images in [-1, 1] (cgan_modes_table's HF energy column)."""
+    import cv2
+
+    return float(np.mean([np.abs(cv2.Laplacian(np.asarray(i, np.float32), cv2.CV_32F)).mean() for i in images]))
+
+
+def spectrum_gap(images: np.ndarray, real: np.ndarray) -> float:
+    """Mean over the rings r >= S/4 of log10 P_images(r) − log10 P_real(r) (0 for the real images themselves)."""
+    from caae_tf.losses import radial_log_power
+
+    gap = (radial_log_power(images).numpy() - radial_log_power(real).numpy()) / np.log(10.0)
+    return float(gap[images.shape[1] // 4 - 1:].mean())
+
+
+def rows(regressor, real: np.ndarray, emotion: np.ndarray, sigmas, model: str | None, num_z: int) -> list[dict]:
+    """One row per set: name, HF energy, spectrum gap, per-class mean (v, a) (classes of CGAN_EMOTIONS)."""
+    import cv2
+
+    from caae_tf import labels as L
+
+    def row(name, imgs, classes):
+        pred = regressor.predict_va(imgs)
+        return {"set": name, "hf": hf_energy(imgs), "gap": spectrum_gap(imgs, real),
+                "va": [pred[classes == c].mean(0).tolist() for c in range(len(L.CGAN_EMOTIONS))]}
+
+    out = [row("real training images", real, emotion)]
+    for s in sigmas:
+        blurred = np.stack([cv2.GaussianBlur(i, (0, 0), float(s)) for i in real]).astype(np.float32)
+        out.append(row(f"real, Gaussian blur σ = {s:g} px", blurred, emotion))
+    if model:
+        from caae_tf.generate import CGANSampler
+
+        g = CGANSampler(model)
+        classes = np.repeat(np.arange(len(L.CGAN_EMOTIONS)), num_z)
+        x = g.generate(np.tile(g.sample_z(num_z, 0), (len(L.CGAN_EMOTIONS), 1)),
+                       np.eye(len(L.CGAN_EMOTIONS), dtype=np.float32)[classes])
+        out.append(row(f"generated ({model}, one-hot, {num_z} z per class)", np.asarray(x, np.float32), classes))
+    return out
+
+
+def markdown(table: list[dict], command: str) -> str:
+    from caae_tf import labels as L
+
+    head = ["set", "HF energy", "spectrum gap r >= S/4 (log10)"] + list(L.CGAN_EMOTIONS)
+    lines = [f"`{command}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table:
+        cells = [r["set"], f"{r['hf']:.3f}", f"{r['gap']:+.2f}"] + [f"({v:.2f}, {a:.2f})" for v, a in r["va"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--regressor", required=True, help="VA regressor run (never used in the cGAN's training)")
+    p.add_argument("--data", required=True, help="discrete labelled set (labels.csv with emotion)")
+    p.add_argument("--model", help="cGAN run or SavedModel to read next to the blurred images")
+    p.add_argument("--sigmas", type=float, nargs="*", default=[0.3, 0.5, 0.7])
+    p.add_argument("--num-z", type=int, default=200)
+    p.add_argument("--out", help="write the markdown table here")
+    args = p.parse_args(argv)
+    from cgan_targets import labelled_images
+
+    from caae_tf.regressor_train import load_regressor
+
+    arr, real = labelled_images(args.data)
+    table = rows(load_regressor(args.regressor), real.astype(np.float32), arr["emotion"], args.sigmas, args.model,
+                 args.num_z)
+    text = markdown(table, "python experiments/judge_blur.py " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
