@@ -551,6 +551,16 @@ class CGANConfig(TrainConfig):
     memorise a small training set and G's gradient flows back through them. Comma-separated policies from
     ``color``, ``translation``, ``cutout`` (the paper's full policy is ``color,translation,cutout``);
     :mod:`caae_tf.models.diffaugment`. Images outside training (samples, exports) are never augmented."""
+    d_blur_negative: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): weight b of an extra negative term for D, real images blurred by a Gaussian of
+    σ ~ U(``d_blur_sigma``) with their own label, L_D += b·BCE(0, D(blur(x), v)) — the edge-smoothed negatives
+    of CartoonGAN (Chen, Lai & Liu 2018, "CartoonGAN", §3.2.1), a case of negative data augmentation (Sinha et
+    al. 2021, "Negative data augmentation"). Why: the demo D, in training mode, gives real images blurred with
+    σ = 0.5 px the same probability as sharp ones (0.975 against 0.986), so nothing pushes G past that softness,
+    and the independent regressor reads a σ = 0.5 px blur as a weaker expression (README, "Fifth round")."""
+    d_blur_sigma: list[float] = field(default_factory=lambda: [0.5, 1.0], metadata=BEYOND_PAPER)
+    """Range [lo, hi] of the Gaussian σ (pixels at ``image_size``) of ``d_blur_negative``; one σ per step,
+    drawn with the step's stateless seed; the images are reflect-padded so the borders stay unchanged."""
     g_skip_rgb: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (false = paper: one output layer): "skip" generator of Karras et al. 2020 (StyleGAN2,
     "Analyzing and improving the image quality of StyleGAN", §4; MSG-GAN, Karnewar & Wang 2020): every scale
@@ -593,7 +603,10 @@ class CGANConfig(TrainConfig):
             raise ConfigError(f"{source}: g_output_block must be >= 0 (0 = off), got {self.g_output_block}")
         if self.g_upsample not in ("transposed", "resize"):
             raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
-        for name in ("lambda_ac", "lambda_r1", "lambda_spectral"):
+        if len(self.d_blur_sigma) != 2 or not 0.0 < self.d_blur_sigma[0] <= self.d_blur_sigma[1] <= 4.0:
+            raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
+                              f"got {self.d_blur_sigma}")
+        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.g_ema_decay < 1.0:

@@ -62,7 +62,8 @@ image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the lo
 
     L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e) + λ_spec·L_spec
 
-(``lambda_spectral``: L_spec = mean_r (log P_G(r) − log P_data(r))² of the batches' azimuthally averaged power
+(``d_blur_negative`` = b adds real images blurred by a Gaussian to D's negatives, L_D += b·BCE(0, D(blur(x), v)),
+the edge-smoothed negatives of CartoonGAN, Chen et al. 2018; ``lambda_spectral``: L_spec = mean_r (log P_G(r) − log P_data(r))² of the batches' azimuthally averaged power
 spectra, Durall et al. 2020; :func:`caae_tf.losses.spectral_loss`).
 
 With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put generated images in the extra
@@ -293,6 +294,19 @@ class CGAN(GAN):
                          tf.identity(self.noise_step.value)])
         return diff_augment(images, self._augment_policy, seed)
 
+    def blur_negatives(self, images):
+        """Real images blurred for D's extra negative term (``d_blur_negative``; CartoonGAN's edge-smoothed
+        negatives): a Gaussian of σ ~ U(``d_blur_sigma``), one σ per step (stateless, seeded by (seed,
+        ``noise_step``) on its own stream), over reflect-padded images so the borders are not darkened."""
+        lo, hi = (float(s) for s in self.cfg.d_blur_sigma)
+        seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xB1 + 16 * _replica_id(),
+                         tf.identity(self.noise_step.value)])
+        sigma = tf.random.stateless_uniform([], seed, lo, hi, dtype=tf.float32)
+        r = int(np.ceil(3.0 * hi))
+        padded = tf.pad(tf.cast(images, tf.float32), [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
+        out = keras.ops.image.gaussian_blur(padded, kernel_size=(2 * r + 1, 2 * r + 1), sigma=(sigma, sigma))
+        return out[:, r:-r, r:-r, :]
+
     def _d_outputs(self, pairs, stream: int = 0) -> list[dict]:
         """D.outputs (training mode) for each (images, v) pair: one call per pair (paper), or with
         ``d_joint_batch`` one call on their concatenation, so D's BatchNorm normalises real and generated
@@ -314,6 +328,8 @@ class CGAN(GAN):
         d_loss = terms["d_loss_real"] + (1.0 - w_mis) * terms["d_loss_fake"]
         if w_mis > 0:
             d_loss += w_mis * terms["d_loss_mismatch"]
+        if c.d_blur_negative > 0:
+            d_loss += float(c.d_blur_negative) * terms["d_loss_blur"]
         if c.lambda_ac > 0:
             d_loss += float(c.lambda_ac) * terms["d_loss_ac"]
             if c.ac_fake_class:
@@ -355,6 +371,8 @@ class CGAN(GAN):
         with tf.GradientTape() as g_tape:
             fake = self.G((z, v), training=True)
         d_pairs = [(x, v), (tf.stop_gradient(fake), v)] + ([(x, v_wrong)] if w_mis > 0 else [])
+        if c.d_blur_negative > 0:  # blurred real images with their own label are negatives too (CartoonGAN)
+            d_pairs.append((self.blur_negatives(x), v))
         with tf.GradientTape() as tape:
             if lam_r1 > 0:  # R1 (Mescheder et al. 2018): the input gradient is itself differentiated below
                 with tf.GradientTape() as r1_tape:
@@ -374,6 +392,8 @@ class CGAN(GAN):
             logs["d_loss_fake"] = masked_mean(bce_fake)
             if w_mis > 0:  # matching-aware D (module docstring): real image, wrong label → fake
                 logs["d_loss_mismatch"] = masked_mean(per_example_bce(0.0, d_outs[2]["logit"]))
+            if c.d_blur_negative > 0:
+                logs["d_loss_blur"] = masked_mean(per_example_bce(0.0, d_outs[-1]["logit"]))
             if lam_ac > 0:  # AC-GAN head (Odena et al. 2017) learns the class of real images
                 logs["d_loss_ac"] = masked_mean(per_example_class_ce(real_out["class_logits"], e))
                 if c.ac_mismatch:  # the true class of a real image shown with a wrong label: the head must read x
@@ -412,7 +432,7 @@ class CGAN(GAN):
             hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
-            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_ac", "d_loss_ac_fake", "d_loss_ac_mismatch", "d_acc_ac",
+            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake", "d_loss_ac_mismatch", "d_acc_ac",
                                     "g_loss_ac", "g_loss_spectral", "d_r1") if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
