@@ -433,8 +433,8 @@ class CGAN(GAN):
             hit = tf.cast(tf.equal(tf.argmax(real_out["class_logits"], axis=-1, output_type=tf.int32), e), tf.float32)
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
-            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake", "d_loss_ac_mismatch",
-                                    "d_acc_ac", "g_loss_ac", "g_loss_spectral", "d_r1") if k in logs},
+            **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
+                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_spectral", "d_r1") if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
             "d_loss_real": logs["d_loss_real"],
