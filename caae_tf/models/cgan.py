@@ -434,7 +434,8 @@ class CGAN(GAN):
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
-                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_spectral", "d_r1") if k in logs},
+                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_spectral", "d_r1")
+               if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
             "d_loss_real": logs["d_loss_real"],
