@@ -7,7 +7,10 @@ r >= S/4 of log10 P(r) − log10 P_real(r); :func:`caae_tf.losses.radial_log_pow
         --model runs/quiet/cgan_demo3/run --sigmas 0.3 0.5 0.7 --out experiments/results/cgan/judge_blur.md
 
 If a model's readings sit where the blurred real images' do, its "weaker expressions" are (in part) the judge
-reading soft images, and sharper images, not a stronger label, close the gap (README, "Fifth round").
+reading soft images, and sharper images, not a stronger label, close the gap (README, "Fifth round"). With a
+training run as ``--model`` the table also shows that run's D: its mean probability D(x, v) for each set, with the
+images' own labels and BatchNorm in training mode (as D sees its batches in training), so it shows whether D
+tells blurred real images from sharp ones.
 """
 
 from __future__ import annotations
@@ -39,25 +42,45 @@ def spectrum_gap(images: np.ndarray, real: np.ndarray) -> float:
     return float(gap[images.shape[1] // 4 - 1:].mean())
 
 
+def d_probability(d, images: np.ndarray, classes: np.ndarray, batch: int = 64) -> float:
+    """Mean σ(D(x, v)) over ``images`` with one-hot v of ``classes``; BatchNorm in training mode (batches of
+    ``batch`` in a fixed shuffled order, as D sees them in training; no variable changes in a plain call)."""
+    import tensorflow as tf
+
+    order = np.random.default_rng(0).permutation(len(images))
+    probs = []
+    for i in range(0, len(order) - batch + 1, batch):
+        idx = order[i:i + batch]
+        v = tf.one_hot(classes[idx], d.num_emotions)
+        probs.append(tf.sigmoid(d((tf.constant(images[idx]), v), training=True)).numpy().reshape(-1))
+    return float(np.concatenate(probs).mean())
+
+
 def rows(regressor, real: np.ndarray, emotion: np.ndarray, sigmas, model: str | None, num_z: int) -> list[dict]:
-    """One row per set: name, HF energy, spectrum gap, per-class mean (v, a) (classes of CGAN_EMOTIONS)."""
+    """One row per set: name, HF energy, spectrum gap, per-class mean (v, a) (classes of CGAN_EMOTIONS) and, with
+    a training run's D available, D's mean probability."""
     import cv2
 
     from caae_tf import labels as L
 
+    g = d = None
+    if model:
+        from caae_tf.generate import CGANSampler
+
+        g = CGANSampler(model)
+        d = getattr(g._model, "D", None) if getattr(g._model, "D", None) is not None and g._model.D.built else None
+
     def row(name, imgs, classes):
         pred = regressor.predict_va(imgs)
         return {"set": name, "hf": hf_energy(imgs), "gap": spectrum_gap(imgs, real),
-                "va": [pred[classes == c].mean(0).tolist() for c in range(len(L.CGAN_EMOTIONS))]}
+                "va": [pred[classes == c].mean(0).tolist() for c in range(len(L.CGAN_EMOTIONS))],
+                "d": d_probability(d, imgs, classes) if d is not None else None}
 
     out = [row("real training images", real, emotion)]
     for s in sigmas:
         blurred = np.stack([cv2.GaussianBlur(i, (0, 0), float(s)) for i in real]).astype(np.float32)
         out.append(row(f"real, Gaussian blur σ = {s:g} px", blurred, emotion))
-    if model:
-        from caae_tf.generate import CGANSampler
-
-        g = CGANSampler(model)
+    if g is not None:
         classes = np.repeat(np.arange(len(L.CGAN_EMOTIONS)), num_z)
         x = g.generate(np.tile(g.sample_z(num_z, 0), (len(L.CGAN_EMOTIONS), 1)),
                        np.eye(len(L.CGAN_EMOTIONS), dtype=np.float32)[classes])
@@ -68,10 +91,13 @@ def rows(regressor, real: np.ndarray, emotion: np.ndarray, sigmas, model: str | 
 def markdown(table: list[dict], command: str) -> str:
     from caae_tf import labels as L
 
-    head = ["set", "HF energy", "spectrum gap r >= S/4 (log10)"] + list(L.CGAN_EMOTIONS)
+    with_d = any(r.get("d") is not None for r in table)
+    head = ["set", "HF energy", "spectrum gap r >= S/4 (log10)"] + (["D(x, v)"] if with_d else []) \
+        + list(L.CGAN_EMOTIONS)
     lines = [f"`{command}`", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table:
-        cells = [r["set"], f"{r['hf']:.3f}", f"{r['gap']:+.2f}"] + [f"({v:.2f}, {a:.2f})" for v, a in r["va"]]
+        cells = [r["set"], f"{r['hf']:.3f}", f"{r['gap']:+.2f}"] + ([f"{r['d']:.3f}"] if with_d else []) \
+            + [f"({v:.2f}, {a:.2f})" for v, a in r["va"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
