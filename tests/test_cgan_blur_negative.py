@@ -97,3 +97,32 @@ def test_config_rules_and_paper_preset():
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
     assert paper.d_blur_negative == 0.0 and "d_blur_negative" not in paper.to_dict()
     assert "d_blur_sigma" not in paper.to_dict()
+
+
+def test_local_contrast_channels_make_features_independent_of_brightness():
+    from caae_tf.models.cgan_networks import local_contrast_normalize
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    # above the floor the map is invariant to a brightness offset and a contrast scale of the image
+    np.testing.assert_allclose(local_contrast_normalize(tf.constant(0.5 * x - 0.4)).numpy(),
+                               local_contrast_normalize(tf.constant(x)).numpy(), atol=1e-4)
+    flat = local_contrast_normalize(tf.fill([1, 16, 16, 3], -0.8)).numpy()
+    np.testing.assert_allclose(flat, 0.0, atol=1e-5)  # a flat (dark) region stays 0: reflect padding, no rim
+    # an edge of contrast 0.4 on a dark face reads like one of contrast 1.0 on a light one; a faint edge (0.05, at
+    # the level of pixel noise) stays below the floor and is not amplified to the same amplitude
+    edge = np.zeros((1, 16, 16, 3), np.float32)
+    edge[:, :, 8:] = 1.0
+    strong = np.abs(local_contrast_normalize(tf.constant(edge - 0.5)).numpy()).max()
+    dark = np.abs(local_contrast_normalize(tf.constant(0.4 * edge - 0.9)).numpy()).max()
+    faint = np.abs(local_contrast_normalize(tf.constant(0.05 * edge - 0.9)).numpy()).max()
+    assert 1.0 < strong < 3.0 and dark == pytest.approx(strong, rel=1e-3) and faint < 0.5 * strong
+    # D with the key: 3 more input channels; without it the paper's D (input = image + tiled label)
+    with_lcn, plain = tiny_model(d_local_contrast=True), tiny_model()
+    k_lcn, k_plain = with_lcn.D.convs[0].kernel.shape, plain.D.convs[0].kernel.shape
+    assert k_lcn[2] == k_plain[2] + 3 == 3 + 3 + 6
+    b = batch(4)
+    out = {k: float(t) for k, t in tf.function(with_lcn.train_step)(b).items()}
+    assert np.isfinite(list(out.values())).all()
+    paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
+    assert paper.d_local_contrast is False and "d_local_contrast" not in paper.to_dict()

@@ -378,6 +378,31 @@ class CGANGenerator(keras.Model):
         }
 
 
+#: σ (pixels) of the Gaussian window of :func:`local_contrast_normalize` and the floor of its local deviation
+#: (image units, [-1, 1]): below it a region counts as flat and is not amplified (the training images' pixel
+#: noise is σ ≈ 0.02).
+LCN_SIGMA = 2.0
+LCN_FLOOR = 0.1
+
+
+def local_contrast_normalize(x, sigma: float = LCN_SIGMA, floor: float = LCN_FLOOR):
+    """Local contrast normalisation (Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage
+    architecture for object recognition?", §2.1; Pinto, Cox & DiCarlo 2008): per channel
+    (x − G_σ * x) / max(√(G_σ * (x − G_σ * x)²), floor), G_σ a Gaussian window over reflect-padded images. A mouth
+    line on a dark face and on a light one then have about the same amplitude. Float32 ``[B, S, S, C]`` →
+    same shape."""
+    x = ops.cast(x, "float32")
+    r = int(math.ceil(3.0 * sigma))
+
+    def smooth(t):
+        padded = ops.pad(t, [[0, 0], [r, r], [r, r], [0, 0]], mode="reflect")
+        out = keras.ops.image.gaussian_blur(padded, kernel_size=(2 * r + 1, 2 * r + 1), sigma=(sigma, sigma))
+        return out[:, r:-r, r:-r, :]
+
+    centred = x - smooth(x)
+    return centred / ops.maximum(ops.sqrt(smooth(ops.square(centred)) + 1e-12), floor)
+
+
 @keras.saving.register_keras_serializable(package="caae_tf")
 class CGANDiscriminator(keras.Model):
     """D(x, v) → real/fake logit, float32 [B, 1] (module docstring; DCGAN discriminator + tiled v).
@@ -400,6 +425,7 @@ class CGANDiscriminator(keras.Model):
         aux_classes: int = 0,
         spectral_norm: bool = False,
         aux_trunk: bool = False,
+        local_contrast: bool = False,
         **kwargs,
     ):
         kwargs.setdefault("name", "D")
@@ -412,6 +438,7 @@ class CGANDiscriminator(keras.Model):
         self.projection = bool(projection)
         self.aux_classes = int(aux_classes)
         self.spectral_norm = bool(spectral_norm)
+        self.local_contrast = bool(local_contrast)
         self.aux_trunk = bool(aux_trunk)
         if self.aux_trunk and self.aux_classes <= 0:
             raise ConfigError("aux_trunk needs the class head (aux_classes > 0)")
@@ -469,6 +496,8 @@ class CGANDiscriminator(keras.Model):
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
         x = ops.cast(x, "float32")
+        if self.local_contrast:  # the image and its local-contrast-normalised copy (6 channels)
+            x = ops.concatenate([x, local_contrast_normalize(x)], axis=-1)
         h = x if self.projection else self.concat_in([x, v])
         h = self._run_trunk(h, self.convs, self.bns, training,
                             v=v if (self.label_reinject and not self.projection) else None)
@@ -507,6 +536,7 @@ class CGANDiscriminator(keras.Model):
             "d_filters": list(self.d_filters), "kernel_size": self.kernel_size,
             "label_reinject": self.label_reinject, "projection": self.projection,
             "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm, "aux_trunk": self.aux_trunk,
+            "local_contrast": self.local_contrast,
         }
 
 
