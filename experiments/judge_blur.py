@@ -88,6 +88,50 @@ def rows(regressor, real: np.ndarray, emotion: np.ndarray, sigmas, model: str | 
     return out
 
 
+def face_brightness(images: np.ndarray) -> np.ndarray:
+    """Mean of the central face region (rows 24-43, columns 22-41 of 64, scaled to the image size) per image."""
+    s = images.shape[1] / 64.0
+    r0, r1, c0, c1 = (int(round(t * s)) for t in (24, 44, 22, 42))
+    return np.asarray(images)[:, r0:r1, c0:c1].mean(axis=(1, 2, 3))
+
+
+def by_brightness(regressor, real: np.ndarray, emotion: np.ndarray, model, num_z: int) -> list[dict]:
+    """Per extreme emotion, the regressor's reading on its dominant axis (the larger |coordinate| of its circumplex
+    point) in each quarter of face brightness (edges from that class's real images), real and generated.
+    ``model``: a run / SavedModel path or a :class:`caae_tf.generate.CGANSampler`."""
+    from caae_tf import labels as L
+    from caae_tf.generate import CGANSampler
+
+    g = model if isinstance(model, CGANSampler) else CGANSampler(model)
+    z = g.sample_z(num_z, 0)
+    out = []
+    for e in L.EXTREME_EMOTIONS:
+        c = L.CGAN_EMOTIONS.index(e)
+        axis = int(np.argmax(np.abs(L.circumplex_va(e))))
+        real_c = real[emotion == c]
+        fake = np.asarray(g.generate(z, np.repeat(np.eye(len(L.CGAN_EMOTIONS), dtype=np.float32)[c:c + 1], num_z, 0)))
+        edges = np.quantile(face_brightness(real_c), [0.25, 0.5, 0.75])
+        cells = []
+        for imgs in (real_c, fake):
+            q = np.digitize(face_brightness(imgs), edges)
+            pred = regressor.predict_va(imgs)[:, axis]
+            cells.append([float(pred[q == k].mean()) if (q == k).any() else float("nan") for k in range(4)]
+                         + [[int((q == k).sum()) for k in range(4)]])
+        out.append({"emotion": e, "axis": ("valence", "arousal")[axis], "real": cells[0][:4], "generated": cells[1][:4],
+                    "generated_counts": cells[1][4]})
+    return out
+
+
+def brightness_markdown(table: list[dict]) -> str:
+    lines = ["", "Reading on the dominant axis by quarter of face brightness (darkest first; edges from the class's "
+             "real images): real → generated (generated count)", "",
+             "| emotion | axis | Q1 (darkest) | Q2 | Q3 | Q4 (lightest) |", "|---|---|---|---|---|---|"]
+    for r in table:
+        cells = [f"{a:.2f} → {b:.2f} ({n})" for a, b, n in zip(r["real"], r["generated"], r["generated_counts"])]
+        lines.append(f"| {r['emotion']} | {r['axis']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(table: list[dict], command: str) -> str:
     from caae_tf import labels as L
 
@@ -109,6 +153,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", help="cGAN run or SavedModel to read next to the blurred images")
     p.add_argument("--sigmas", type=float, nargs="*", default=[0.3, 0.5, 0.7])
     p.add_argument("--num-z", type=int, default=200)
+    p.add_argument("--by-brightness", action="store_true",
+                   help="also the dominant-axis reading by quarter of face brightness, real and --model's")
     p.add_argument("--out", help="write the markdown table here")
     args = p.parse_args(argv)
     from cgan_targets import labelled_images
@@ -116,9 +162,15 @@ def main(argv=None) -> int:
     from caae_tf.regressor_train import load_regressor
 
     arr, real = labelled_images(args.data)
-    table = rows(load_regressor(args.regressor), real.astype(np.float32), arr["emotion"], args.sigmas, args.model,
+    reg = load_regressor(args.regressor)
+    table = rows(reg, real.astype(np.float32), arr["emotion"], args.sigmas, args.model,
                  args.num_z)
     text = markdown(table, "python experiments/judge_blur.py " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    if args.by_brightness:
+        if not args.model:
+            p.error("--by-brightness needs --model")
+        text += brightness_markdown(by_brightness(reg, real.astype(np.float32), arr["emotion"], args.model,
+                                                  args.num_z))
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -114,3 +114,35 @@ def test_judge_blur_rows_order_the_blurred_sets_and_read_the_model():
     assert table[0]["va"][3][0] == pytest.approx(float(real[emotion == 3].mean()), abs=1e-6)
     assert table[0]["va"][3][1] > table[2]["va"][3][1]  # the stand-in's "arousal" falls with blur
     assert "| real training images | " in jb.markdown(table, "cmd")
+
+
+def test_judge_blur_brightness_quarters():
+    import importlib.util
+
+    from caae_tf.generate import CGANSampler
+    from test_cgan_model import tiny_model
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("judge_blur", os.path.join(os.path.dirname(here), "experiments",
+                                                                             "judge_blur.py"))
+    jb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(jb)
+
+    class MeanBrightness:  # valence = mean pixel, arousal = minus it
+        def predict_va(self, x):
+            m = np.asarray(x).mean(axis=(1, 2, 3))
+            return np.stack([m, -m], 1)
+
+    # 8 real images per class at brightness levels -0.8 .. 0.6: the quarters sort them
+    levels = np.linspace(-0.8, 0.6, 8)
+    real = np.concatenate([np.full((8, 64, 64, 3), 1.0, np.float32) * levels[:, None, None, None]] * 6)
+    emotion = np.repeat(np.arange(6), 8)
+    np.testing.assert_allclose(jb.face_brightness(real[:8]), levels, atol=1e-6)
+    table = jb.by_brightness(MeanBrightness(), real, emotion, CGANSampler.from_model(tiny_model()), num_z=6)
+    assert [r["emotion"] for r in table] == ["sadness", "disgust", "fear", "anger", "happiness"]
+    assert [r["axis"] for r in table] == ["valence", "valence", "arousal", "arousal", "valence"]
+    happy = table[-1]
+    np.testing.assert_allclose(happy["real"], [levels[0:2].mean(), levels[2:4].mean(), levels[4:6].mean(),
+                                               levels[6:8].mean()], atol=1e-5)
+    assert sum(happy["generated_counts"]) == 6
+    assert "| happiness | valence |" in jb.brightness_markdown(table)
