@@ -556,8 +556,9 @@ class CGANConfig(TrainConfig):
     σ ~ U(``d_blur_sigma``) with their own label, L_D += b·BCE(0, D(blur(x), v)) — the edge-smoothed negatives
     of CartoonGAN (Chen, Lai & Liu 2018, "CartoonGAN", §3.2.1), a case of negative data augmentation (Sinha et
     al. 2021, "Negative data augmentation"). Why: the demo D, in training mode, gives real images blurred with
-    σ = 0.5 px the same probability as sharp ones (0.975 against 0.986), so nothing pushes G past that softness,
-    and the independent regressor reads a σ = 0.5 px blur as a weaker expression (README, "Fifth round")."""
+    σ = 0.5 px about the same probability as sharp ones (0.973 against 0.985, experiments/judge_blur.py), so
+    nothing pushes G past that softness, and the independent regressor reads a σ = 0.5 px blur as a weaker
+    expression (README, "Fifth round")."""
     d_blur_sigma: list[float] = field(default_factory=lambda: [0.5, 1.0], metadata=BEYOND_PAPER)
     """Range [lo, hi] of the Gaussian σ (pixels at ``image_size``) of ``d_blur_negative``; one σ per step,
     drawn with the step's stateless seed; the images are reflect-padded so the borders stay unchanged."""
