@@ -563,9 +563,9 @@ class CGANConfig(TrainConfig):
     """Range [lo, hi] of the Gaussian σ (pixels at ``image_size``) of ``d_blur_negative``; one σ per step,
     drawn with the step's stateless seed; the images are reflect-padded so the borders stay unchanged."""
     d_local_contrast: bool = field(default=False, metadata=BEYOND_PAPER)
-    """Beyond paper 001: D's input gets 3 more channels, the image's local-contrast-normalised copy (Jarrett et
-    al. 2009, :func:`caae_tf.models.cgan_networks.local_contrast_normalize`: per channel, minus a Gaussian
-    (σ = 2 px) local mean, divided by the local deviation, floored at 0.1), so a feature's amplitude no longer
+    """Beyond paper 001: D's input gets one more channel, the grey image local-contrast-normalised (Jarrett et
+    al. 2009, :func:`caae_tf.models.cgan_networks.local_contrast_normalize`: minus a Gaussian (σ = 2 px) local
+    mean, divided by the local deviation, floored at 0.1), so a feature's amplitude no longer
     depends on the skin's brightness. Why: the demo G draws its weakest expressions on the darkest faces (happy
     faces in the darkest quarter of face brightness read at valence 0.34 against 0.67 for real ones of that
     quarter; 0.64-0.69 against 0.78-0.81 for the others; README, "Fifth round")."""

@@ -117,10 +117,10 @@ def test_local_contrast_channels_make_features_independent_of_brightness():
     dark = np.abs(local_contrast_normalize(tf.constant(0.4 * edge - 0.9)).numpy()).max()
     faint = np.abs(local_contrast_normalize(tf.constant(0.05 * edge - 0.9)).numpy()).max()
     assert 1.0 < strong < 3.0 and dark == pytest.approx(strong, rel=1e-3) and faint < 0.5 * strong
-    # D with the key: 3 more input channels; without it the paper's D (input = image + tiled label)
+    # D with the key: one more input channel (the grey image's LCN); without it the paper's D (image + tiled label)
     with_lcn, plain = tiny_model(d_local_contrast=True), tiny_model()
     k_lcn, k_plain = with_lcn.D.convs[0].kernel.shape, plain.D.convs[0].kernel.shape
-    assert k_lcn[2] == k_plain[2] + 3 == 3 + 3 + 6
+    assert k_lcn[2] == k_plain[2] + 1 == 3 + 1 + 6
     b = batch(4)
     out = {k: float(t) for k, t in tf.function(with_lcn.train_step)(b).items()}
     assert np.isfinite(list(out.values())).all()

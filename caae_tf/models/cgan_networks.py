@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from caae_tf import labels as _labels
@@ -393,11 +394,15 @@ def local_contrast_normalize(x, sigma: float = LCN_SIGMA, floor: float = LCN_FLO
     same shape."""
     x = ops.cast(x, "float32")
     r = int(math.ceil(3.0 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    taps = (taps / taps.sum()).astype(np.float32)
+    channels = int(x.shape[-1])
+    k_rows = ops.convert_to_tensor(np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, channels, 1)))
+    k_cols = ops.convert_to_tensor(np.tile(taps.reshape(1, -1, 1, 1), (1, 1, channels, 1)))
 
-    def smooth(t):
+    def smooth(t):  # separable: a column then a row pass of 2r + 1 taps (a 2-D kernel costs (2r + 1)² per pixel)
         padded = ops.pad(t, [[0, 0], [r, r], [r, r], [0, 0]], mode="reflect")
-        out = keras.ops.image.gaussian_blur(padded, kernel_size=(2 * r + 1, 2 * r + 1), sigma=(sigma, sigma))
-        return out[:, r:-r, r:-r, :]
+        return ops.depthwise_conv(ops.depthwise_conv(padded, k_rows, padding="valid"), k_cols, padding="valid")
 
     centred = x - smooth(x)
     return centred / ops.maximum(ops.sqrt(smooth(ops.square(centred)) + 1e-12), floor)
@@ -496,8 +501,8 @@ class CGANDiscriminator(keras.Model):
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
         x = ops.cast(x, "float32")
-        if self.local_contrast:  # the image and its local-contrast-normalised copy (6 channels)
-            x = ops.concatenate([x, local_contrast_normalize(x)], axis=-1)
+        if self.local_contrast:  # the image and the local-contrast-normalised grey image (4 channels)
+            x = ops.concatenate([x, local_contrast_normalize(ops.mean(x, axis=-1, keepdims=True))], axis=-1)
         h = x if self.projection else self.concat_in([x, v])
         h = self._run_trunk(h, self.convs, self.bns, training,
                             v=v if (self.label_reinject and not self.projection) else None)
