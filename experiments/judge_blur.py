@@ -68,7 +68,8 @@ def rows(regressor, real: np.ndarray, emotion: np.ndarray, sigmas, model: str | 
         from caae_tf.generate import CGANSampler
 
         g = CGANSampler(model)
-        d = getattr(g._model, "D", None) if getattr(g._model, "D", None) is not None and g._model.D.built else None
+        d = getattr(g._model, "D", None)  # a training run's D; a SavedModel has none
+        d = d if d is not None and d.built else None
 
     def row(name, imgs, classes):
         pred = regressor.predict_va(imgs)

@@ -60,3 +60,14 @@ def op_determinism():
     yield
     if not was:
         tf_config.disable_op_determinism()
+
+
+def experiment_module(name: str):
+    """The script ``experiments/{name}.py`` loaded as a module (the experiments are scripts, not a package)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -365,12 +365,9 @@ def test_cli_calibrate_run_dir_then_export(tmp_path, capsys):
 def test_identity_references_of_the_targets_script():
     """experiments/cgan_targets.py: same identity (Neutral vs each other expression) and different identities
     (Neutral vs Neutral) from known embeddings."""
-    import importlib.util
+    from conftest import experiment_module
 
-    spec = importlib.util.spec_from_file_location(
-        "cgan_targets", os.path.join(os.path.dirname(os.path.dirname(__file__)), "experiments", "cgan_targets.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = experiment_module("cgan_targets")
     # two identities x (neutral, sadness, happiness); identity k's neutral embedding is e_k, its other
     # expressions are tilted by 60° (cosine distance 0.5); the two identities are orthogonal (distance 1)
     c, s = np.cos(np.pi / 3), np.sin(np.pi / 3)

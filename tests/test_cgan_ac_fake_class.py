@@ -14,6 +14,7 @@ from caae_tf.config import CGANConfig, ConfigError, load_config
 
 tf = pytest.importorskip("tensorflow")
 
+from conftest import experiment_module  # noqa: E402
 from test_cgan_conditional_bn import PRESETS  # noqa: E402
 from test_cgan_model import _float32_policy, batch, tiny_model  # noqa: E402,F401 (the fixture is autouse here too)
 
@@ -73,13 +74,7 @@ def test_config_rules_and_paper_preset():
 
 
 def _probe_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "cgan_ac_probe", os.path.join(os.path.dirname(HERE), "experiments", "cgan_ac_probe.py"))
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    return probe
+    return experiment_module("cgan_ac_probe")
 
 
 def test_ac_probe_reports_the_heads_reading_next_to_the_regressors():

@@ -14,6 +14,7 @@ from caae_tf.config import CGANConfig, ConfigError, load_config
 tf = pytest.importorskip("tensorflow")
 
 from caae_tf.losses import radial_bins, radial_log_power, spectral_loss  # noqa: E402
+from conftest import experiment_module  # noqa: E402
 from test_cgan_conditional_bn import PRESETS  # noqa: E402
 from test_cgan_model import _float32_policy, batch, tiny_model  # noqa: E402,F401 (the fixture is autouse here too)
 
@@ -90,13 +91,7 @@ def test_config_rules_and_paper_preset():
 
 
 def test_judge_blur_rows_order_the_blurred_sets_and_read_the_model():
-    import importlib.util
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("judge_blur", os.path.join(os.path.dirname(here), "experiments",
-                                                                             "judge_blur.py"))
-    jb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(jb)
+    jb = experiment_module("judge_blur")
 
     class MeanBrightness:  # a stand-in judge: valence = mean pixel, arousal = mean |Laplacian| proxy
         def predict_va(self, x):
@@ -117,16 +112,10 @@ def test_judge_blur_rows_order_the_blurred_sets_and_read_the_model():
 
 
 def test_judge_blur_brightness_quarters():
-    import importlib.util
-
     from caae_tf.generate import CGANSampler
     from test_cgan_model import tiny_model
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("judge_blur", os.path.join(os.path.dirname(here), "experiments",
-                                                                             "judge_blur.py"))
-    jb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(jb)
+    jb = experiment_module("judge_blur")
 
     class MeanBrightness:  # valence = mean pixel, arousal = minus it
         def predict_va(self, x):

@@ -91,8 +91,8 @@ from caae_tf.losses import ema_decay, per_example_bce, per_example_class_ce, per
 from caae_tf.models.base import GAN
 from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
-                                          SNConv2D, SNDense, discriminator_widths, generator_widths,
-                                          num_upsamplings)
+                                          SNConv2D, SNDense, discriminator_widths, gaussian_blur_reflect,
+                                          generator_widths, num_upsamplings)
 
 #: Number of fixed noise vectors (columns) in :meth:`CGAN.sample_images`' ``samples`` grid.
 SAMPLE_COLUMNS = 8
@@ -304,10 +304,7 @@ class CGAN(GAN):
         seed = tf.stack([tf.cast(self.cfg.seed, tf.int64) * 1009 + 0xB1 + 16 * _replica_id(),
                          tf.identity(self.noise_step.value)])
         sigma = tf.random.stateless_uniform([], seed, lo, hi, dtype=tf.float32)
-        r = int(np.ceil(3.0 * hi))
-        padded = tf.pad(tf.cast(images, tf.float32), [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
-        out = keras.ops.image.gaussian_blur(padded, kernel_size=(2 * r + 1, 2 * r + 1), sigma=(sigma, sigma))
-        return out[:, r:-r, r:-r, :]
+        return gaussian_blur_reflect(images, sigma, int(np.ceil(3.0 * hi)))
 
     def _d_outputs(self, pairs, stream: int = 0) -> list[dict]:
         """D.outputs (training mode) for each (images, v) pair: one call per pair (paper), or with

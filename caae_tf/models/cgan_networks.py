@@ -9,7 +9,6 @@ import math
 from typing import Any
 
 import keras
-import numpy as np
 from keras import ops
 
 from caae_tf import labels as _labels
@@ -386,26 +385,31 @@ LCN_SIGMA = 2.0
 LCN_FLOOR = 0.1
 
 
+def gaussian_blur_reflect(x, sigma, radius: int):
+    """Gaussian blur of float32 ``[B, S, S, C]`` images over reflect-padded borders (so a flat image stays flat):
+    a column then a row pass of 2·``radius`` + 1 taps exp(−k²/2σ²), normalised; ``sigma`` may be a tensor (one
+    σ for the batch). Used for D's blurred negatives and for :func:`local_contrast_normalize`."""
+    x = ops.cast(x, "float32")
+    k = ops.cast(ops.arange(-radius, radius + 1), "float32")
+    taps = ops.exp(-0.5 * ops.square(k / ops.cast(sigma, "float32")))
+    taps = taps / ops.sum(taps)
+    channels = int(x.shape[-1])
+    k_rows = ops.tile(ops.reshape(taps, (-1, 1, 1, 1)), (1, 1, channels, 1))
+    k_cols = ops.tile(ops.reshape(taps, (1, -1, 1, 1)), (1, 1, channels, 1))
+    padded = ops.pad(x, [[0, 0], [radius, radius], [radius, radius], [0, 0]], mode="reflect")
+    return ops.depthwise_conv(ops.depthwise_conv(padded, k_rows, padding="valid"), k_cols, padding="valid")
+
+
 def local_contrast_normalize(x, sigma: float = LCN_SIGMA, floor: float = LCN_FLOOR):
     """Local contrast normalisation (Jarrett, Kavukcuoglu, Ranzato & LeCun 2009, "What is the best multi-stage
     architecture for object recognition?", §2.1; Pinto, Cox & DiCarlo 2008): per channel
-    (x − G_σ * x) / max(√(G_σ * (x − G_σ * x)²), floor), G_σ a Gaussian window over reflect-padded images. A mouth
-    line on a dark face and on a light one then have about the same amplitude. Float32 ``[B, S, S, C]`` →
-    same shape."""
+    (x − G_σ * x) / max(√(G_σ * (x − G_σ * x)²), floor), G_σ a Gaussian window over reflect-padded images
+    (:func:`gaussian_blur_reflect`). A mouth line on a dark face and on a light one then have about the same
+    amplitude. Float32 ``[B, S, S, C]`` → same shape."""
     x = ops.cast(x, "float32")
     r = int(math.ceil(3.0 * sigma))
-    taps = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    taps = (taps / taps.sum()).astype(np.float32)
-    channels = int(x.shape[-1])
-    k_rows = ops.convert_to_tensor(np.tile(taps.reshape(-1, 1, 1, 1), (1, 1, channels, 1)))
-    k_cols = ops.convert_to_tensor(np.tile(taps.reshape(1, -1, 1, 1), (1, 1, channels, 1)))
-
-    def smooth(t):  # separable: a column then a row pass of 2r + 1 taps (a 2-D kernel costs (2r + 1)² per pixel)
-        padded = ops.pad(t, [[0, 0], [r, r], [r, r], [0, 0]], mode="reflect")
-        return ops.depthwise_conv(ops.depthwise_conv(padded, k_rows, padding="valid"), k_cols, padding="valid")
-
-    centred = x - smooth(x)
-    return centred / ops.maximum(ops.sqrt(smooth(ops.square(centred)) + 1e-12), floor)
+    centred = x - gaussian_blur_reflect(x, sigma, r)
+    return centred / ops.maximum(ops.sqrt(gaussian_blur_reflect(ops.square(centred), sigma, r) + 1e-12), floor)
 
 
 @keras.saving.register_keras_serializable(package="caae_tf")
