@@ -29,7 +29,7 @@ KEYS = ("d_mismatch_weight", "lambda_ac", "d_projection", "spectral_norm", "d_jo
 
 
 def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
-    import cv2
+    from judge_blur import hf_energy as mean_abs_laplacian
 
     from caae_tf.generate import CGANSampler
 
@@ -37,7 +37,7 @@ def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
     if raw_g:
         g._model.G_ema = None
     x = g.generate(g.sample_z(n, 0), np.eye(6, dtype=np.float32)[np.arange(n) % 6])
-    return float(np.mean([np.abs(cv2.Laplacian(i, cv2.CV_32F)).mean() for i in x]))
+    return mean_abs_laplacian(x)
 
 
 def main(argv) -> int:
