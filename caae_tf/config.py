@@ -532,7 +532,9 @@ class CGANConfig(TrainConfig):
     """G's ×2 upsampling: ``transposed`` (DCGAN's stride-2 transposed convolution, the paper) or ``resize``
     (beyond paper 001: nearest-neighbour ×2 then a 3×3 convolution, which cannot produce the checkerboard
     pattern of overlapping transposed-conv kernels; Odena, Dumoulin & Olah 2016, "Deconvolution and
-    checkerboard artifacts")."""
+    checkerboard artifacts"), or ``bilinear`` (beyond the paper: bilinear ×2 then the 3×3 convolution, a low-pass
+    upsampling as StyleGAN's filtered ×2, Karras, Laine & Aila 2019; measured against the 4-px background
+    lattice of the resize G in README "Sixth round")."""
     g_conditional_bn: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (false = paper: v enters G only concatenated to z): class-conditional BatchNorm in G.
     Every BN of G takes its per-channel γ and β from v through a bias-free Dense (γ = v·W_γ, W_γ starting at
@@ -609,8 +611,8 @@ class CGANConfig(TrainConfig):
             raise ConfigError(f"{source}: ac_fake_class needs the AC head (lambda_ac > 0)")
         if self.g_output_block < 0:
             raise ConfigError(f"{source}: g_output_block must be >= 0 (0 = off), got {self.g_output_block}")
-        if self.g_upsample not in ("transposed", "resize"):
-            raise ConfigError(f"{source}: g_upsample must be transposed or resize, got {self.g_upsample!r}")
+        if self.g_upsample not in ("transposed", "resize", "bilinear"):
+            raise ConfigError(f"{source}: g_upsample must be transposed, resize or bilinear, got {self.g_upsample!r}")
         if len(self.d_blur_sigma) != 2 or not 0.0 < self.d_blur_sigma[0] <= self.d_blur_sigma[1] <= 4.0:
             raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
                               f"got {self.d_blur_sigma}")

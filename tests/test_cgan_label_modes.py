@@ -202,6 +202,32 @@ def test_resize_upsampling_has_no_checkerboard_where_transposed_conv_has_one():
         CGANConfig().replace("g_upsample", "bicubic")
 
 
+
+def test_bilinear_upsampling_keeps_a_ramp_linear_where_nearest_makes_steps():
+    """``g_upsample=bilinear``: a horizontal ramp through ×2 upsampling and a 3×3 conv set to the identity stays a
+    ramp in the interior (constant differences), nearest-neighbour ``resize`` turns it into 2-px steps (the
+    blocks a conv turns into a lattice)."""
+    diffs = {}
+    for mode in ("resize", "bilinear"):
+        g = C.CGANGenerator(32, 8, 6, [4, 4, 4], 5, upsample=mode)
+        g.build()
+        layer = g.up_convs[0]
+        up, conv = layer.layers
+        assert up.interpolation == ("nearest" if mode == "resize" else "bilinear")
+        k = np.zeros(conv.kernel.shape, np.float32)
+        for c in range(k.shape[2]):
+            k[1, 1, c, c] = 1.0
+        conv.kernel.assign(k)
+        ramp = np.tile(np.arange(8, dtype=np.float32)[None, None, :, None], (1, 8, 1, 4))
+        out = layer(tf.constant(ramp)).numpy()[0, 4:-4, 2:-2, 0]  # 16×16, interior columns
+        diffs[mode] = np.diff(out, axis=1)
+    np.testing.assert_allclose(diffs["bilinear"], 0.5, atol=1e-6)
+    assert set(np.round(np.unique(diffs["resize"]), 6)) == {0.0, 1.0}
+    m = tiny_model(g_upsample="bilinear")
+    assert m.generate(tf.random.normal([2, 8]), tf.one_hot([1, 2], 6)).shape == (2, 64, 64, 3)
+    assert all(np.isfinite(float(v)) for v in tf.function(m.train_step)(batch(4)).values())
+    assert CGANConfig().replace("g_upsample", "bilinear").g_upsample == "bilinear"
+
 # ----------------------------------------------------------------------------------------- joint D batch
 
 def test_joint_batch_normalises_real_and_generated_images_together():

@@ -282,20 +282,24 @@ class CGANGenerator(keras.Model):
         self.label_every_scale = bool(label_every_scale)
         bn = (lambda name: ConditionalBatchNorm(gamma_stddev=0.02, name=name)) if self.conditional_bn else _bn
         self.fc_bn = bn("fc_bn")
-        if upsample not in ("transposed", "resize"):
-            raise ConfigError(f"g_upsample must be 'transposed' or 'resize', got {upsample!r}")
+        if upsample not in ("transposed", "resize", "bilinear"):
+            raise ConfigError(f"g_upsample must be 'transposed', 'resize' or 'bilinear', got {upsample!r}")
         self.upsample = upsample
 
         def up_layer(filters, name, use_bias):
             """×2 upsampling: DCGAN's stride-2 transposed conv, or (``resize``) nearest-neighbour ×2 then a
-            stride-1 conv (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts")."""
+            stride-1 conv (Odena, Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts"), or
+            (``bilinear``) bilinear ×2 then the conv: a low-pass upsampling, as StyleGAN's filtered ×2 (Karras,
+            Laine & Aila 2019, §2 / Zhang 2019, "Making convolutional networks shift-invariant again"), which
+            leaves no 2-px blocks for the conv to turn into a lattice."""
             if upsample == "transposed":
                 return keras.layers.Conv2DTranspose(
                     filters, self.kernel_size, strides=2, padding="same", use_bias=use_bias,
                     kernel_initializer=kernel_init(), name=name,
                 )
             return keras.Sequential([
-                keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up"),
+                keras.layers.UpSampling2D(2, interpolation="nearest" if upsample == "resize" else "bilinear",
+                                          name=f"{name}_up"),
                 keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=kernel_init(),
                                     name=f"{name}_conv"),
             ], name=name)
