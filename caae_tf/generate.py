@@ -130,6 +130,8 @@ class CGANSampler:
         self._calibration = None
         self._calibration_loaded = False
         self.meta: dict = {}
+        self.truncation: float | None = None
+        """``sample_z`` redraws components with |z| > this (BigGAN's truncation trick); None = plain N(0, I)."""
         if model is not None:
             self._set_model(model, source="model")
             self.source = None
@@ -198,8 +200,22 @@ class CGANSampler:
 
     # ------------------------------------------------------------------ sampling
     def sample_z(self, n: int, seed: int = 0) -> np.ndarray:
-        """Deterministic z ~ N(0, I) [n, z_dim] float32 (numpy PCG64 seeded with ``seed``)."""
-        return np.random.default_rng(int(seed)).standard_normal((int(n), self.z_dim)).astype(np.float32)
+        """Deterministic z ~ N(0, I) [n, z_dim] float32 (numpy PCG64 seeded with ``seed``).
+
+        With ``self.truncation`` = τ > 0 (beyond paper 001, measured in README "Sixth round") every component
+        with |z_i| > τ is redrawn until none is left: the truncation trick of Brock, Donahue & Simonyan (2019,
+        "Large scale GAN training for high fidelity natural image synthesis", §3.1). τ = None: the plain draw."""
+        rng = np.random.default_rng(int(seed))
+        z = rng.standard_normal((int(n), self.z_dim))
+        tau = self.truncation
+        if tau is not None:
+            if not tau > 0:
+                raise GenerateError(f"truncation must be > 0 (or None = off), got {tau}")
+            bad = np.abs(z) > tau
+            while bad.any():
+                z[bad] = rng.standard_normal(int(bad.sum()))
+                bad = np.abs(z) > tau
+        return z.astype(np.float32)
 
     def generate(
         self,

@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     p.add_argument("--num-z", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw-g", action="store_true", help="evaluate G, not G_ema")
+    p.add_argument("--truncation", type=float, default=None,
+                   help="redraw z components with |z| > TAU (BigGAN's truncation trick; default: plain N(0, I))")
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
@@ -106,6 +108,7 @@ def main(argv=None) -> int:
         if gen.kind == "savedmodel" or getattr(gen._model, "G_ema", None) is None:
             raise SystemExit("--raw-g needs a run dir trained with g_ema_decay > 0")
         gen._model.G_ema = None
+    gen.truncation = args.truncation
     reg = load_regressor(args.regressor)
     identity = None
     if args.identity:
@@ -116,7 +119,7 @@ def main(argv=None) -> int:
     curves = interpolation_curves(gen, reg, args.num_z, seed=args.seed, progress=False)
     s = curves.summary
     res = {"command": command, "model": os.path.abspath(args.model), "regressor": os.path.abspath(args.regressor),
-           "num_z": args.num_z, "ema": not args.raw_g, "emotions": {}}
+           "num_z": args.num_z, "ema": not args.raw_g, "truncation": args.truncation, "emotions": {}}
     alpha0 = s[s["step"] == 0][["mean_valence", "mean_arousal"]].to_numpy().mean(0)  # same G(z, e_N) law, 5 z sets
     res["neutral"] = {"generated": alpha0.tolist(), "real": real["neutral"]["judged"],
                       "drawn": real["neutral"]["circumplex"],

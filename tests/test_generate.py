@@ -135,6 +135,16 @@ def test_generator_from_model(model):
     z = g.sample_z(3, seed=7)
     np.testing.assert_array_equal(z, g.sample_z(3, seed=7))
     assert not np.array_equal(z, g.sample_z(3, seed=8))
+    g.truncation = 0.5  # BigGAN truncation: every component within ±τ, still seeded, a proper redraw
+    zt = g.sample_z(2000, seed=7)
+    assert np.abs(zt).max() <= 0.5 and zt.std() > 0.2
+    np.testing.assert_array_equal(zt, g.sample_z(2000, seed=7))
+    assert abs(float(zt.mean())) < 0.01
+    g.truncation = 0.0
+    with pytest.raises(GenerateError, match="truncation"):
+        g.sample_z(3)
+    g.truncation = None
+    np.testing.assert_array_equal(z, g.sample_z(3, seed=7))
     w = np.eye(6, dtype=np.float32)[[0, 2, 5]]
     out = g.generate(z, w, batch_size=2)  # two batches
     assert out.shape == (3, 64, 64, 3) and out.dtype == np.float32
