@@ -41,16 +41,27 @@ def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
 
 
 def main(argv) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Markdown table of cGAN training modes (cgan_targets.py outputs).")
+    p.add_argument("targets", nargs="+", help="directories holding a targets.json of experiments/cgan_targets.py")
+    p.add_argument("--per-emotion", action="store_true", help="add each emotion's max |error| at alpha = 1")
+    p.add_argument("--show-steps", action="store_true",
+                   help="with --relative-to: name steps too when they differ from the preset")
+    p.add_argument("--relative-to", default=None,
+                   help="name only the keys that differ from this preset (a name such as cgan_demo, or a .yaml)")
+    args = p.parse_args(argv)
+    per_emotion, show_steps, argv = args.per_emotion, args.show_steps, args.targets
+    for d in argv:
+        if not os.path.isfile(os.path.join(d, "targets.json")):
+            p.error(f"{d}: no targets.json (write one with experiments/cgan_targets.py --out {d})")
     base = None
-    per_emotion = "--per-emotion" in argv  # add each emotion's max |error| at α = 1
-    show_steps = "--show-steps" in argv  # with --relative-to: name steps too when they differ from the preset
-    argv = [a for a in argv if a not in ("--per-emotion", "--show-steps")]
-    if argv[:1] == ["--relative-to"]:  # name only the keys that differ from this preset (e.g. cgan_demo)
+    if args.relative_to:
         from caae_tf.config import load_config
 
-        path = argv[1] if argv[1].endswith(".yaml") else os.path.join(ROOT, "caae_tf", "presets", f"{argv[1]}.yaml")
+        rel = args.relative_to
+        path = rel if rel.endswith(".yaml") else os.path.join(ROOT, "caae_tf", "presets", f"{rel}.yaml")
         base = load_config(path).to_dict()
-        argv = argv[2:]
     emo = ("sadness", "disgust", "fear", "anger", "happiness")
     extra = "".join(f" {e} |" for e in emo) if per_emotion else ""
     print(r"| mode | max err. α = 1 |" + extra + r" err. Neutral α = 0 | happiness α = 1 | min Spearman \|ρ\| "
@@ -71,6 +82,7 @@ def main(argv) -> int:
                              and k not in ("lr_decay", "batch_size", "d_filters", "seed")
                              and not (k == "g_filters" and cfg[k] == [128, 64, 32, 16]))
         mode += "" if r["ema"] else " (G, not G_ema)"
+        mode += f" (z truncated at {r['truncation']})" if r.get("truncation") else ""
         err1 = max(max(e["error"]) for e in r["emotions"].values())
         h = r["emotions"]["happiness"]["generated"]
         rho = min(abs(e["rho"]) for e in r["emotions"].values())
