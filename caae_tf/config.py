@@ -420,6 +420,8 @@ class CAAEConfig(TrainConfig):
 
 #: DiffAugment policies of ``CGANConfig.d_augment`` (:mod:`caae_tf.models.diffaugment`), in the order applied.
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+#: ``g_upsample`` values (CGANConfig; checked there and by :class:`caae_tf.models.cgan_networks.CGANGenerator`).
+G_UPSAMPLE_MODES = ("transposed", "resize", "bilinear")
 
 
 def parse_diffaugment_policy(policy: str) -> tuple[str, ...]:
@@ -611,8 +613,9 @@ class CGANConfig(TrainConfig):
             raise ConfigError(f"{source}: ac_fake_class needs the AC head (lambda_ac > 0)")
         if self.g_output_block < 0:
             raise ConfigError(f"{source}: g_output_block must be >= 0 (0 = off), got {self.g_output_block}")
-        if self.g_upsample not in ("transposed", "resize", "bilinear"):
-            raise ConfigError(f"{source}: g_upsample must be transposed, resize or bilinear, got {self.g_upsample!r}")
+        if self.g_upsample not in G_UPSAMPLE_MODES:
+            raise ConfigError(f"{source}: g_upsample must be one of {', '.join(G_UPSAMPLE_MODES)}, "
+                              f"got {self.g_upsample!r}")
         if len(self.d_blur_sigma) != 2 or not 0.0 < self.d_blur_sigma[0] <= self.d_blur_sigma[1] <= 4.0:
             raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
                               f"got {self.d_blur_sigma}")

@@ -51,8 +51,8 @@ def main(argv) -> int:
     p.add_argument("--relative-to", default=None,
                    help="name only the keys that differ from this preset (a name such as cgan_demo, or a .yaml)")
     args = p.parse_args(argv)
-    per_emotion, show_steps, argv = args.per_emotion, args.show_steps, args.targets
-    for d in argv:
+    per_emotion = args.per_emotion
+    for d in args.targets:
         if not os.path.isfile(os.path.join(d, "targets.json")):
             p.error(f"{d}: no targets.json (write one with experiments/cgan_targets.py --out {d})")
     base = None
@@ -67,14 +67,14 @@ def main(argv) -> int:
     print(r"| mode | max err. α = 1 |" + extra + r" err. Neutral α = 0 | happiness α = 1 | min Spearman \|ρ\| "
           r"| identity row | HF energy |")
     print("|---|---|---|---|---|---|---|" + ("---|" * len(emo) if per_emotion else ""))
-    for d in argv:
+    for d in args.targets:
         with open(os.path.join(d, "targets.json"), encoding="utf-8") as fh:
             r = json.load(fh)
         with open(os.path.join(r["model"], "config.yaml"), encoding="utf-8") as fh:
             cfg = yaml.safe_load(fh)
         if base is not None:
             mode = ", ".join(f"{k}={cfg.get(k)}" for k in KEYS
-                             if (k != "steps" or show_steps) and cfg.get(k) != base.get(k)
+                             if (k != "steps" or args.show_steps) and cfg.get(k) != base.get(k)
                              and not (k == "seed" and cfg.get(k) in (None, 0)))
             mode = mode or "(the preset)"
         else:

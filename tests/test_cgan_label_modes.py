@@ -202,7 +202,6 @@ def test_resize_upsampling_has_no_checkerboard_where_transposed_conv_has_one():
         CGANConfig().replace("g_upsample", "bicubic")
 
 
-
 def test_bilinear_upsampling_keeps_a_ramp_linear_where_nearest_makes_steps():
     """``g_upsample=bilinear``: a horizontal ramp through ×2 upsampling and a 3×3 conv set to the identity stays a
     ramp in the interior (constant differences), nearest-neighbour ``resize`` turns it into 2-px steps (the
@@ -227,6 +226,7 @@ def test_bilinear_upsampling_keeps_a_ramp_linear_where_nearest_makes_steps():
     assert m.generate(tf.random.normal([2, 8]), tf.one_hot([1, 2], 6)).shape == (2, 64, 64, 3)
     assert all(np.isfinite(float(v)) for v in tf.function(m.train_step)(batch(4)).values())
     assert CGANConfig().replace("g_upsample", "bilinear").g_upsample == "bilinear"
+
 
 # ----------------------------------------------------------------------------------------- joint D batch
 

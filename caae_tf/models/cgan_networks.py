@@ -12,7 +12,7 @@ import keras
 from keras import ops
 
 from caae_tf import labels as _labels
-from caae_tf.config import ConfigError
+from caae_tf.config import G_UPSAMPLE_MODES, ConfigError
 from caae_tf.models.layers import TileConcat, attach, batch_norm, kernel_init
 
 NUM_EMOTIONS = len(_labels.CGAN_EMOTIONS)
@@ -282,8 +282,8 @@ class CGANGenerator(keras.Model):
         self.label_every_scale = bool(label_every_scale)
         bn = (lambda name: ConditionalBatchNorm(gamma_stddev=0.02, name=name)) if self.conditional_bn else _bn
         self.fc_bn = bn("fc_bn")
-        if upsample not in ("transposed", "resize", "bilinear"):
-            raise ConfigError(f"g_upsample must be 'transposed', 'resize' or 'bilinear', got {upsample!r}")
+        if upsample not in G_UPSAMPLE_MODES:
+            raise ConfigError(f"g_upsample must be one of {', '.join(G_UPSAMPLE_MODES)}, got {upsample!r}")
         self.upsample = upsample
 
         def up_layer(filters, name, use_bias):
