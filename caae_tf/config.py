@@ -523,6 +523,13 @@ class CGANConfig(TrainConfig):
     lack high frequencies (log10 power 0.2-0.8 below the training images' above a quarter of the sampling
     rate), and the independent regressor reads blur as a weaker expression: blurring the real training images
     with a Gaussian of σ = 0.5 px moves its reading of them onto the demo G's (README, "Fifth round")."""
+    lambda_fm: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): weight of class-conditional feature matching in G's loss,
+    L_G += λ·Σ_k (n_k/N)·mean_d (μ_k^real − μ_k^fake)², μ_k the mean of D's last features φ over the batch's
+    images of class k (feature matching, Salimans et al. 2016, "Improved techniques for training GANs" §3.1,
+    taken per class; :func:`caae_tf.losses.class_feature_matching_loss`). The real means come from the real
+    batch's pass in this step's D update. Why: the targets of issue 13 are per-class means of the judged (v, a),
+    and G's faces fell short of the real class means (weaker expressions) under the per-image losses."""
     d_joint_batch: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (which does not say how D's batches are formed): D sees the real, generated (and
     mismatched) images of a step as one batch, in its update and in G's, so its BatchNorm normalises them
@@ -619,7 +626,7 @@ class CGANConfig(TrainConfig):
         if len(self.d_blur_sigma) != 2 or not 0.0 < self.d_blur_sigma[0] <= self.d_blur_sigma[1] <= 4.0:
             raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
                               f"got {self.d_blur_sigma}")
-        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "d_blur_negative"):
+        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.g_ema_decay < 1.0:

@@ -288,3 +288,28 @@ def spectral_loss(fake: tf.Tensor, real: tf.Tensor, weights: tf.Tensor | None = 
     replica's share (:func:`global_scalar_share`)."""
     target = tf.stop_gradient(radial_log_power(real, weights))
     return global_scalar_share(tf.reduce_mean(tf.square(radial_log_power(fake, weights) - target)))
+
+
+def class_feature_matching_loss(fake_features: tf.Tensor, real_features: tf.Tensor, labels: tf.Tensor,
+                                num_classes: int, weights: tf.Tensor | None = None) -> tf.Tensor:
+    """Beyond paper 001 (``CGANConfig.lambda_fm``): class-conditional feature matching,
+
+        L_fm = Σ_k (n_k / N) · mean_d (μ_k^real − μ_k^fake)²,   μ_k = mean of φ over the batch rows of class k,
+
+    the feature-matching objective of Salimans et al. (2016, "Improved techniques for training GANs" §3.1)
+    taken per class: G's images of class k must have the same mean D features φ as the real images of class k.
+    ``fake_features`` / ``real_features`` are [B, ...] (flattened here); row i of each carries ``labels[i]``
+    (G draws its batch with the real batch's labels, so both sides have the same n_k). Rows with ``weights``
+    0, or a label outside 0..num_classes-1, do not count. The real side is held fixed (no gradient). Returned
+    as this replica's share (:func:`global_scalar_share`)."""
+    fake = tf.reshape(tf.cast(fake_features, tf.float32), [tf.shape(fake_features)[0], -1])
+    real = tf.stop_gradient(tf.reshape(tf.cast(real_features, tf.float32), [tf.shape(real_features)[0], -1]))
+    onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)  # -1 / out of range → 0 row
+    if weights is not None:
+        onehot *= tf.reshape(tf.cast(weights, tf.float32), [-1, 1])
+    counts = tf.reduce_sum(onehot, axis=0)  # n_k
+    mean_real = tf.math.divide_no_nan(tf.matmul(onehot, real, transpose_a=True), counts[:, None])
+    mean_fake = tf.math.divide_no_nan(tf.matmul(onehot, fake, transpose_a=True), counts[:, None])
+    per_class = tf.reduce_mean(tf.square(mean_real - mean_fake), axis=1)
+    share = tf.math.divide_no_nan(counts, tf.reduce_sum(counts))
+    return global_scalar_share(tf.reduce_sum(share * per_class))

@@ -505,7 +505,8 @@ class CGANDiscriminator(keras.Model):
         return h
 
     def outputs(self, inputs, training=None) -> dict[str, Any]:
-        """``{"logit": [B, 1] float32, "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
+        """``{"logit": [B, 1] float32, "features": [B, F] float32 (φ, the flattened last features the logit reads),
+        "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
         x = ops.cast(x, "float32")
@@ -522,7 +523,7 @@ class CGANDiscriminator(keras.Model):
         logit = head(self.logit, phi)
         if self.embed_v is not None:  # projection term <V v, φ(x)>
             logit = logit + ops.sum(head(self.embed_v, v) * phi, axis=-1, keepdims=True)
-        out = {"logit": logit}
+        out = {"logit": logit, "features": phi}
         if self.classifier is not None:
             phi_c = phi
             if self.aux_trunk:  # the head's own trunk sees the image only
