@@ -63,10 +63,10 @@ image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the lo
     L_D += λ_ac·CE(C(x), e) + γ/2·‖∇_x D(x, v)‖²,      L_G += λ_ac·CE(C(G(z, v)), e) + λ_spec·L_spec
 
 (``lambda_fm``: L_G += λ_fm·Σ_k (n_k/N)·‖μ_k(φ(x)) − μ_k(φ(G(z, v)))‖² / F, class-conditional feature matching on
-D's last features, Salimans et al. 2016 §3.1; ``d_blur_negative`` = b adds real images blurred by a Gaussian to D's negatives, L_D += b·BCE(0, D(blur(x), v)),
-the edge-smoothed negatives of CartoonGAN, Chen et al. 2018; ``lambda_spectral``: L_spec = mean_r (log P_G(r) −
-log P_data(r))² of the batches' azimuthally averaged power spectra, Durall et al. 2020;
-:func:`caae_tf.losses.spectral_loss`).
+D's last features, Salimans et al. 2016 §3.1; ``d_blur_negative`` = b adds real images blurred by a Gaussian to
+D's negatives, L_D += b·BCE(0, D(blur(x), v)), the edge-smoothed negatives of CartoonGAN, Chen et al. 2018;
+``lambda_spectral``: L_spec = mean_r (log P_G(r) − log P_data(r))² of the batches' azimuthally averaged power
+spectra, Durall et al. 2020; :func:`caae_tf.losses.spectral_loss`).
 
 With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put generated images in the extra
 class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K), so G can no longer satisfy
@@ -88,7 +88,8 @@ import tensorflow as tf
 from caae_tf import images as _images
 from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
-from caae_tf.losses import class_feature_matching_loss, ema_decay, per_example_bce, per_example_class_ce, per_example_r1, spectral_loss
+from caae_tf.losses import (class_feature_matching_loss, ema_decay, per_example_bce, per_example_class_ce,
+                            per_example_r1, spectral_loss)
 from caae_tf.models.base import GAN
 from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
@@ -437,7 +438,8 @@ class CGAN(GAN):
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
-                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_fm", "g_loss_spectral", "d_r1")
+                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_fm", "g_loss_spectral",
+                                    "d_r1")
                if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
