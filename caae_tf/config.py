@@ -530,6 +530,19 @@ class CGANConfig(TrainConfig):
     taken per class; :func:`caae_tf.losses.class_feature_matching_loss`). The real means come from the real
     batch's pass in this step's D update. Why: the targets of issue 13 are per-class means of the judged (v, a),
     and G's faces fell short of the real class means (weaker expressions) under the per-image losses."""
+    lambda_va_match: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): weight of a class-conditional valence/arousal matching term in G's loss,
+    L_G += λ·Σ_k (n_k/N)·mean_{v,a} (μ_k(R(x)) − μ_k(R(G(z, v))))², R the frozen regressor ``va_network`` and
+    μ_k the mean over the batch's rows of class k (:func:`caae_tf.losses.class_feature_matching_loss` on R's
+    (v, a)): G's faces of class k must read, on average, as the real faces of class k read to R. A frozen
+    expression network as a perceptual loss, as paper 000 uses VGG-Face for identity. Why: the AC head is
+    satisfied (its loss ~0.002) by faces whose expression is weaker than the real ones', so nothing in the
+    adversarial losses pulls the class means further. R must not be the network that judges the model: the
+    demo trains R on the cGAN's own (discrete) training set and judges with the regressor of the continuous
+    set."""
+    va_network: str = field(default="", metadata=BEYOND_PAPER)
+    """The ``caae-tf train-regressor`` run directory of R for ``lambda_va_match`` (frozen; not saved in the
+    cGAN's checkpoints). Images are resized to R's input size when it differs."""
     d_joint_batch: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (which does not say how D's batches are formed): D sees the real, generated (and
     mismatched) images of a step as one batch, in its update and in G's, so its BatchNorm normalises them
@@ -626,9 +639,12 @@ class CGANConfig(TrainConfig):
         if len(self.d_blur_sigma) != 2 or not 0.0 < self.d_blur_sigma[0] <= self.d_blur_sigma[1] <= 4.0:
             raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
                               f"got {self.d_blur_sigma}")
-        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "d_blur_negative"):
+        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "lambda_va_match", "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
+        if self.lambda_va_match > 0 and not self.va_network:
+            raise ConfigError(f"{source}: lambda_va_match > 0 needs va_network=RUN_DIR (a caae-tf train-regressor "
+                              "run that is not the model's judge)")
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise ConfigError(f"{source}: g_ema_decay must be in [0, 1) (0 = off), got {self.g_ema_decay}")
         if self.num_emotions != 6:

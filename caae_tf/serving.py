@@ -78,6 +78,11 @@ def build_model(config: TrainConfig, *, for_training: bool = True):
     if isinstance(config, CGANConfig):
         from caae_tf.models.cgan import CGAN
 
+        if for_training and config.lambda_va_match > 0:  # the frozen regressor R of the VA matching term
+            from caae_tf.regressor_train import load_regressor
+
+            reader = load_regressor(config.va_network)
+            return CGAN(config, va_net=reader.model, va_input_size=reader.image_size)
         return CGAN(config)
     raise TrainingError(f"no trainable GAN for config model {config.model!r}")
 

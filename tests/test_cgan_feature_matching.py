@@ -103,3 +103,87 @@ def test_config_rules_and_paper_preset():
     assert CGANConfig().replace("lambda_fm", 5.0).to_dict()["lambda_fm"] == 5.0
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
     assert paper.lambda_fm == 0.0 and "lambda_fm" not in paper.to_dict()
+
+
+# ------------------------------------------------------------------ lambda_va_match (frozen regressor R)
+
+def _tiny_regressor(size: int = 32):
+    import keras
+
+    from caae_tf.models.regressors import VARegressorPair
+
+    keras.utils.set_random_seed(1)
+    net = VARegressorPair(width_multiplier=0.0625)
+    net(tf.zeros([1, size, size, 3]))
+    return net
+
+
+def _with_regressor(net, size=None, **kw):
+    """tiny_model, built with the frozen regressor ``net`` (None: without one)."""
+    import keras
+
+    from caae_tf.models import cgan as C
+    from test_cgan_model import tiny_config
+
+    keras.utils.set_random_seed(0)
+    m = C.CGAN(tiny_config(**kw), va_net=net, va_input_size=size)
+    m.build_optimizers()
+    m.build_all(batch(4))
+    return m
+
+
+def test_va_match_reads_the_frozen_regressor_on_resized_images():
+    net = _tiny_regressor(32)
+    model = _with_regressor(net, 32, lambda_va_match=3.0, va_network="r")
+    images = batch(4)["image"]
+    want = net(tf.image.resize(images, (32, 32), antialias=True), training=False)
+    got = model.read_va(images).numpy()
+    np.testing.assert_allclose(got, np.concatenate([want["valence"], want["arousal"]], axis=1), rtol=1e-5)
+    assert not net.trainable and not any(v is w for v in model.weights for w in net.weights)  # not in checkpoints
+
+
+def test_train_step_adds_the_va_matching_term_and_r_stays_frozen():
+    net = _tiny_regressor(64)
+    before = [w.numpy().copy() for w in net.weights]
+    b = batch(4, emotions=[0, 1, 1, 5])
+    v = tf.one_hot(b["emotion"], 6)
+
+    def make(**kw):
+        return _with_regressor(net if kw else None, **kw)
+
+    ref = make(lambda_va_match=3.0, va_network="r")
+    fake = ref.G((ref.draw_noise(4), v), training=True)
+    want = float(class_feature_matching_loss(ref.read_va(fake), ref.read_va(b["image"]), b["emotion"], 6))
+    out = {k: float(t) for k, t in tf.function(make(lambda_va_match=3.0, va_network="r").train_step)(b).items()}
+    assert out["g_loss_va_match"] == pytest.approx(want, rel=1e-3) and want > 0
+    plain = {k: float(t) for k, t in tf.function(make().train_step)(b).items()}
+    assert out["d_loss"] == pytest.approx(plain["d_loss"], rel=1e-5)
+    assert out["g_loss"] - plain["g_loss"] == pytest.approx(3.0 * want, rel=1e-3, abs=1e-5)
+    for w, w0 in zip(net.weights, before):
+        np.testing.assert_array_equal(w.numpy(), w0)
+
+
+def test_va_match_needs_a_regressor():
+    with pytest.raises(ConfigError, match="lambda_va_match > 0 needs va_network"):
+        CGANConfig().replace("lambda_va_match", 1.0)
+    with pytest.raises(ConfigError, match="lambda_va_match must be >= 0"):
+        CGANConfig().replace("lambda_va_match", -1.0)
+    model = tiny_model(lambda_va_match=1.0, va_network="somewhere")  # built without R
+    with pytest.raises(Exception, match="needs the frozen regressor"):
+        model.train_step(batch(4))
+    paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
+    assert paper.lambda_va_match == 0.0 and "va_network" not in paper.to_dict()
+
+
+def test_build_model_loads_va_network_from_a_regressor_run(tmp_path):
+    """serving.build_model gives the training model R from ``va_network`` (a train-regressor run dir) and
+    names the directory when it is not one."""
+    from caae_tf.errors import ModelError
+    from caae_tf.serving import build_model
+    from test_cgan_model import tiny_config
+
+    with pytest.raises(ModelError, match="regressor run directory not found"):
+        build_model(tiny_config(lambda_va_match=1.0, va_network=str(tmp_path / "missing")))
+    # inference (generate / export) never needs R
+    assert build_model(tiny_config(lambda_va_match=1.0, va_network=str(tmp_path / "missing")),
+                       for_training=False)._va_net.value[0] is None

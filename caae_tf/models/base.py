@@ -18,6 +18,14 @@ from caae_tf import losses as L
 from caae_tf.errors import TrainingError
 
 
+class Untracked:
+    """Holds a frozen helper network (CAAE's identity network, the cGAN's ``va_network``) outside Keras /
+    tf.train tracking, so it is not part of the model's weights, checkpoints or exports."""
+
+    def __init__(self, value):
+        self.value = value
+
+
 class GAN(keras.Model):
     """Base class of the trainable GANs (the protocol of ``docs/ARCHITECTURE.md``).
 

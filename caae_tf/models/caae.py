@@ -64,7 +64,7 @@ from caae_tf import losses as L
 from caae_tf.config import CAAEConfig
 from caae_tf.errors import TrainingError
 from caae_tf.models import caae_edit_time as edit_time
-from caae_tf.models.base import GAN
+from caae_tf.models.base import GAN, Untracked
 from caae_tf.models.caae_networks import (Encoder, Generator, ImageDiscriminator, LatentDiscriminator,
                                           LatentVARegressor, RepeatLabel, TileConcat, VADiscriminator)
 
@@ -72,11 +72,7 @@ __all__ = ["RepeatLabel", "TileConcat", "Encoder", "Generator", "ImageDiscrimina
            "VADiscriminator", "LatentVARegressor", "CAAE"]
 
 
-class _Untracked:
-    """Holds the frozen identity network outside Keras/tf.train tracking (it is not part of checkpoints)."""
-
-    def __init__(self, value):
-        self.value = value
+_Untracked = Untracked  # the frozen identity network is held outside tracking (not part of checkpoints)
 
 
 class CAAE(GAN):

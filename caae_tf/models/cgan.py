@@ -88,9 +88,10 @@ import tensorflow as tf
 from caae_tf import images as _images
 from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
+from caae_tf.errors import TrainingError
 from caae_tf.losses import (class_feature_matching_loss, ema_decay, per_example_bce, per_example_class_ce,
                             per_example_r1, spectral_loss)
-from caae_tf.models.base import GAN
+from caae_tf.models.base import GAN, Untracked
 from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
                                           SNConv2D, SNDense, discriminator_widths, gaussian_blur_reflect,
@@ -158,7 +159,8 @@ class CGAN(GAN):
     ``call({"z": [N, z_dim], "emotion_weights": [N, 6]})`` returns G's images (float32 in [-1, 1]).
     """
 
-    def __init__(self, config: CGANConfig | dict | None = None, **kwargs):
+    def __init__(self, config: CGANConfig | dict | None = None, va_net=None, va_input_size: int | None = None,
+                 **kwargs):
         if config is None:
             config = CGANConfig()
         elif isinstance(config, dict):
@@ -197,6 +199,10 @@ class CGAN(GAN):
             aggregation="only_first_replica",
         )
         self._augment_policy = parse_policy(config.d_augment)
+        # lambda_va_match: the frozen regressor R (``va_network``), held outside tracking (not in checkpoints)
+        if va_net is not None:
+            va_net.trainable = False
+        self._va_net = Untracked((va_net, int(va_input_size or config.image_size)))
         self.g_optimizer = None
         self.d_optimizer = None
 
@@ -322,6 +328,21 @@ class CGAN(GAN):
         parts = {k: tf.split(t, sizes, axis=0) for k, t in out.items()}
         return [{k: parts[k][i] for k in parts} for i in range(len(pairs))]
 
+    def read_va(self, images) -> tf.Tensor:
+        """(v, a) [B, 2] float32 of the frozen regressor R (``va_network``, for ``lambda_va_match``) on ``images``
+        in [-1, 1], resized to R's input size when it differs. R runs in inference mode; gradients flow to the
+        images. Table II pairs return ``{"valence", "arousal"}``, MobileNetV2 ``{"va", …}``."""
+        net, size = self._va_net.value
+        if net is None:
+            raise TrainingError("lambda_va_match > 0 needs the frozen regressor: build the model with "
+                               "caae_tf.serving.build_model (it loads va_network) or CGAN(config, va_net=...)")
+        images = tf.cast(images, tf.float32)
+        if size != images.shape[1]:
+            images = tf.image.resize(images, (size, size), antialias=True)
+        out = net(images, training=False)
+        va = out["va"] if "va" in out else tf.concat([out["valence"], out["arousal"]], axis=-1)
+        return tf.cast(va, tf.float32)
+
     def _d_objective(self, terms: dict) -> tf.Tensor:
         """L_D from its terms (module docstring): real + (1 − w)·fake [+ w·mismatch] [+ λ_ac·ac] [+ γ/2·R1]."""
         c = self.cfg
@@ -423,6 +444,10 @@ class CGAN(GAN):
                 logs["g_loss_fm"] = class_feature_matching_loss(gen_out["features"], real_out["features"], e,
                                                                 self.num_emotions, mask)
                 g_loss += float(c.lambda_fm) * logs["g_loss_fm"]
+            if c.lambda_va_match > 0:  # class means of the frozen regressor's (v, a) toward the real batch's
+                logs["g_loss_va_match"] = class_feature_matching_loss(self.read_va(fake), self.read_va(x), e,
+                                                                      self.num_emotions, mask)
+                g_loss += float(c.lambda_va_match) * logs["g_loss_va_match"]
             if c.lambda_spectral > 0:  # G's batch spectrum toward the real batch's (Durall et al. 2020)
                 logs["g_loss_spectral"] = spectral_loss(fake, x, mask)
                 g_loss += float(c.lambda_spectral) * logs["g_loss_spectral"]
@@ -438,8 +463,8 @@ class CGAN(GAN):
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
-                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_fm", "g_loss_spectral",
-                                    "d_r1")
+                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_fm", "g_loss_va_match",
+                                    "g_loss_spectral", "d_r1")
                if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
