@@ -542,7 +542,8 @@ class CGANConfig(TrainConfig):
     set."""
     va_network: str = field(default="", metadata=BEYOND_PAPER)
     """The ``caae-tf train-regressor`` run directory of R for ``lambda_va_match`` (frozen; not saved in the
-    cGAN's checkpoints). Images are resized to R's input size when it differs."""
+    cGAN's checkpoints). Images are resized to R's input size when it differs. Only training reads it (a
+    config with ``lambda_va_match`` > 0 and no ``va_network`` loads, and ``train`` stops with what to pass)."""
     d_joint_batch: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (which does not say how D's batches are formed): D sees the real, generated (and
     mismatched) images of a step as one batch, in its update and in G's, so its BatchNorm normalises them
@@ -642,9 +643,6 @@ class CGANConfig(TrainConfig):
         for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "lambda_va_match", "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
-        if self.lambda_va_match > 0 and not self.va_network:
-            raise ConfigError(f"{source}: lambda_va_match > 0 needs va_network=RUN_DIR (a caae-tf train-regressor "
-                              "run that is not the model's judge)")
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise ConfigError(f"{source}: g_ema_decay must be in [0, 1) (0 = off), got {self.g_ema_decay}")
         if self.num_emotions != 6:

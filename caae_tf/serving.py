@@ -81,6 +81,13 @@ def build_model(config: TrainConfig, *, for_training: bool = True):
         if for_training and config.lambda_va_match > 0:  # the frozen regressor R of the VA matching term
             from caae_tf.regressor_train import load_regressor
 
+            if not config.va_network:
+                raise TrainingError(
+                    f"the cGAN's VA matching term (lambda_va_match = {config.lambda_va_match:g}) needs a frozen "
+                    "regressor: train one on the cGAN's training data (caae-tf train-regressor --data DATA "
+                    "--run-dir R ...; not the regressor that will judge the model) and pass --set va_network=R, "
+                    "or --set lambda_va_match=0")
+
             reader = load_regressor(config.va_network)
             return CGAN(config, va_net=reader.model, va_input_size=reader.image_size)
         return CGAN(config)

@@ -164,8 +164,6 @@ def test_train_step_adds_the_va_matching_term_and_r_stays_frozen():
 
 
 def test_va_match_needs_a_regressor():
-    with pytest.raises(ConfigError, match="lambda_va_match > 0 needs va_network"):
-        CGANConfig().replace("lambda_va_match", 1.0)
     with pytest.raises(ConfigError, match="lambda_va_match must be >= 0"):
         CGANConfig().replace("lambda_va_match", -1.0)
     model = tiny_model(lambda_va_match=1.0, va_network="somewhere")  # built without R
@@ -178,10 +176,12 @@ def test_va_match_needs_a_regressor():
 def test_build_model_loads_va_network_from_a_regressor_run(tmp_path):
     """serving.build_model gives the training model R from ``va_network`` (a train-regressor run dir) and
     names the directory when it is not one."""
-    from caae_tf.errors import ModelError
+    from caae_tf.errors import ModelError, TrainingError
     from caae_tf.serving import build_model
     from test_cgan_model import tiny_config
 
+    with pytest.raises(TrainingError, match="needs a frozen regressor.*--set va_network=R"):
+        build_model(tiny_config(lambda_va_match=1.0))
     with pytest.raises(ModelError, match="regressor run directory not found"):
         build_model(tiny_config(lambda_va_match=1.0, va_network=str(tmp_path / "missing")))
     # inference (generate / export) never needs R
