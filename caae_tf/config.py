@@ -540,6 +540,12 @@ class CGANConfig(TrainConfig):
     adversarial losses pulls the class means further. R must not be the network that judges the model: the
     demo trains R on the cGAN's own (discrete) training set and judges with the regressor of the continuous
     set."""
+    va_match_features: bool = field(default=False, metadata=BEYOND_PAPER)
+    """With ``lambda_va_match``: match the class means of R's last hidden features (Table II pairs: both
+    networks' fc3, concatenated; MobileNetV2: the pooled backbone) instead of its (v, a) output: a perceptual
+    class-conditional moment matching (the fixed-feature counterpart of ``lambda_fm``). Why: matching R's two
+    outputs let G satisfy R (every class within 0.05 by R) while the independent judge read happiness 0.30
+    short: R's tanh output does not tell a broad smile from a faint one the way the judge does."""
     va_network: str = field(default="", metadata=BEYOND_PAPER)
     """The ``caae-tf train-regressor`` run directory of R for ``lambda_va_match`` (frozen; not saved in the
     cGAN's checkpoints). Images are resized to R's input size when it differs. Only training reads it (a

@@ -187,3 +187,28 @@ def test_build_model_loads_va_network_from_a_regressor_run(tmp_path):
     # inference (generate / export) never needs R
     assert build_model(tiny_config(lambda_va_match=1.0, va_network=str(tmp_path / "missing")),
                        for_training=False)._va_net.value[0] is None
+
+
+def test_regressor_features_are_what_the_outputs_read():
+    """Table2CNN.features → out is the network's call; the pair concatenates both networks' features."""
+    net = _tiny_regressor(32)
+    x = batch(3, size=32)["image"]
+    f = net.features(x)
+    width = net.valence_net.features(x).shape[-1]
+    assert f.shape == (3, 2 * width)
+    np.testing.assert_allclose(net.valence_net.out(f[:, :width]).numpy(), net(x)["valence"].numpy(), rtol=1e-5)
+    np.testing.assert_allclose(net.arousal_net.out(f[:, width:]).numpy(), net(x)["arousal"].numpy(), rtol=1e-5)
+
+
+def test_train_step_matches_the_regressor_features_with_va_match_features():
+    net = _tiny_regressor(64)
+    b = batch(4, emotions=[0, 1, 1, 5])
+    v = tf.one_hot(b["emotion"], 6)
+    kw = dict(lambda_va_match=50.0, va_network="r", va_match_features=True)
+    ref = _with_regressor(net, **kw)
+    fake = ref.G((ref.draw_noise(4), v), training=True)
+    want = float(class_feature_matching_loss(net.features(fake), net.features(b["image"]), b["emotion"], 6))
+    out = {k: float(t) for k, t in tf.function(_with_regressor(net, **kw).train_step)(b).items()}
+    assert out["g_loss_va_match"] == pytest.approx(want, rel=1e-3) and want > 0
+    va_only = float(class_feature_matching_loss(ref.read_va(fake), ref.read_va(b["image"]), b["emotion"], 6))
+    assert want != pytest.approx(va_only, rel=1e-2)  # the features, not the two outputs

@@ -328,17 +328,26 @@ class CGAN(GAN):
         parts = {k: tf.split(t, sizes, axis=0) for k, t in out.items()}
         return [{k: parts[k][i] for k in parts} for i in range(len(pairs))]
 
+    def _va_input(self, images):
+        net, size = self._va_net.value
+        if net is None:
+            raise TrainingError("lambda_va_match > 0 needs the frozen regressor: build the model with "
+                                "caae_tf.serving.build_model (it loads va_network) or CGAN(config, va_net=...)")
+        images = tf.cast(images, tf.float32)
+        if size != images.shape[1]:
+            images = tf.image.resize(images, (size, size), antialias=True)
+        return net, images
+
+    def read_va_features(self, images) -> tf.Tensor:
+        """R's last hidden features [B, F] float32 on ``images`` (``va_match_features``; R in inference mode)."""
+        net, images = self._va_input(images)
+        return tf.cast(net.features(images, training=False), tf.float32)
+
     def read_va(self, images) -> tf.Tensor:
         """(v, a) [B, 2] float32 of the frozen regressor R (``va_network``, for ``lambda_va_match``) on ``images``
         in [-1, 1], resized to R's input size when it differs. R runs in inference mode; gradients flow to the
         images. Table II pairs return ``{"valence", "arousal"}``, MobileNetV2 ``{"va", …}``."""
-        net, size = self._va_net.value
-        if net is None:
-            raise TrainingError("lambda_va_match > 0 needs the frozen regressor: build the model with "
-                               "caae_tf.serving.build_model (it loads va_network) or CGAN(config, va_net=...)")
-        images = tf.cast(images, tf.float32)
-        if size != images.shape[1]:
-            images = tf.image.resize(images, (size, size), antialias=True)
+        net, images = self._va_input(images)
         out = net(images, training=False)
         va = out["va"] if "va" in out else tf.concat([out["valence"], out["arousal"]], axis=-1)
         return tf.cast(va, tf.float32)
@@ -445,8 +454,8 @@ class CGAN(GAN):
                                                                 self.num_emotions, mask)
                 g_loss += float(c.lambda_fm) * logs["g_loss_fm"]
             if c.lambda_va_match > 0:  # class means of the frozen regressor's (v, a) toward the real batch's
-                logs["g_loss_va_match"] = class_feature_matching_loss(self.read_va(fake), self.read_va(x), e,
-                                                                      self.num_emotions, mask)
+                read = self.read_va_features if c.va_match_features else self.read_va
+                logs["g_loss_va_match"] = class_feature_matching_loss(read(fake), read(x), e, self.num_emotions, mask)
                 g_loss += float(c.lambda_va_match) * logs["g_loss_va_match"]
             if c.lambda_spectral > 0:  # G's batch spectrum toward the real batch's (Durall et al. 2020)
                 logs["g_loss_spectral"] = spectral_loss(fake, x, mask)

@@ -26,7 +26,7 @@ Choices the papers leave open (documented here):
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from caae_tf.labels import AFFECTNET_EMOTIONS
 
@@ -78,10 +78,14 @@ class Table2CNN(keras.Model):
             shape = layer.compute_output_shape(shape)
         self.built = True
 
-    def call(self, x, training=False):
+    def features(self, x, training=False):
+        """The last hidden layer's activations (fc3 after ReLU and dropout), [N, 2622·width]: what ``out`` reads."""
         for layer in self.blocks:
             x = layer(x, training=training) if isinstance(layer, layers.Dropout) else layer(x)
-        return self.out(x)
+        return x
+
+    def call(self, x, training=False):
+        return self.out(self.features(x, training=training))
 
     def get_config(self):
         cfg = super().get_config()
@@ -102,6 +106,11 @@ class VARegressorPair(keras.Model):
 
     def call(self, x, training=False):
         return {"valence": self.valence_net(x, training=training), "arousal": self.arousal_net(x, training=training)}
+
+    def features(self, x, training=False):
+        """Both networks' last hidden layers, concatenated: [N, 2·2622·width]."""
+        return ops.concatenate([self.valence_net.features(x, training=training),
+                                self.arousal_net.features(x, training=training)], axis=-1)
 
     def get_config(self):
         cfg = super().get_config()
@@ -131,9 +140,12 @@ class MobileNetV2MultiTask(keras.Model):
         self.va_head = layers.Dense(2, activation="tanh", name="va", dtype="float32")
         self.emotion_head = layers.Dense(self.num_classes, activation="softmax", name="emotion8", dtype="float32")
 
+    def features(self, x, training=False):
+        """The pooled backbone features the two heads read (after the head dropout), [N, 1280·alpha]."""
+        return self.drop(self.pool(self.backbone(x, training=training)), training=training)
+
     def call(self, x, training=False):
-        h = self.pool(self.backbone(x, training=training))
-        h = self.drop(h, training=training)
+        h = self.features(x, training=training)
         return {"va": self.va_head(h), "emotion8": self.emotion_head(h)}
 
     def get_config(self):
