@@ -72,9 +72,6 @@ __all__ = ["RepeatLabel", "TileConcat", "Encoder", "Generator", "ImageDiscrimina
            "VADiscriminator", "LatentVARegressor", "CAAE"]
 
 
-_Untracked = Untracked  # the frozen identity network is held outside tracking (not part of checkpoints)
-
-
 class CAAE(GAN):
     """The full model; a :class:`caae_tf.models.base.GAN` (the trainable-model protocol of ``docs/ARCHITECTURE.md``).
 
@@ -106,7 +103,7 @@ class CAAE(GAN):
             )
         if identity_net is not None:
             identity_net.trainable = False
-        self._identity = _Untracked(identity_net)
+        self._identity = Untracked(identity_net)  # outside tracking: not part of checkpoints
         c = config
         self.E = Encoder(c.z_dim, c.e_filters, c.kernel_size, name="E", appearance_dim=c.edit_region_appearance)
         self.G = Generator(c.image_size, c.z_dim, c.label_repeat, c.g_fc_channels, c.g_filters, c.kernel_size,
