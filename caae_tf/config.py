@@ -669,6 +669,11 @@ class RegressorConfig(TrainConfig):
     steps: int = 20_000
     learning_rate: float = 1e-3
     momentum: float = 0.9
+    bn_momentum: float = 0.999
+    """MobileNetV2: momentum of the backbone's BatchNorm moving statistics (Keras's MobileNetV2 uses 0.999; paper
+    001 does not name it). Short runs from scratch need 0.99: after 3,000 steps at 0.999 the moving statistics
+    still lagged the weights and the network read one constant (v, a) for every image in inference (validation
+    CCC 0.00; README, "Regressor BatchNorm momentum"). The Table II CNN has no BatchNorm and ignores it."""
     val_fraction: float = 0.1
     """Share of identities (or rows when no identity column) held out for validation."""
     width_multiplier: float = 1.0
@@ -692,6 +697,8 @@ class RegressorConfig(TrainConfig):
             raise ConfigError(f"{source}: va_loss must be mse or mae, got {self.va_loss!r}")
         if self.arch not in ("table2", "mobilenetv2"):
             raise ConfigError(f"{source}: arch must be table2 or mobilenetv2, got {self.arch!r}")
+        if not 0.0 <= self.bn_momentum < 1.0:
+            raise ConfigError(f"{source}: bn_momentum must be in [0, 1), got {self.bn_momentum}")
 
 
 @dataclass

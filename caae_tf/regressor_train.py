@@ -141,7 +141,7 @@ class CombinedRegressor:
 def build_from_config(cfg: RegressorConfig):
     from caae_tf.models.regressors import build_regressor
 
-    return build_regressor(cfg.arch, cfg.image_size, cfg.width_multiplier)
+    return build_regressor(cfg.arch, cfg.image_size, cfg.width_multiplier, bn_momentum=cfg.bn_momentum)
 
 
 def load_regressor(run_dir: str, batch_size: int = 64) -> RegressorPredictor:

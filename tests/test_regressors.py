@@ -52,6 +52,32 @@ def test_mobilenetv2_two_heads():
     assert m.get_config()["alpha"] == 0.35 and m.get_config()["image_size"] == 32
 
 
+def test_mobilenetv2_bn_momentum_reaches_every_batchnorm_and_moves_the_statistics():
+    import keras
+
+    from caae_tf.config import ConfigError, RegressorConfig
+    from caae_tf.regressor_train import build_from_config
+
+    def bns(model):
+        return [la for la in model.backbone.layers if isinstance(la, keras.layers.BatchNormalization)]
+
+    assert {b.momentum for b in bns(R.build_regressor("mobilenetv2", 32, 0.35))} == {0.999}  # Keras's own
+    cfg = RegressorConfig.from_dict({"arch": "mobilenetv2", "image_size": 32, "width_multiplier": 0.35,
+                                     "bn_momentum": 0.5})
+    m = build_from_config(cfg)
+    assert len(bns(m)) > 30 and {b.momentum for b in bns(m)} == {0.5}
+    # one training-mode pass moves the first BN's moving mean half-way (momentum 0.5) to the batch mean
+    first = bns(m)[0]
+    before = np.asarray(first.moving_mean).copy()
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32)
+    conv_out = np.asarray(m.backbone.get_layer("Conv1")(x))
+    m.backbone(x, training=True)
+    np.testing.assert_allclose(np.asarray(first.moving_mean), 0.5 * before + 0.5 * conv_out.mean((0, 1, 2)),
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(ConfigError, match="bn_momentum"):
+        RegressorConfig.from_dict({"bn_momentum": 1.0}).validate()
+
+
 def test_masked_sparse_ce_ignores_unknown_labels():
     loss = R.MaskedSparseCategoricalCrossentropy()
     probs = np.full((3, 8), 1 / 8, np.float32)

@@ -175,8 +175,12 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         return ce * mask / ops.maximum(ops.sum(mask), 1.0)
 
 
-def build_regressor(arch: str, image_size: int = 96, width_multiplier: float = 1.0, dropout: float | None = None):
-    """Build (not compile) the regressor for ``arch`` (``table2`` or ``mobilenetv2``) and create its variables."""
+def build_regressor(arch: str, image_size: int = 96, width_multiplier: float = 1.0, dropout: float | None = None,
+                    bn_momentum: float | None = None):
+    """Build (not compile) the regressor for ``arch`` (``table2`` or ``mobilenetv2``) and create its variables.
+
+    ``bn_momentum`` (MobileNetV2 only; None keeps Keras's 0.999) sets the momentum of every BatchNorm layer of
+    the backbone, i.e. how fast the moving statistics used in inference follow training."""
     import numpy as np
 
     if arch == "table2":
@@ -184,6 +188,10 @@ def build_regressor(arch: str, image_size: int = 96, width_multiplier: float = 1
     elif arch == "mobilenetv2":
         model = MobileNetV2MultiTask(image_size, width_multiplier, dropout=0.0 if dropout is None else dropout,
                                      name="mobilenetv2_regressor")
+        if bn_momentum is not None:
+            for layer in model.backbone.layers:
+                if isinstance(layer, layers.BatchNormalization):
+                    layer.momentum = float(bn_momentum)
     else:
         raise ValueError(f"arch must be table2 or mobilenetv2, got {arch!r}")
     model(np.zeros((1, image_size, image_size, 3), np.float32))
