@@ -66,6 +66,7 @@ def test_mobilenetv2_bn_momentum_reaches_every_batchnorm_and_moves_the_statistic
                                      "bn_momentum": 0.5})
     m = build_from_config(cfg)
     assert len(bns(m)) > 30 and {b.momentum for b in bns(m)} == {0.5}
+    assert m.get_config()["bn_momentum"] == 0.5
     # one training-mode pass moves the first BN's moving mean half-way (momentum 0.5) to the batch mean
     first = bns(m)[0]
     before = np.asarray(first.moving_mean).copy()

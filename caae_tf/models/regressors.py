@@ -126,15 +126,20 @@ class MobileNetV2MultiTask(keras.Model):
     """
 
     def __init__(self, image_size: int = 96, alpha: float = 1.0, num_classes: int = len(AFFECTNET_EMOTIONS),
-                 dropout: float = 0.0, **kwargs):
+                 dropout: float = 0.0, bn_momentum: float = 0.999, **kwargs):
         super().__init__(**kwargs)
         self.image_size = int(image_size)
         self.alpha = float(alpha)
         self.num_classes = int(num_classes)
         self.dropout = float(dropout)
+        self.bn_momentum = float(bn_momentum)
         self.backbone = keras.applications.MobileNetV2(
             input_shape=(self.image_size, self.image_size, 3), alpha=self.alpha, include_top=False, weights=None,
         )
+        # how fast the moving statistics used in inference follow training (Keras's MobileNetV2 builds 0.999)
+        for layer in self.backbone.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = self.bn_momentum
         self.pool = layers.GlobalAveragePooling2D(name="gap")
         self.drop = layers.Dropout(self.dropout, name="head_dropout")
         self.va_head = layers.Dense(2, activation="tanh", name="va", dtype="float32")
@@ -150,7 +155,8 @@ class MobileNetV2MultiTask(keras.Model):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(image_size=self.image_size, alpha=self.alpha, num_classes=self.num_classes, dropout=self.dropout)
+        cfg.update(image_size=self.image_size, alpha=self.alpha, num_classes=self.num_classes, dropout=self.dropout,
+                   bn_momentum=self.bn_momentum)
         return cfg
 
 
@@ -176,22 +182,17 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
 
 def build_regressor(arch: str, image_size: int = 96, width_multiplier: float = 1.0, dropout: float | None = None,
-                    bn_momentum: float | None = None):
+                    bn_momentum: float = 0.999):
     """Build (not compile) the regressor for ``arch`` (``table2`` or ``mobilenetv2``) and create its variables.
 
-    ``bn_momentum`` (MobileNetV2 only; None keeps Keras's 0.999) sets the momentum of every BatchNorm layer of
-    the backbone, i.e. how fast the moving statistics used in inference follow training."""
+    ``bn_momentum``: MobileNetV2's BatchNorm momentum (:class:`MobileNetV2MultiTask`); the Table II CNN has none."""
     import numpy as np
 
     if arch == "table2":
         model = VARegressorPair(width_multiplier, 0.5 if dropout is None else dropout, name="table2_regressor")
     elif arch == "mobilenetv2":
         model = MobileNetV2MultiTask(image_size, width_multiplier, dropout=0.0 if dropout is None else dropout,
-                                     name="mobilenetv2_regressor")
-        if bn_momentum is not None:
-            for layer in model.backbone.layers:
-                if isinstance(layer, layers.BatchNormalization):
-                    layer.momentum = float(bn_momentum)
+                                     bn_momentum=bn_momentum, name="mobilenetv2_regressor")
     else:
         raise ValueError(f"arch must be table2 or mobilenetv2, got {arch!r}")
     model(np.zeros((1, image_size, image_size, 3), np.float32))
