@@ -600,6 +600,15 @@ class CGANConfig(TrainConfig):
     depends on the skin's brightness. Why: the demo G draws its weakest expressions on the darkest faces (happy
     faces in the darkest quarter of face brightness read at valence 0.34 against 0.67 for real ones of that
     quarter; 0.64-0.69 against 0.78-0.81 for the others; README, "Fifth round")."""
+    d_minibatch_std: int = field(default=0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): D's last features get one more channel, the minibatch standard deviation
+    of Karras et al. 2018 (ProGAN, "Progressive growing of GANs", §3): the rows are split into groups of this
+    size (the whole batch when it does not divide the batch), each feature's standard deviation over its group
+    is averaged over features and positions, and that one number is tiled over the group's rows
+    (:func:`caae_tf.models.cgan_networks.minibatch_stddev`). D can then tell a batch of too-similar images from
+    a real one. Why: the demo G draws one face shape and outline for nearly every z (the class means of its
+    images are as sharp as one face, the real class means are blurred by the spread of face shapes; README,
+    "Ninth round"). StyleGAN2's group size is 4."""
     g_skip_rgb: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (false = paper: one output layer): "skip" generator of Karras et al. 2020 (StyleGAN2,
     "Analyzing and improving the image quality of StyleGAN", §4; MSG-GAN, Karnewar & Wang 2020): every scale
@@ -649,6 +658,12 @@ class CGANConfig(TrainConfig):
         for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "lambda_va_match", "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
+        if self.d_minibatch_std < 0:
+            raise ConfigError(f"{source}: d_minibatch_std must be >= 0 (a group size; 0 = off), "
+                              f"got {self.d_minibatch_std}")
+        if self.d_minibatch_std > 0 and self.d_joint_batch:
+            raise ConfigError(f"{source}: d_minibatch_std needs separate D batches for real and generated images "
+                              "(d_joint_batch false): a group mixing them would tell D which rows are real")
         if not 0.0 <= self.g_ema_decay < 1.0:
             raise ConfigError(f"{source}: g_ema_decay must be in [0, 1) (0 = off), got {self.g_ema_decay}")
         if self.num_emotions != 6:

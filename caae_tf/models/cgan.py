@@ -183,7 +183,7 @@ class CGAN(GAN):
             projection=config.d_projection,
             aux_classes=(config.num_emotions + int(config.ac_fake_class)) if config.lambda_ac > 0 else 0,
             spectral_norm=config.spectral_norm, aux_trunk=config.ac_separate_trunk,
-            local_contrast=config.d_local_contrast,
+            local_contrast=config.d_local_contrast, minibatch_std=config.d_minibatch_std,
         )
         # Beyond the paper (g_ema_decay > 0): an exponential moving average of G's weights, used for every
         # image this model produces outside training (samples, generate, export). Its weights are model

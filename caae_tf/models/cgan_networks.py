@@ -417,6 +417,25 @@ def local_contrast_normalize(x, sigma: float = LCN_SIGMA, floor: float = LCN_FLO
 
 
 @keras.saving.register_keras_serializable(package="caae_tf")
+def minibatch_stddev(h, group_size: int):
+    """``h`` [B, H, W, C] with one more channel: the minibatch standard deviation of Karras et al. 2018 (ProGAN
+    §3; StyleGAN2's grouped form). Rows i, i + M, i + 2M, … (M = B / g) form a group of g = ``group_size`` rows
+    (the whole batch when g does not divide B); the standard deviation of every feature over its group,
+    averaged over H, W and C, is the new channel of each of the group's rows. Computed in float32; the result
+    has ``h``'s dtype."""
+    import tensorflow as tf
+
+    y = tf.cast(h, tf.float32)
+    b = tf.shape(y)[0]
+    g = tf.minimum(tf.constant(int(group_size)), b)
+    g = tf.where(tf.equal(b % g, 0), g, b)
+    grouped = tf.reshape(y, tf.concat([[g, -1], tf.shape(y)[1:]], 0))  # [g, M, H, W, C]
+    std = tf.sqrt(tf.reduce_mean(tf.square(grouped - tf.reduce_mean(grouped, 0, keepdims=True)), 0) + 1e-8)
+    per_row = tf.tile(tf.reduce_mean(std, axis=[1, 2, 3]), [g])  # row r takes group r mod M's value
+    channel = tf.ones_like(y[..., :1]) * per_row[:, None, None, None]
+    return tf.cast(tf.concat([y, channel], axis=-1), h.dtype)
+
+
 class CGANDiscriminator(keras.Model):
     """D(x, v) → real/fake logit, float32 [B, 1] (module docstring; DCGAN discriminator + tiled v).
 
@@ -439,6 +458,7 @@ class CGANDiscriminator(keras.Model):
         spectral_norm: bool = False,
         aux_trunk: bool = False,
         local_contrast: bool = False,
+        minibatch_std: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("name", "D")
@@ -453,6 +473,7 @@ class CGANDiscriminator(keras.Model):
         self.spectral_norm = bool(spectral_norm)
         self.local_contrast = bool(local_contrast)
         self.aux_trunk = bool(aux_trunk)
+        self.minibatch_std = int(minibatch_std)
         if self.aux_trunk and self.aux_classes <= 0:
             raise ConfigError("aux_trunk needs the class head (aux_classes > 0)")
         self.widths = discriminator_widths(self.image_size, self.d_filters)
@@ -469,7 +490,8 @@ class CGANDiscriminator(keras.Model):
 
         self.logit = dense(1, "logit")
         # projection: V maps v to φ's space (a class embedding for one-hot v), no bias (Miyato & Koyama 2018)
-        self.embed_v = dense(4 * 4 * self.widths[-1], "embed_v", use_bias=False) if self.projection else None
+        phi_dim = 4 * 4 * (self.widths[-1] + int(self.minibatch_std > 0))
+        self.embed_v = dense(phi_dim, "embed_v", use_bias=False) if self.projection else None
         self.classifier = dense(self.aux_classes, "aux_classifier") if self.aux_classes > 0 else None
         # aux_trunk: the class head's own trunk, created last so that D's other initial weights draw the same seeds
         self.aux_convs, self.aux_bns = self._trunk("aux_") if self.aux_trunk else ([], [])
@@ -515,6 +537,8 @@ class CGANDiscriminator(keras.Model):
         h = x if self.projection else self.concat_in([x, v])
         h = self._run_trunk(h, self.convs, self.bns, training,
                             v=v if (self.label_reinject and not self.projection) else None)
+        if self.minibatch_std > 0:  # ProGAN's minibatch standard deviation, one more channel of φ
+            h = minibatch_stddev(h, self.minibatch_std)
         phi = ops.cast(self.flatten(h), "float32")
 
         def head(layer, t):
@@ -550,7 +574,7 @@ class CGANDiscriminator(keras.Model):
             "d_filters": list(self.d_filters), "kernel_size": self.kernel_size,
             "label_reinject": self.label_reinject, "projection": self.projection,
             "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm, "aux_trunk": self.aux_trunk,
-            "local_contrast": self.local_contrast,
+            "local_contrast": self.local_contrast, "minibatch_std": self.minibatch_std,
         }
 
 
