@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     p.add_argument("--num-z", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--raw-g", action="store_true", help="evaluate G, not G_ema")
+    p.add_argument("--checkpoint", default=None,
+                   help="a checkpoint of the run dir --model (e.g. RUN/checkpoints/ckpt-5000; default: the latest)")
     p.add_argument("--truncation", type=float, default=None,
                    help="redraw z components with |z| > TAU (BigGAN's truncation trick; default: plain N(0, I))")
     p.add_argument("--out", default=None)
@@ -103,7 +105,14 @@ def main(argv=None) -> int:
     from caae_tf.generate import CGANSampler
     from caae_tf.regressor_train import load_regressor
 
-    gen = CGANSampler(args.model)
+    if args.checkpoint:
+        from caae_tf.serving import load_model
+
+        if not os.path.isfile(os.path.join(args.model, "config.yaml")):
+            raise SystemExit(f"--checkpoint needs a run dir as --model (no config.yaml in {args.model})")
+        gen = CGANSampler.from_model(load_model(args.model, checkpoint=args.checkpoint)[0])
+    else:
+        gen = CGANSampler(args.model)
     if args.raw_g:
         if gen.kind == "savedmodel" or getattr(gen._model, "G_ema", None) is None:
             raise SystemExit("--raw-g needs a run dir trained with g_ema_decay > 0")
@@ -119,7 +128,8 @@ def main(argv=None) -> int:
     curves = interpolation_curves(gen, reg, args.num_z, seed=args.seed, progress=False)
     s = curves.summary
     res = {"command": command, "model": os.path.abspath(args.model), "regressor": os.path.abspath(args.regressor),
-           "num_z": args.num_z, "ema": not args.raw_g, "truncation": args.truncation, "emotions": {}}
+           "num_z": args.num_z, "ema": not args.raw_g,
+           "checkpoint": args.checkpoint, "truncation": args.truncation, "emotions": {}}
     alpha0 = s[s["step"] == 0][["mean_valence", "mean_arousal"]].to_numpy().mean(0)  # same G(z, e_N) law, 5 z sets
     res["neutral"] = {"generated": alpha0.tolist(), "real": real["neutral"]["judged"],
                       "drawn": real["neutral"]["circumplex"],

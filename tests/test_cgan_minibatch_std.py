@@ -96,3 +96,36 @@ def test_config_rules_and_paper_preset():
     CGANConfig(d_minibatch_std=4).validate()
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
     assert paper.d_minibatch_std == 0 and "d_minibatch_std" not in paper.to_dict()
+
+
+def test_class_means_script_tells_one_face_shape_from_many():
+    """experiments/cgan_class_means.py: a "G" that draws one aligned face for every z has a sharper class mean
+    than a set of shifted faces; a G whose change from Neutral is half the real one projects at 0.5."""
+    from conftest import experiment_module
+
+    mod = experiment_module("cgan_class_means")
+    rng = np.random.default_rng(0)
+    face = np.zeros((16, 16, 3), np.float32)
+    face[4:12, 5:11] = 1.0  # a bright block on a dark ground
+    mouth = np.zeros_like(face)
+    mouth[10, 6:10] = 0.8  # what class 1 adds
+    shifts = rng.integers(-2, 3, (40, 2))
+    real = np.stack([np.roll(face + (i % 2) * mouth, tuple(s), axis=(0, 1)) for i, s in enumerate(shifts)])
+    classes = np.arange(40) % 2
+    fake = [np.repeat(face[None], 10, 0), np.repeat((face + 0.5 * mouth)[None], 10, 0)]
+    stats, real_means, fake_means = mod.class_mean_stats(real, classes, fake, ("neutral", "happiness"))
+    assert stats["neutral"]["sharpness_ratio"] > 1.5 and stats["neutral"]["pixel_std_g"] == 0.0
+    assert stats["neutral"]["pixel_std_real"] > 0.1
+    assert "delta_projection" not in stats["neutral"]
+    np.testing.assert_allclose(fake_means[1], face + 0.5 * mouth)
+    # aligned real faces: G's change from Neutral is half the real change, in the same direction
+    aligned = np.stack([face + (i % 2) * mouth for i in range(40)]) + rng.normal(0, 0.01, (40, 16, 16, 3))
+    happy, _, _ = mod.class_mean_stats(aligned.astype(np.float32), classes, fake, ("neutral", "happiness"))
+    assert happy["happiness"]["delta_projection"] == pytest.approx(0.5, abs=0.02)
+    assert happy["happiness"]["delta_cosine"] > 0.95
+    assert happy["neutral"]["sharpness_ratio"] == pytest.approx(1, abs=0.1)
+    grid = mod.figure(real_means, fake_means, scale=2)
+    assert grid.dtype == np.uint8 and grid.shape == (5 * 16 * 2, 2 * 16 * 2, 3)
+    assert (grid[2 * 32:3 * 32, :32] == 128).all()  # Neutral minus itself: mid-grey
+    with pytest.raises(ValueError, match="no real images of class 1"):
+        mod.class_mean_stats(real[classes == 0], classes[classes == 0], fake, ("neutral", "happiness"))
