@@ -530,6 +530,12 @@ class CGANConfig(TrainConfig):
     taken per class; :func:`caae_tf.losses.class_feature_matching_loss`). The real means come from the real
     batch's pass in this step's D update. Why: the targets of issue 13 are per-class means of the judged (v, a),
     and G's faces fell short of the real class means (weaker expressions) under the per-image losses."""
+    lambda_ms: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): weight of the mode-seeking term of MSGAN (Mao et al. 2019, "Mode seeking
+    generative adversarial networks for diverse image synthesis", Eq. 3; their weight is 1) in G's loss,
+    L_G += λ / (mean over same-label pairs of d(G(z_i, v), G(z_j, v)) / d(z_i, z_j) + 1e-5), every same-label
+    pair of G's batch (:func:`caae_tf.losses.mode_seeking_loss`). Why: the demo G draws nearly one face shape
+    for every z (README, "Ninth round"), the mode collapse within a condition that MSGAN targets."""
     lambda_va_match: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): weight of a class-conditional valence/arousal matching term in G's loss,
     L_G += λ·Σ_k (n_k/N)·mean_{v,a} (μ_k(R(x)) − μ_k(R(G(z, v))))², R the frozen regressor ``va_network`` and
@@ -655,7 +661,8 @@ class CGANConfig(TrainConfig):
         if len(self.d_blur_sigma) != 2 or not 0.0 < self.d_blur_sigma[0] <= self.d_blur_sigma[1] <= 4.0:
             raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
                               f"got {self.d_blur_sigma}")
-        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "lambda_va_match", "d_blur_negative"):
+        for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "lambda_va_match", "lambda_ms",
+                     "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
         if self.d_minibatch_std < 0:

@@ -313,3 +313,36 @@ def class_feature_matching_loss(fake_features: tf.Tensor, real_features: tf.Tens
     per_class = tf.reduce_mean(tf.square(mean_real - mean_fake), axis=1)
     share = tf.math.divide_no_nan(counts, tf.reduce_sum(counts))
     return global_scalar_share(tf.reduce_sum(share * per_class))
+
+
+def mode_seeking_loss(images: tf.Tensor, z: tf.Tensor, labels: tf.Tensor, weights: tf.Tensor | None = None,
+                      eps: float = 1e-5) -> tf.Tensor:
+    """Beyond paper 001 (``CGANConfig.lambda_ms``): the mode-seeking term of Mao et al. (2019, "Mode seeking
+    generative adversarial networks for diverse image synthesis", Eq. 3), L_ms = 1 / (r + ε) with
+
+        r = mean over the pairs (i, j), i ≠ j, of one label:  d_I(G(z_i, v), G(z_j, v)) / d_z(z_i, z_j),
+
+    taken over every same-label pair of G's batch instead of MSGAN's two draws per label; d is the root mean
+    square difference (MSGAN: the mean absolute one; the squared form comes from the batch's Gram matrix, no
+    [B, B, H, W, C] tensor). Minimising it makes G's images of one label move apart as their noise vectors
+    do. ``images`` [B, ...], ``z`` [B, Z], ``labels`` [B] int; rows with ``weights`` 0 or a label < 0 do not
+    count. A batch without a same-label pair gives 0. Returned as this replica's share
+    (:func:`global_scalar_share`)."""
+    def rms_distances(x):
+        x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
+        sq = tf.reduce_sum(tf.square(x), axis=1)
+        d2 = sq[:, None] + sq[None, :] - 2.0 * tf.matmul(x, x, transpose_b=True)
+        return tf.sqrt(tf.maximum(d2, 0.0) / tf.cast(tf.shape(x)[1], tf.float32) + 1e-12)
+
+    labels = tf.cast(labels, tf.int32)
+    valid = labels >= 0
+    if weights is not None:
+        valid = tf.logical_and(valid, tf.cast(weights, tf.float32) > 0)
+    n = tf.shape(labels)[0]
+    same = tf.logical_and(tf.equal(labels[:, None], labels[None, :]), tf.logical_not(tf.eye(n, dtype=tf.bool)))
+    pair = tf.cast(tf.logical_and(same, tf.logical_and(valid[:, None], valid[None, :])), tf.float32)
+    ratio = rms_distances(images) / (rms_distances(tf.stop_gradient(z)) + eps)
+    count = tf.reduce_sum(pair)
+    r = tf.math.divide_no_nan(tf.reduce_sum(pair * ratio), count)
+    loss = tf.where(count > 0, 1.0 / (r + eps), 0.0)
+    return global_scalar_share(loss)

@@ -89,8 +89,8 @@ from caae_tf import images as _images
 from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
 from caae_tf.errors import TrainingError
-from caae_tf.losses import (class_feature_matching_loss, ema_decay, per_example_bce, per_example_class_ce,
-                            per_example_r1, spectral_loss)
+from caae_tf.losses import (class_feature_matching_loss, ema_decay, mode_seeking_loss, per_example_bce,
+                            per_example_class_ce, per_example_r1, spectral_loss)
 from caae_tf.models.base import GAN, Untracked
 from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
@@ -457,6 +457,9 @@ class CGAN(GAN):
                 read = self.read_va_features if c.va_match_features else self.read_va
                 logs["g_loss_va_match"] = class_feature_matching_loss(read(fake), read(x), e, self.num_emotions, mask)
                 g_loss += float(c.lambda_va_match) * logs["g_loss_va_match"]
+            if c.lambda_ms > 0:  # MSGAN: G's same-label images apart as their z are (Mao et al. 2019)
+                logs["g_loss_ms"] = mode_seeking_loss(fake, z, e, mask)
+                g_loss += float(c.lambda_ms) * logs["g_loss_ms"]
             if c.lambda_spectral > 0:  # G's batch spectrum toward the real batch's (Durall et al. 2020)
                 logs["g_loss_spectral"] = spectral_loss(fake, x, mask)
                 g_loss += float(c.lambda_spectral) * logs["g_loss_spectral"]
@@ -473,7 +476,7 @@ class CGAN(GAN):
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
                                     "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_fm", "g_loss_va_match",
-                                    "g_loss_spectral", "d_r1")
+                                    "g_loss_ms", "g_loss_spectral", "d_r1")
                if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
