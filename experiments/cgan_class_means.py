@@ -8,9 +8,14 @@ Writes ``OUT/class_means.png`` (rows: the real class means; G's class means for 
 vectors in every class; real class mean minus real Neutral mean; the same for G; G minus real; differences ×4
 around mid-grey) and ``OUT/class_means.json`` with the command line and, per class:
 
-* ``sharpness_real`` / ``sharpness_g``: mean |Laplacian| of the class-mean image. The real faces differ in
-  outline, size and features, so their mean is blurred; a G that draws nearly one face shape for every z has a
-  mean about as sharp as a single face (ratio ``sharpness_ratio`` > 1);
+* ``sharpness_real`` / ``sharpness_g``: mean |Laplacian| of the class-mean image (ratio ``sharpness_ratio``).
+  The real faces differ in outline, size and features, so their mean is blurred; a G's mean is sharper when
+  its faces spread less *or* when every image carries one fixed-position pattern (a lattice), which averaging
+  keeps. The two are told apart by:
+* ``coarse_sharpness_ratio``: the same ratio of the means blurred by a Gaussian of σ = 2 px (face outlines and
+  features; > 1 = less spread of face shapes than the real set);
+* ``fixed_pattern_real`` / ``fixed_pattern_g``: RMS of the class mean minus its σ = 1 px blur (the fine
+  structure every image shares at the same place);
 * ``pixel_std_real`` / ``pixel_std_g``: mean per-pixel standard deviation over the class's images;
 * ``delta_rms_real`` / ``delta_rms_g``, ``delta_cosine``, ``delta_projection``: the class mean minus the Neutral
   mean (identities cancel on average), its RMS for the real images and for G, the cosine between them, and G's
@@ -41,6 +46,12 @@ def _laplacian_energy(img: np.ndarray) -> float:
     return float(np.abs(lap).mean())
 
 
+def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(np.ascontiguousarray(img, np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+
+
 def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.ndarray],
                      names: tuple[str, ...], neutral: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
     """Per-class statistics (module docstring) of ``real`` [N, H, W, C] with class ids ``real_classes`` [N] and
@@ -58,7 +69,11 @@ def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.n
     for k, name in enumerate(names):
         rd, gd = real_means[k] - real_means[neutral], fake_means[k] - fake_means[neutral]
         s_r, s_g = _laplacian_energy(real_means[k]), _laplacian_energy(fake_means[k])
+        c_r, c_g = (_laplacian_energy(_blur(m[k], 2.0)) for m in (real_means, fake_means))
         row = {"sharpness_real": s_r, "sharpness_g": s_g, "sharpness_ratio": s_g / max(s_r, 1e-12),
+               "coarse_sharpness_ratio": c_g / max(c_r, 1e-12),
+               "fixed_pattern_real": float(np.sqrt(np.mean((real_means[k] - _blur(real_means[k], 1.0)) ** 2))),
+               "fixed_pattern_g": float(np.sqrt(np.mean((fake_means[k] - _blur(fake_means[k], 1.0)) ** 2))),
                "pixel_std_real": float(real[real_classes == k].std(0).mean()),
                "pixel_std_g": float(np.asarray(fake[k]).std(0).mean()),
                "mean_rmse": float(np.sqrt(np.mean((fake_means[k] - real_means[k]) ** 2)))}
@@ -95,6 +110,7 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", default=None, help="a checkpoint of the run dir --model (default: the latest)")
     p.add_argument("--num-z", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale", type=int, default=3, help="enlargement of the figure (nearest neighbour)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__, ROOT), *sys.argv[1:]])
@@ -119,16 +135,17 @@ def main(argv=None) -> int:
     stats, real_means, fake_means = class_mean_stats(imgs, arr["emotion"], fake, names,
                                                      neutral=names.index("neutral"))
     os.makedirs(args.out, exist_ok=True)
-    cv2.imwrite(os.path.join(args.out, "class_means.png"), figure(real_means, fake_means)[..., ::-1])
+    cv2.imwrite(os.path.join(args.out, "class_means.png"), figure(real_means, fake_means, scale=args.scale)[..., ::-1])
     res = {"command": command, "model": os.path.abspath(args.model), "checkpoint": args.checkpoint,
            "num_z": args.num_z, "classes": stats}
     with open(os.path.join(args.out, "class_means.json"), "w") as f:
         json.dump(res, f, indent=2)
     print(command)
-    print(f"{'class':10s} {'sharp real':>10s} {'sharp G':>8s} {'ratio':>6s} {'std real':>8s} {'std G':>6s} "
-          f"{'Δ real':>7s} {'Δ G':>6s} {'cos':>5s} {'proj':>5s}")
+    print(f"{'class':10s} {'sharp real':>10s} {'sharp G':>8s} {'ratio':>6s} {'coarse':>6s} {'fixed real':>10s} "
+          f"{'fixed G':>7s} {'std real':>8s} {'std G':>6s} {'Δ real':>7s} {'Δ G':>6s} {'cos':>5s} {'proj':>5s}")
     for name, r in stats.items():
         print(f"{name:10s} {r['sharpness_real']:10.4f} {r['sharpness_g']:8.4f} {r['sharpness_ratio']:6.2f} "
+              f"{r['coarse_sharpness_ratio']:6.2f} {r['fixed_pattern_real']:10.4f} {r['fixed_pattern_g']:7.4f} "
               f"{r['pixel_std_real']:8.3f} {r['pixel_std_g']:6.3f} {r.get('delta_rms_real', 0):7.4f} "
               f"{r.get('delta_rms_g', 0):6.4f} {r.get('delta_cosine', 1):5.2f} {r.get('delta_projection', 1):5.2f}")
     return 0
