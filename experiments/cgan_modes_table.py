@@ -63,6 +63,13 @@ def main(argv) -> int:
         rel = args.relative_to
         path = rel if rel.endswith(".yaml") else os.path.join(ROOT, "caae_tf", "presets", f"{rel}.yaml")
         base = load_config(path).to_dict()
+        # keys a config leaves out are at their default (beyond-paper keys at default are not written)
+        import dataclasses
+
+        from caae_tf.config import CGANConfig
+
+        defaults = {f.name: getattr(CGANConfig(), f.name) for f in dataclasses.fields(CGANConfig)}
+        base = {**defaults, **base}
     emo = ("sadness", "disgust", "fear", "anger", "happiness")
     extra = "".join(f" {e} |" for e in emo) if per_emotion else ""
     print(r"| mode | max err. α = 1 |" + extra + r" err. Neutral α = 0 | happiness α = 1 | min Spearman \|ρ\| "
@@ -74,6 +81,7 @@ def main(argv) -> int:
         with open(os.path.join(r["model"], "config.yaml"), encoding="utf-8") as fh:
             cfg = yaml.safe_load(fh)
         if base is not None:
+            cfg = {**defaults, **cfg}
             mode = ", ".join(f"{k}={cfg.get(k)}" for k in KEYS
                              if (k != "steps" or args.show_steps) and cfg.get(k) != base.get(k)
                              and not (k == "seed" and cfg.get(k) in (None, 0)))

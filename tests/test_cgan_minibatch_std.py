@@ -96,6 +96,8 @@ def test_config_rules_and_paper_preset():
     CGANConfig(d_minibatch_std=4).validate()
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
     assert paper.d_minibatch_std == 0 and "d_minibatch_std" not in paper.to_dict()
+    demo = load_config(os.path.join(PRESETS, "cgan_demo.yaml"))  # on in the demo preset (README, "Ninth round")
+    assert demo.d_minibatch_std == 4 and not demo.d_joint_batch
 
 
 def test_class_means_script_tells_one_face_shape_from_many():
@@ -115,6 +117,14 @@ def test_class_means_script_tells_one_face_shape_from_many():
     fake = [np.repeat(face[None], 10, 0), np.repeat((face + 0.5 * mouth)[None], 10, 0)]
     stats, real_means, fake_means = mod.class_mean_stats(real, classes, fake, ("neutral", "happiness"))
     assert stats["neutral"]["sharpness_ratio"] > 1.5 and stats["neutral"]["pixel_std_g"] == 0.0
+    assert stats["neutral"]["coarse_sharpness_ratio"] > 1.2
+    # a fixed-position lattice on every image of G survives the mean: fine structure, not face shapes
+    lattice = np.zeros_like(face)
+    lattice[::4, :] = 0.3
+    on_real = [real[classes == 0][:20] + lattice, real[classes == 1][:20] + lattice]
+    lat, _, _ = mod.class_mean_stats(real, classes, on_real, ("neutral", "happiness"))
+    assert lat["neutral"]["fixed_pattern_g"] > 2 * lat["neutral"]["fixed_pattern_real"]
+    assert lat["neutral"]["coarse_sharpness_ratio"] < lat["neutral"]["sharpness_ratio"]
     assert stats["neutral"]["pixel_std_real"] > 0.1
     assert "delta_projection" not in stats["neutral"]
     np.testing.assert_allclose(fake_means[1], face + 0.5 * mouth)
