@@ -534,8 +534,9 @@ class CGANConfig(TrainConfig):
     """Beyond paper 001 (0 = off): weight of the mode-seeking term of MSGAN (Mao et al. 2019, "Mode seeking
     generative adversarial networks for diverse image synthesis", Eq. 3; their weight is 1) in G's loss,
     L_G += λ / (mean over same-label pairs of d(G(z_i, v), G(z_j, v)) / d(z_i, z_j) + 1e-5), every same-label
-    pair of G's batch (:func:`caae_tf.losses.mode_seeking_loss`). Why: the demo G draws nearly one face shape
-    for every z (README, "Ninth round"), the mode collapse within a condition that MSGAN targets."""
+    pair of G's batch (:func:`caae_tf.losses.mode_seeking_loss`). Why: the demo G's images of one label are
+    more alike than the real ones (README, "Ninth round"), the within-condition collapse MSGAN targets; measured
+    there at weight 1, it spread the faces at the cost of the label (sadness 0.70 short)."""
     lambda_va_match: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): weight of a class-conditional valence/arousal matching term in G's loss,
     L_G += λ·Σ_k (n_k/N)·mean_{v,a} (μ_k(R(x)) − μ_k(R(G(z, v))))², R the frozen regressor ``va_network`` and
@@ -612,9 +613,9 @@ class CGANConfig(TrainConfig):
     size (the whole batch when it does not divide the batch), each feature's standard deviation over its group
     is averaged over features and positions, and that one number is tiled over the group's rows
     (:func:`caae_tf.models.cgan_networks.minibatch_stddev`). D can then tell a batch of too-similar images from
-    a real one. Why: the demo G draws one face shape and outline for nearly every z (the class means of its
-    images are as sharp as one face, the real class means are blurred by the spread of face shapes; README,
-    "Ninth round"). StyleGAN2's group size is 4."""
+    a real one. Why: the demo G's images are more alike than the real ones (their class means are sharper: a
+    little less spread of face shapes, and a fixed pattern every image carries; README, "Ninth round", where
+    it lowered the worst α = 1 error on two seeds). StyleGAN2's group size is 4."""
     g_skip_rgb: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (false = paper: one output layer): "skip" generator of Karras et al. 2020 (StyleGAN2,
     "Analyzing and improving the image quality of StyleGAN", §4; MSG-GAN, Karnewar & Wang 2020): every scale
