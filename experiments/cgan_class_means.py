@@ -124,6 +124,8 @@ def main(argv=None) -> int:
     if args.checkpoint:
         from caae_tf.serving import load_model
 
+        if not os.path.isfile(os.path.join(args.model, "config.yaml")):
+            raise SystemExit(f"--checkpoint needs a run dir as --model (no config.yaml in {args.model})")
         gen = CGANSampler.from_model(load_model(args.model, checkpoint=args.checkpoint)[0])
     else:
         gen = CGANSampler(args.model)
