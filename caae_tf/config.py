@@ -615,7 +615,8 @@ class CGANConfig(TrainConfig):
     (:func:`caae_tf.models.cgan_networks.minibatch_stddev`). D can then tell a batch of too-similar images from
     a real one. Why: the demo G's images are more alike than the real ones (their class means are sharper: a
     little less spread of face shapes, and a fixed pattern every image carries; README, "Ninth round", where
-    it lowered the worst α = 1 error on two seeds). StyleGAN2's group size is 4."""
+    it lowered the worst α = 1 error on two seeds of three and raised it on the third, so the demo leaves it
+    off). StyleGAN2's group size is 4."""
     g_skip_rgb: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (false = paper: one output layer): "skip" generator of Karras et al. 2020 (StyleGAN2,
     "Analyzing and improving the image quality of StyleGAN", §4; MSG-GAN, Karnewar & Wang 2020): every scale

@@ -96,8 +96,8 @@ def test_config_rules_and_paper_preset():
     CGANConfig(d_minibatch_std=4).validate()
     paper = load_config(os.path.join(PRESETS, "cgan_paper.yaml"))
     assert paper.d_minibatch_std == 0 and "d_minibatch_std" not in paper.to_dict()
-    demo = load_config(os.path.join(PRESETS, "cgan_demo.yaml"))  # on in the demo preset (README, "Ninth round")
-    assert demo.d_minibatch_std == 4 and not demo.d_joint_batch
+    demo = load_config(os.path.join(PRESETS, "cgan_demo.yaml"))  # measured, not kept (README, "Ninth round")
+    assert demo.d_minibatch_std == 0
 
 
 def test_class_means_script_tells_one_face_shape_from_many():
