@@ -123,7 +123,7 @@ class CGANSampler:
     in [0,1]^6 summing to 1 within 1e-3) and never renormalised.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, model=None):
+    def __init__(self, path: str | os.PathLike | None = None, *, model=None, checkpoint: str | None = None):
         self._model = None
         self._saved = None
         self._va_fn = None
@@ -137,7 +137,7 @@ class CGANSampler:
             self.source = None
         elif path is not None:
             self.source = os.fspath(path)
-            self._load(self.source)
+            self._load(self.source, checkpoint)
         else:
             raise ValueError("CGANSampler needs a path or a model")
 
@@ -157,15 +157,18 @@ class CGANSampler:
         self.z_dim = int(model.z_dim)
         self.kind = "model"
 
-    def _load(self, path: str) -> None:
+    def _load(self, path: str, checkpoint: str | None = None) -> None:
+        """Load ``path``; ``checkpoint`` (a run dir's, e.g. ``RUN/checkpoints/ckpt-5000``) instead of its latest."""
         if not os.path.exists(path):
             raise ModelError(
                 f"{path}: not found (expected a cGAN run dir or a SavedModel dir from `caae-tf export cgan`)"
             )
+        if checkpoint and not os.path.isfile(os.path.join(path, "config.yaml")):
+            raise ModelError(f"--checkpoint needs a run dir as --model (no config.yaml in {path})")
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             self._load_saved_model(path)
         elif os.path.isdir(path):
-            model = load_run_dir(path)
+            model = load_run_dir(path, checkpoint)
             self._set_model(model, source=path)
             self.kind = "run"
         else:
@@ -321,11 +324,12 @@ class CGANSampler:
         return self.generate(z, w.astype(np.float32), **kwargs)
 
 
-def load_run_dir(run_dir: str):
-    """Restore the cGAN of a training run dir (:func:`caae_tf.serving.load_model`)."""
+def load_run_dir(run_dir: str, checkpoint: str | None = None):
+    """Restore the cGAN of a training run dir, its latest checkpoint or ``checkpoint``
+    (:func:`caae_tf.serving.load_model`)."""
     from caae_tf.serving import load_model
 
-    model, _config = load_model(run_dir)
+    model, _config = load_model(run_dir, checkpoint=checkpoint)
     return model
 
 

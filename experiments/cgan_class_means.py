@@ -121,14 +121,7 @@ def main(argv=None) -> int:
     from caae_tf.generate import CGANSampler
     from cgan_targets import labelled_images
 
-    if args.checkpoint:
-        from caae_tf.serving import load_model
-
-        if not os.path.isfile(os.path.join(args.model, "config.yaml")):
-            raise SystemExit(f"--checkpoint needs a run dir as --model (no config.yaml in {args.model})")
-        gen = CGANSampler.from_model(load_model(args.model, checkpoint=args.checkpoint)[0])
-    else:
-        gen = CGANSampler(args.model)
+    gen = CGANSampler(args.model, checkpoint=args.checkpoint)
     arr, imgs = labelled_images(args.data, gen.image_size)
     z = gen.sample_z(args.num_z, seed=args.seed)
     names = tuple(L.CGAN_EMOTIONS)

@@ -105,14 +105,7 @@ def main(argv=None) -> int:
     from caae_tf.generate import CGANSampler
     from caae_tf.regressor_train import load_regressor
 
-    if args.checkpoint:
-        from caae_tf.serving import load_model
-
-        if not os.path.isfile(os.path.join(args.model, "config.yaml")):
-            raise SystemExit(f"--checkpoint needs a run dir as --model (no config.yaml in {args.model})")
-        gen = CGANSampler.from_model(load_model(args.model, checkpoint=args.checkpoint)[0])
-    else:
-        gen = CGANSampler(args.model)
+    gen = CGANSampler(args.model, checkpoint=args.checkpoint)
     if args.raw_g:
         if gen.kind == "savedmodel" or getattr(gen._model, "G_ema", None) is None:
             raise SystemExit("--raw-g needs a run dir trained with g_ema_decay > 0")

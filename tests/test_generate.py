@@ -176,6 +176,11 @@ def test_generator_from_savedmodel_and_run_dir(model, saved_model_dir, run_dir):
     np.testing.assert_allclose(gr.generate(z, w), ref, atol=1e-5)
     with pytest.raises(ModelError, match="not found"):
         CGANSampler(os.path.join(run_dir, "nope"))
+    # an earlier checkpoint of a run dir (here its only one, named explicitly); a SavedModel has none
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    np.testing.assert_allclose(CGANSampler(run_dir, checkpoint=latest).generate(z, w), ref, atol=1e-5)
+    with pytest.raises(ModelError, match="--checkpoint needs a run dir"):
+        CGANSampler(saved_model_dir, checkpoint=latest)
 
 
 def test_interpolation_grid_layout(model):
