@@ -68,7 +68,8 @@ def main(argv) -> int:
 
         from caae_tf.config import CGANConfig
 
-        defaults = {f.name: getattr(CGANConfig(), f.name) for f in dataclasses.fields(CGANConfig)}
+        default_cfg = CGANConfig()
+        defaults = {f.name: getattr(default_cfg, f.name) for f in dataclasses.fields(default_cfg)}
         base = {**defaults, **base}
     emo = ("sadness", "disgust", "fear", "anger", "happiness")
     extra = "".join(f" {e} |" for e in emo) if per_emotion else ""
