@@ -21,7 +21,14 @@ around mid-grey) and ``OUT/class_means.json`` with the command line and, per cla
   mean (identities cancel on average), its RMS for the real images and for G, the cosine between them, and G's
   delta projected on the real one (⟨Δ_G, Δ_real⟩ / ‖Δ_real‖², 1 = the real change's amount along its
   direction);
-* ``mean_rmse``: RMS difference between G's and the real class-mean images.
+* ``mean_rmse``: RMS difference between G's and the real class-mean images;
+* ``skin_shift_real`` / ``skin_shift_g`` and ``skin_abs_real`` / ``skin_abs_g``: how much the label changes the
+  *skin* of one face (:func:`skin_shift`): the mean brightness of the two cheek boxes (:data:`CHEEKS`, where no
+  expression cue of the synthetic renderer is drawn) in class k minus in Neutral, for the same z (G) or the same
+  identity (real, its class-k images' mean minus its Neutral images' mean); ``shift`` is the signed mean over
+  the pairs, ``abs`` the mean of its absolute value. The real set's are noise-sized: an identity keeps its skin
+  across expressions. A G whose label also darkens or lightens the face changes the identity along an
+  interpolation row (``cgan_targets.py``'s identity distance rises with it).
 
 No network is involved apart from G: the numbers are pixel statistics of the two sets of images.
 """
@@ -52,11 +59,35 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(np.ascontiguousarray(img, np.float32), (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
 
 
+#: the two cheek boxes, (y0, y1, x0, x1) as fractions of the image side: below the eyes (45.6 % down, 22.4 % apart
+#: in the synthetic renderer), above the mouth (72 % down) and outside the nose and the mouth corners
+CHEEKS = ((0.47, 0.62, 0.22, 0.34), (0.47, 0.62, 0.66, 0.78))
+
+
+def cheek_brightness(images: np.ndarray) -> np.ndarray:
+    """Mean over the :data:`CHEEKS` boxes and the channels of each of ``images`` [N, H, W, C] → [N]."""
+    images = np.asarray(images, np.float32)
+    h, w = images.shape[1:3]
+    parts = [images[:, round(y0 * h):round(y1 * h), round(x0 * w):round(x1 * w)].mean(axis=(1, 2, 3))
+             for y0, y1, x0, x1 in CHEEKS]
+    return np.mean(parts, axis=0)
+
+
+def skin_shift(base: np.ndarray, other: np.ndarray) -> tuple[float, float]:
+    """``(signed mean, mean |.|)`` over pairs of :func:`cheek_brightness` (other − base); ``base`` and ``other``
+    [N, H, W, C] are paired row by row (the same z, or the same identity)."""
+    d = cheek_brightness(other) - cheek_brightness(base)
+    return float(d.mean()), float(np.abs(d).mean())
+
+
 def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.ndarray],
-                     names: tuple[str, ...], neutral: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
+                     names: tuple[str, ...], neutral: int = 0,
+                     real_identity: np.ndarray | None = None) -> tuple[dict, np.ndarray, np.ndarray]:
     """Per-class statistics (module docstring) of ``real`` [N, H, W, C] with class ids ``real_classes`` [N] and
     ``fake[k]`` [M, H, W, C] (G's images of class k); returns ``(stats, real_means, fake_means)``, the means
-    [K, H, W, C]. A class without real images raises ``ValueError``."""
+    [K, H, W, C]. A class without real images raises ``ValueError``. ``fake[k]`` row i must be drawn from the same z
+    as ``fake[neutral]`` row i (the skin statistics pair them); with ``real_identity`` [N] the real skin statistics
+    pair each identity's class-k images with its Neutral images (identities lacking either are left out)."""
     real_means, fake_means = [], []
     for k, name in enumerate(names):
         rows = real[real_classes == k]
@@ -78,6 +109,15 @@ def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.n
                "pixel_std_g": float(np.asarray(fake[k]).std(0).mean()),
                "mean_rmse": float(np.sqrt(np.mean((fake_means[k] - real_means[k]) ** 2)))}
         if k != neutral:
+            row["skin_shift_g"], row["skin_abs_g"] = skin_shift(fake[neutral], fake[k])
+            if real_identity is not None:
+                ids = [i for i in np.unique(real_identity)
+                       if ((real_identity == i) & (real_classes == k)).any()
+                       and ((real_identity == i) & (real_classes == neutral)).any()]
+                if ids:
+                    base = np.stack([real[(real_identity == i) & (real_classes == neutral)].mean(0) for i in ids])
+                    other = np.stack([real[(real_identity == i) & (real_classes == k)].mean(0) for i in ids])
+                    row["skin_shift_real"], row["skin_abs_real"] = skin_shift(base, other)
             rr = float((rd * rd).sum())
             row.update({"delta_rms_real": float(np.sqrt(np.mean(rd ** 2))),
                         "delta_rms_g": float(np.sqrt(np.mean(gd ** 2))),
@@ -128,7 +168,7 @@ def main(argv=None) -> int:
     fake = [np.asarray(gen.generate(z, np.repeat(np.eye(len(names), dtype=np.float32)[k:k + 1], args.num_z, 0)))
             for k in range(len(names))]
     stats, real_means, fake_means = class_mean_stats(imgs, arr["emotion"], fake, names,
-                                                     neutral=names.index("neutral"))
+                                                     neutral=names.index("neutral"), real_identity=arr["identity"])
     os.makedirs(args.out, exist_ok=True)
     cv2.imwrite(os.path.join(args.out, "class_means.png"), figure(real_means, fake_means, scale=args.scale)[..., ::-1])
     res = {"command": command, "model": os.path.abspath(args.model), "checkpoint": args.checkpoint,
@@ -143,6 +183,11 @@ def main(argv=None) -> int:
               f"{r['coarse_sharpness_ratio']:6.2f} {r['fixed_pattern_real']:10.4f} {r['fixed_pattern_g']:7.4f} "
               f"{r['pixel_std_real']:8.3f} {r['pixel_std_g']:6.3f} {r.get('delta_rms_real', 0):7.4f} "
               f"{r.get('delta_rms_g', 0):6.4f} {r.get('delta_cosine', 1):5.2f} {r.get('delta_projection', 1):5.2f}")
+    print(f"{'class':10s} {'skin shift real':>15s} {'skin shift G':>12s} {'|skin| real':>11s} {'|skin| G':>8s}")
+    for name, r in stats.items():
+        if "skin_shift_g" in r:
+            print(f"{name:10s} {r.get('skin_shift_real', float('nan')):15.4f} {r['skin_shift_g']:12.4f} "
+                  f"{r.get('skin_abs_real', float('nan')):11.4f} {r['skin_abs_g']:8.4f}")
     return 0
 
 

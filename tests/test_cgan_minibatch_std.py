@@ -139,3 +139,27 @@ def test_class_means_script_tells_one_face_shape_from_many():
     assert (grid[2 * 32:3 * 32, :32] == 128).all()  # Neutral minus itself: mid-grey
     with pytest.raises(ValueError, match="no real images of class 1"):
         mod.class_mean_stats(real[classes == 0], classes[classes == 0], fake, ("neutral", "happiness"))
+
+
+def test_class_means_skin_shift():
+    """cgan_class_means.skin_shift: a G whose label darkens the cheeks of the same z by 0.2 reads -0.2 (and |.|
+    0.2); one that only redraws the mouth reads 0; real identities that keep their skin read ~0."""
+    from conftest import experiment_module
+
+    mod = experiment_module("cgan_class_means")
+    rng = np.random.default_rng(1)
+    skins = rng.uniform(-0.5, 0.5, (12, 1, 1, 1)).astype(np.float32)
+    neutral = np.repeat(np.repeat(np.repeat(skins, 32, 1), 32, 2), 3, 3)
+    mouth_only = neutral.copy()
+    mouth_only[:, 24:27, 12:20] = -1.0  # 72-84 % down, centred: outside both cheek boxes
+    darker = neutral - 0.2
+    assert mod.skin_shift(neutral, mouth_only) == pytest.approx((0.0, 0.0), abs=1e-6)
+    assert mod.skin_shift(neutral, darker) == pytest.approx((-0.2, 0.2), abs=1e-5)
+    # real: 12 identities x (2 Neutral + 2 class-1 images), pixel noise only; paired by identity
+    real = np.concatenate([neutral, neutral, mouth_only, mouth_only]) + rng.normal(0, 0.02, (48, 32, 32, 3))
+    classes, ident = np.repeat([0, 0, 1, 1], 12), np.tile(np.arange(12), 4)
+    stats, _, _ = mod.class_mean_stats(real.astype(np.float32), classes, [neutral, darker],
+                                       ("neutral", "sadness"), real_identity=ident)
+    assert abs(stats["sadness"]["skin_shift_real"]) < 0.01 and stats["sadness"]["skin_abs_real"] < 0.01
+    assert stats["sadness"]["skin_shift_g"] == pytest.approx(-0.2, abs=1e-5)
+    assert "skin_shift_g" not in stats["neutral"]
