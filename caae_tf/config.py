@@ -490,6 +490,15 @@ class CGANConfig(TrainConfig):
     which see the tiled label v and let the head copy it (README, "Fourth round"). Unlike ``ac_mismatch`` the
     real/fake features of D are not asked to carry the class as well. It costs one more D-sized forward pass on
     the real and on the generated batch."""
+    ac_twin: bool = field(default=False, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (only with ``lambda_ac`` > 0 and a head that sees no label: ``d_projection`` or
+    ``ac_separate_trunk``): a twin classifier head C_mi on the same features as the AC head, trained on G's images
+    (L_D += λ_ac·CE(C_mi(G(z, v)), e)), which G plays against (L_G −= λ_ac·CE(C_mi(G(z, v)), e)): the Twin
+    Auxiliary Classifiers GAN of Gong, Liu, Chen, Zhang, Batmanghelich & Tao (2019, NeurIPS, Eq. 6). The AC term
+    alone rewards G for any pattern the real-image head reads as the class, including ones real images of that
+    class do not carry more than others (measured: with ``d_projection`` the sad and angry faces' skin darkens,
+    README "Tenth round"); the twin head learns exactly such class-specific patterns of G, and G is penalised
+    when its own images are easier to classify than real ones."""
     ac_fake_class: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (only with ``lambda_ac`` > 0): the AC head gets a (K+1)-th output, "generated", and D
     also learns to put G's images there, L_D += λ_ac·CE(C(G(z, v)), K) (the K+1-class discriminator of Salimans,
@@ -653,6 +662,12 @@ class CGANConfig(TrainConfig):
         if self.ac_separate_trunk and self.ac_mismatch:
             raise ConfigError(f"{source}: ac_separate_trunk and ac_mismatch exclude each other (the separate "
                               "trunk sees no label, so the mismatch term would repeat the real-image term)")
+        if self.ac_twin and (self.lambda_ac <= 0 or not (self.d_projection or self.ac_separate_trunk)):
+            raise ConfigError(f"{source}: ac_twin needs the AC head on features that see no label (lambda_ac > 0 and "
+                              "d_projection or ac_separate_trunk): on D's label-tiled features a twin head copies "
+                              "the label")
+        if self.ac_twin and (self.ac_fake_class or self.ac_mismatch):
+            raise ConfigError(f"{source}: ac_twin excludes ac_fake_class and ac_mismatch")
         if self.ac_fake_class and self.lambda_ac <= 0:
             raise ConfigError(f"{source}: ac_fake_class needs the AC head (lambda_ac > 0)")
         if self.g_output_block < 0:

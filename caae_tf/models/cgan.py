@@ -73,7 +73,10 @@ class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K),
 the head with artefacts that are only ever seen on generated images. With ``ac_mismatch`` the head also learns
 the true class of the real images shown with a wrong label, L_D += λ_ac·CE(C(x, v'), e), so it cannot copy the
 label D's input carries. With ``ac_separate_trunk`` the head has its own trunk that sees the image only (the
-AC-GAN classifier's input), so there is no label to copy.
+AC-GAN classifier's input), so there is no label to copy. With ``ac_twin`` (TAC-GAN, Gong et al. 2019, Eq. 6) a
+twin head C_mi on the AC head's features learns the class of G's images, L_D += λ_ac·CE(C_mi(G(z, v)), e), and G
+plays against it, L_G −= λ_ac·CE(C_mi(G(z, v)), e): G gains nothing from class patterns its own images carry more
+than real ones.
 """
 
 from __future__ import annotations
@@ -184,6 +187,7 @@ class CGAN(GAN):
             aux_classes=(config.num_emotions + int(config.ac_fake_class)) if config.lambda_ac > 0 else 0,
             spectral_norm=config.spectral_norm, aux_trunk=config.ac_separate_trunk,
             local_contrast=config.d_local_contrast, minibatch_std=config.d_minibatch_std,
+            twin_classes=config.num_emotions if config.ac_twin else 0,
         )
         # Beyond the paper (g_ema_decay > 0): an exponential moving average of G's weights, used for every
         # image this model produces outside training (samples, generate, export). Its weights are model
@@ -367,6 +371,8 @@ class CGAN(GAN):
                 d_loss += float(c.lambda_ac) * terms["d_loss_ac_fake"]
             if c.ac_mismatch:
                 d_loss += float(c.lambda_ac) * terms["d_loss_ac_mismatch"]
+            if c.ac_twin:
+                d_loss += float(c.lambda_ac) * terms["d_loss_ac_twin"]
         if c.lambda_r1 > 0:
             d_loss += 0.5 * float(c.lambda_r1) * terms["d_r1"]
         return d_loss
@@ -432,6 +438,8 @@ class CGAN(GAN):
                 if c.ac_fake_class:  # generated images belong to the extra class K (Salimans et al. 2016 §5)
                     fake_class = tf.fill(tf.shape(e), self.num_emotions)
                     logs["d_loss_ac_fake"] = masked_mean(per_example_class_ce(d_outs[1]["class_logits"], fake_class))
+                if c.ac_twin:  # TAC-GAN: the twin head C_mi learns the class G drew (Gong et al. 2019)
+                    logs["d_loss_ac_twin"] = masked_mean(per_example_class_ce(d_outs[1]["twin_logits"], e))
             if lam_r1 > 0:
                 logs["d_r1"] = masked_mean(r1)
             scaled = self.d_optimizer.scale_loss(self._d_objective(logs))
@@ -449,6 +457,9 @@ class CGAN(GAN):
             if lam_ac > 0:  # G is rewarded when the AC head reads the class it was conditioned on
                 logs["g_loss_ac"] = masked_mean(per_example_class_ce(gen_out["class_logits"], e))
                 g_loss += lam_ac * logs["g_loss_ac"]
+                if c.ac_twin:  # ... and is penalised where the twin head, trained on its images, reads it too
+                    logs["g_loss_ac_twin"] = masked_mean(per_example_class_ce(gen_out["twin_logits"], e))
+                    g_loss -= lam_ac * logs["g_loss_ac_twin"]
             if c.lambda_fm > 0:  # class means of D's features toward the real batch's (Salimans et al. 2016)
                 logs["g_loss_fm"] = class_feature_matching_loss(gen_out["features"], real_out["features"], e,
                                                                 self.num_emotions, mask)
@@ -475,8 +486,8 @@ class CGAN(GAN):
             logs["d_acc_ac"] = masked_mean(hit)
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
-                                    "d_loss_ac_mismatch", "d_acc_ac", "g_loss_ac", "g_loss_fm", "g_loss_va_match",
-                                    "g_loss_ms", "g_loss_spectral", "d_r1")
+                                    "d_loss_ac_mismatch", "d_loss_ac_twin", "d_acc_ac", "g_loss_ac", "g_loss_ac_twin",
+                                    "g_loss_fm", "g_loss_va_match", "g_loss_ms", "g_loss_spectral", "d_r1")
                if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),

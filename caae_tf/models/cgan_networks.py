@@ -444,6 +444,8 @@ class CGANDiscriminator(keras.Model):
     class logits C(x) from φ, :meth:`outputs`) and ``spectral_norm`` (Miyato et al. 2018: every kernel W/σ(W),
     no BatchNorm). With ``aux_trunk`` the class head has its own convolutional trunk (D's layer plan, no label
     input), so it reads C(x) off the image alone; without it the head shares D's features, which see the tiled v.
+    ``twin_classes`` > 0 adds TAC-GAN's twin head C_mi (Gong et al. 2019) on the AC head's features
+    (``"twin_logits"``), which the cGAN trains on generated images.
     """
 
     def __init__(
@@ -459,6 +461,7 @@ class CGANDiscriminator(keras.Model):
         aux_trunk: bool = False,
         local_contrast: bool = False,
         minibatch_std: int = 0,
+        twin_classes: int = 0,
         **kwargs,
     ):
         kwargs.setdefault("name", "D")
@@ -474,6 +477,9 @@ class CGANDiscriminator(keras.Model):
         self.local_contrast = bool(local_contrast)
         self.aux_trunk = bool(aux_trunk)
         self.minibatch_std = int(minibatch_std)
+        self.twin_classes = int(twin_classes)
+        if self.twin_classes > 0 and self.aux_classes <= 0:
+            raise ConfigError("twin_classes needs the class head (aux_classes > 0)")
         if self.aux_trunk and self.aux_classes <= 0:
             raise ConfigError("aux_trunk needs the class head (aux_classes > 0)")
         self.widths = discriminator_widths(self.image_size, self.d_filters)
@@ -495,6 +501,8 @@ class CGANDiscriminator(keras.Model):
         self.classifier = dense(self.aux_classes, "aux_classifier") if self.aux_classes > 0 else None
         # aux_trunk: the class head's own trunk, created last so that D's other initial weights draw the same seeds
         self.aux_convs, self.aux_bns = self._trunk("aux_") if self.aux_trunk else ([], [])
+        # twin_classes (TAC-GAN's C_mi): a second class head on the AC head's features, created after everything else
+        self.twin_classifier = dense(self.twin_classes, "aux_twin_classifier") if self.twin_classes > 0 else None
 
     def _trunk(self, prefix: str):
         """One stride-2 conv (k = ``kernel_size``) per width, BN on every block but the first (none with spectral
@@ -528,7 +536,8 @@ class CGANDiscriminator(keras.Model):
 
     def outputs(self, inputs, training=None) -> dict[str, Any]:
         """``{"logit": [B, 1] float32, "features": [B, F] float32 (φ, the flattened last features the logit reads),
-        "class_logits": [B, aux_classes] float32 (only with the AC head)}``."""
+        "class_logits": [B, aux_classes] float32 (only with the AC head), "twin_logits": [B, twin_classes] float32
+        (only with the twin head; same features as the AC head)}``."""
         x, v = _split(inputs, "image", "v")
         v = ops.cast(v, "float32")
         x = ops.cast(x, "float32")
@@ -553,6 +562,8 @@ class CGANDiscriminator(keras.Model):
             if self.aux_trunk:  # the head's own trunk sees the image only
                 phi_c = ops.cast(self.flatten(self._run_trunk(x, self.aux_convs, self.aux_bns, training)), "float32")
             out["class_logits"] = head(self.classifier, phi_c)
+            if self.twin_classifier is not None:
+                out["twin_logits"] = head(self.twin_classifier, phi_c)
         return out
 
     def call(self, inputs, training=None):
@@ -575,6 +586,7 @@ class CGANDiscriminator(keras.Model):
             "label_reinject": self.label_reinject, "projection": self.projection,
             "aux_classes": self.aux_classes, "spectral_norm": self.spectral_norm, "aux_trunk": self.aux_trunk,
             "local_contrast": self.local_contrast, "minibatch_std": self.minibatch_std,
+            "twin_classes": self.twin_classes,
         }
 
 
