@@ -28,7 +28,9 @@ around mid-grey) and ``OUT/class_means.json`` with the command line and, per cla
   identity (real, its class-k images' mean minus its Neutral images' mean); ``shift`` is the signed mean over
   the pairs, ``abs`` the mean of its absolute value. The real set's are noise-sized: an identity keeps its skin
   across expressions. A G whose label also darkens or lightens the face changes the identity along an
-  interpolation row (``cgan_targets.py``'s identity distance rises with it).
+  interpolation row (``cgan_targets.py``'s identity distance rises with it);
+* ``skin_real`` / ``skin_g``: the mean cheek brightness of the class's images (every class of the real set
+  has the same: its identities show every class).
 
 No network is involved apart from G: the numbers are pixel statistics of the two sets of images.
 """
@@ -90,14 +92,14 @@ def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.n
     pair each identity's class-k images with its Neutral images (identities lacking either are left out)."""
     real_means, fake_means = [], []
     for k, name in enumerate(names):
-        rows = real[real_classes == k]
-        if len(rows) == 0:
+        if not (real_classes == k).any():
             raise ValueError(f"no real images of class {k} ({name})")
-        real_means.append(rows.mean(0))
+        real_means.append(real[real_classes == k].mean(0))
         fake_means.append(np.asarray(fake[k]).mean(0))
     real_means, fake_means = np.stack(real_means), np.stack(fake_means)
     stats = {}
     for k, name in enumerate(names):
+        rows = real[real_classes == k]
         rd, gd = real_means[k] - real_means[neutral], fake_means[k] - fake_means[neutral]
         s_r, s_g = _laplacian_energy(real_means[k]), _laplacian_energy(fake_means[k])
         c_r, c_g = (_laplacian_energy(_blur(m[k], 2.0)) for m in (real_means, fake_means))
@@ -107,7 +109,8 @@ def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.n
                "fixed_pattern_g": float(np.sqrt(np.mean((fake_means[k] - _blur(fake_means[k], 1.0)) ** 2))),
                "pixel_std_real": float(real[real_classes == k].std(0).mean()),
                "pixel_std_g": float(np.asarray(fake[k]).std(0).mean()),
-               "mean_rmse": float(np.sqrt(np.mean((fake_means[k] - real_means[k]) ** 2)))}
+               "mean_rmse": float(np.sqrt(np.mean((fake_means[k] - real_means[k]) ** 2))),
+               "skin_real": float(cheek_brightness(rows).mean()), "skin_g": float(cheek_brightness(fake[k]).mean())}
         if k != neutral:
             row["skin_shift_g"], row["skin_abs_g"] = skin_shift(fake[neutral], fake[k])
             if real_identity is not None:
@@ -183,11 +186,12 @@ def main(argv=None) -> int:
               f"{r['coarse_sharpness_ratio']:6.2f} {r['fixed_pattern_real']:10.4f} {r['fixed_pattern_g']:7.4f} "
               f"{r['pixel_std_real']:8.3f} {r['pixel_std_g']:6.3f} {r.get('delta_rms_real', 0):7.4f} "
               f"{r.get('delta_rms_g', 0):6.4f} {r.get('delta_cosine', 1):5.2f} {r.get('delta_projection', 1):5.2f}")
-    print(f"{'class':10s} {'skin shift real':>15s} {'skin shift G':>12s} {'|skin| real':>11s} {'|skin| G':>8s}")
+    print(f"{'class':10s} {'skin real':>9s} {'skin G':>7s} {'skin shift real':>15s} {'skin shift G':>12s} "
+          f"{'|skin| real':>11s} {'|skin| G':>8s}")
+    nan = float("nan")
     for name, r in stats.items():
-        if "skin_shift_g" in r:
-            print(f"{name:10s} {r.get('skin_shift_real', float('nan')):15.4f} {r['skin_shift_g']:12.4f} "
-                  f"{r.get('skin_abs_real', float('nan')):11.4f} {r['skin_abs_g']:8.4f}")
+        print(f"{name:10s} {r['skin_real']:9.3f} {r['skin_g']:7.3f} {r.get('skin_shift_real', nan):15.4f} "
+              f"{r.get('skin_shift_g', nan):12.4f} {r.get('skin_abs_real', nan):11.4f} {r.get('skin_abs_g', nan):8.4f}")
     return 0
 
 

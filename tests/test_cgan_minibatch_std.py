@@ -162,4 +162,6 @@ def test_class_means_skin_shift():
                                        ("neutral", "sadness"), real_identity=ident)
     assert abs(stats["sadness"]["skin_shift_real"]) < 0.01 and stats["sadness"]["skin_abs_real"] < 0.01
     assert stats["sadness"]["skin_shift_g"] == pytest.approx(-0.2, abs=1e-5)
+    assert stats["sadness"]["skin_g"] == pytest.approx(stats["neutral"]["skin_g"] - 0.2, abs=1e-5)
+    assert stats["sadness"]["skin_real"] == pytest.approx(stats["neutral"]["skin_real"], abs=0.01)
     assert "skin_shift_g" not in stats["neutral"]
