@@ -37,8 +37,8 @@ def test_paper_preset_resolved_config_is_byte_identical():
 
 def test_demo_preset_switches_the_modes_on_and_keys_validate():
     demo = load_config(os.path.join(PRESETS, "cgan_demo.yaml"))
-    assert demo.lambda_ac > 0 and demo.g_ema_decay > 0
-    assert {"lambda_ac", "g_ema_decay"} <= set(demo.to_dict())
+    assert demo.d_projection and demo.d_mismatch_weight > 0 and demo.g_ema_decay > 0
+    assert {"d_projection", "d_mismatch_weight", "g_ema_decay"} <= set(demo.to_dict())
     for key, bad in (("lambda_ac", -1), ("lambda_r1", -0.5), ("g_ema_decay", 1.0), ("g_ema_decay", -0.1)):
         with pytest.raises(ConfigError, match=key):
             CGANConfig().replace(key, bad)
