@@ -90,16 +90,19 @@ def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.n
     [K, H, W, C]. A class without real images raises ``ValueError``. ``fake[k]`` row i must be drawn from the same z
     as ``fake[neutral]`` row i (the skin statistics pair them); with ``real_identity`` [N] the real skin statistics
     pair each identity's class-k images with its Neutral images (identities lacking either are left out)."""
-    real_means, fake_means = [], []
+    by_class = [real[real_classes == k] for k in range(len(names))]
     for k, name in enumerate(names):
-        if not (real_classes == k).any():
+        if len(by_class[k]) == 0:
             raise ValueError(f"no real images of class {k} ({name})")
-        real_means.append(real[real_classes == k].mean(0))
-        fake_means.append(np.asarray(fake[k]).mean(0))
-    real_means, fake_means = np.stack(real_means), np.stack(fake_means)
+    real_means = np.stack([rows.mean(0) for rows in by_class])
+    fake_means = np.stack([np.asarray(f).mean(0) for f in fake])
+    neutral_by_id = {}  # identity -> the mean of its real Neutral images (the real skin statistics' base)
+    if real_identity is not None:
+        neutral_by_id = {i: real[(real_identity == i) & (real_classes == neutral)].mean(0)
+                         for i in np.unique(real_identity[real_classes == neutral])}
     stats = {}
     for k, name in enumerate(names):
-        rows = real[real_classes == k]
+        rows = by_class[k]
         rd, gd = real_means[k] - real_means[neutral], fake_means[k] - fake_means[neutral]
         s_r, s_g = _laplacian_energy(real_means[k]), _laplacian_energy(fake_means[k])
         c_r, c_g = (_laplacian_energy(_blur(m[k], 2.0)) for m in (real_means, fake_means))
@@ -107,18 +110,16 @@ def class_mean_stats(real: np.ndarray, real_classes: np.ndarray, fake: list[np.n
                "coarse_sharpness_ratio": c_g / max(c_r, 1e-12),
                "fixed_pattern_real": float(np.sqrt(np.mean((real_means[k] - _blur(real_means[k], 1.0)) ** 2))),
                "fixed_pattern_g": float(np.sqrt(np.mean((fake_means[k] - _blur(fake_means[k], 1.0)) ** 2))),
-               "pixel_std_real": float(real[real_classes == k].std(0).mean()),
+               "pixel_std_real": float(rows.std(0).mean()),
                "pixel_std_g": float(np.asarray(fake[k]).std(0).mean()),
                "mean_rmse": float(np.sqrt(np.mean((fake_means[k] - real_means[k]) ** 2))),
                "skin_real": float(cheek_brightness(rows).mean()), "skin_g": float(cheek_brightness(fake[k]).mean())}
         if k != neutral:
             row["skin_shift_g"], row["skin_abs_g"] = skin_shift(fake[neutral], fake[k])
             if real_identity is not None:
-                ids = [i for i in np.unique(real_identity)
-                       if ((real_identity == i) & (real_classes == k)).any()
-                       and ((real_identity == i) & (real_classes == neutral)).any()]
+                ids = [i for i in np.unique(real_identity[real_classes == k]) if i in neutral_by_id]
                 if ids:
-                    base = np.stack([real[(real_identity == i) & (real_classes == neutral)].mean(0) for i in ids])
+                    base = np.stack([neutral_by_id[i] for i in ids])
                     other = np.stack([real[(real_identity == i) & (real_classes == k)].mean(0) for i in ids])
                     row["skin_shift_real"], row["skin_abs_real"] = skin_shift(base, other)
             rr = float((rd * rd).sum())
