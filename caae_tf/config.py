@@ -497,8 +497,9 @@ class CGANConfig(TrainConfig):
     Auxiliary Classifiers GAN of Gong, Liu, Chen, Zhang, Batmanghelich & Tao (2019, NeurIPS, Eq. 6). The AC term
     alone rewards G for any pattern the real-image head reads as the class, including ones real images of that
     class do not carry more than others (measured: with ``d_projection`` the sad and angry faces' skin darkens,
-    README "Tenth round"); the twin head learns exactly such class-specific patterns of G, and G is penalised
-    when its own images are easier to classify than real ones."""
+    README "Tenth round"); the twin head learns such class-specific patterns of G, and G is penalised when its own
+    images are easier to classify than real ones. Measured once (README "Tenth round", seed 0, with d_projection):
+    identity along rows 0.040 against 0.019 without it, so it is off in the demo."""
     ac_fake_class: bool = field(default=False, metadata=BEYOND_PAPER)
     """Beyond paper 001 (only with ``lambda_ac`` > 0): the AC head gets a (K+1)-th output, "generated", and D
     also learns to put G's images there, L_D += λ_ac·CE(C(G(z, v)), K) (the K+1-class discriminator of Salimans,
