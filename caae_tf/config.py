@@ -542,6 +542,19 @@ class CGANConfig(TrainConfig):
     taken per class; :func:`caae_tf.losses.class_feature_matching_loss`). The real means come from the real
     batch's pass in this step's D update. Why: the targets of issue 13 are per-class means of the judged (v, a),
     and G's faces fell short of the real class means (weaker expressions) under the per-image losses."""
+    lambda_pixel_match: float = field(default=0.0, metadata=BEYOND_PAPER)
+    """Beyond paper 001 (0 = off): weight of class-conditional low-resolution pixel-mean matching in G's loss,
+    L_G += λ·Σ_k (n_k/N)·mean_d (μ_k^A − μ_k^real)(μ_k^B − μ_k^real) over G's images average-pooled to
+    ``pixel_match_size`` px (μ_k^A / μ_k^B: the class-k means over the batch's even / odd rows, an unbiased
+    estimate of (μ_k^fake − μ_k^real)² that does not shrink G's spread; :func:`caae_tf.losses.class_moment_loss`).
+    The moment matching of Salimans et al. (2016) §3.1 on pixels instead of D's features, per class. Why: with
+    the projection D each class of G has its own skin brightness (real faces: 0.204-0.206 in every class, G up
+    to 0.07 off), so an interpolation row changes the face's brightness and the identity network sees another
+    person (README, "Tenth round", ``experiments/cgan_class_means.py``)."""
+    pixel_match_size: int = field(default=8, metadata=BEYOND_PAPER)
+    """With ``lambda_pixel_match``: the side (px) of the average-pooled images whose class means are matched;
+    ``image_size`` must be a multiple of it. 8 keeps the skin, hair and background layout and drops the
+    expression's detail (mouth corners, brows), which the adversarial losses shape."""
     lambda_ms: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): weight of the mode-seeking term of MSGAN (Mao et al. 2019, "Mode seeking
     generative adversarial networks for diverse image synthesis", Eq. 3; their weight is 1) in G's loss,
@@ -682,9 +695,12 @@ class CGANConfig(TrainConfig):
             raise ConfigError(f"{source}: d_blur_sigma must be [lo, hi] with 0 < lo <= hi <= 4 (pixels), "
                               f"got {self.d_blur_sigma}")
         for name in ("lambda_ac", "lambda_r1", "lambda_spectral", "lambda_fm", "lambda_va_match", "lambda_ms",
-                     "d_blur_negative"):
+                     "lambda_pixel_match", "d_blur_negative"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
+        if self.lambda_pixel_match > 0 and (self.pixel_match_size < 1 or self.image_size % self.pixel_match_size):
+            raise ConfigError(f"{source}: pixel_match_size must divide image_size ({self.image_size}), "
+                              f"got {self.pixel_match_size}")
         if self.d_minibatch_std < 0:
             raise ConfigError(f"{source}: d_minibatch_std must be >= 0 (a group size; 0 = off), "
                               f"got {self.d_minibatch_std}")

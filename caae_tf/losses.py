@@ -315,6 +315,42 @@ def class_feature_matching_loss(fake_features: tf.Tensor, real_features: tf.Tens
     return global_scalar_share(tf.reduce_sum(share * per_class))
 
 
+def class_moment_loss(fake: tf.Tensor, real: tf.Tensor, labels: tf.Tensor, num_classes: int,
+                      weights: tf.Tensor | None = None) -> tf.Tensor:
+    """Beyond paper 001 (``CGANConfig.lambda_pixel_match``): class-conditional first-moment matching with an
+    unbiased split estimator,
+
+        L = Σ_k (n_k / N) · mean_d (μ_k^A − t_k)(μ_k^B − t_k),   t_k = μ_k^real (held fixed),
+
+    μ_k^A / μ_k^B the means of ``fake`` over the 1st, 3rd, … / 2nd, 4th, … rows of class k in batch order. Its
+    expectation is (E μ_k^fake − E t_k)² plus a term G cannot change, so its gradient pulls G's class means onto the
+    real ones and nothing else. The plain (μ_k^fake − t_k)² of :func:`class_feature_matching_loss` adds
+    Var(μ_k^fake), whose gradient also shrinks G's spread within a class (a collapse bias, large for a ~10-row class
+    and a low-dimensional statistic). A class with one row does not count. ``fake`` / ``real`` are [B, ...]
+    (flattened here), row i of each labelled ``labels[i]``; rows with ``weights`` 0 or a label outside
+    0..num_classes-1 do not count. The value can be below 0 (it estimates a square). Returned as this replica's
+    share (:func:`global_scalar_share`)."""
+    fake = tf.reshape(tf.cast(fake, tf.float32), [tf.shape(fake)[0], -1])
+    real = tf.stop_gradient(tf.reshape(tf.cast(real, tf.float32), [tf.shape(real)[0], -1]))
+    onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+    if weights is not None:
+        onehot *= tf.reshape(tf.cast(weights, tf.float32), [-1, 1])
+    # each class's rows alternate between the halves A and B in batch order (a row's rank within its class)
+    rank = tf.reduce_sum((tf.cumsum(onehot, axis=0) - onehot) * onehot, axis=1)
+    even = tf.cast(tf.equal(tf.math.floormod(rank, 2.0), 0.0), tf.float32)[:, None]
+    halves = []
+    for part in (onehot * even, onehot * (1.0 - even)):
+        n = tf.reduce_sum(part, axis=0)
+        halves.append((tf.math.divide_no_nan(tf.matmul(part, fake, transpose_a=True), n[:, None]), n))
+    (mean_a, n_a), (mean_b, n_b) = halves
+    counts = tf.reduce_sum(onehot, axis=0)
+    target = tf.math.divide_no_nan(tf.matmul(onehot, real, transpose_a=True), counts[:, None])
+    per_class = tf.reduce_mean((mean_a - target) * (mean_b - target), axis=1)
+    counted = counts * tf.cast(tf.logical_and(n_a > 0, n_b > 0), tf.float32)
+    share = tf.math.divide_no_nan(counted, tf.reduce_sum(counted))
+    return global_scalar_share(tf.reduce_sum(share * per_class))
+
+
 def mode_seeking_loss(images: tf.Tensor, z: tf.Tensor, labels: tf.Tensor, weights: tf.Tensor | None = None,
                       eps: float = 1e-5) -> tf.Tensor:
     """Beyond paper 001 (``CGANConfig.lambda_ms``): the mode-seeking term of Mao et al. (2019, "Mode seeking

@@ -26,7 +26,7 @@ KEYS = ("d_mismatch_weight", "lambda_ac", "d_projection", "spectral_norm", "d_jo
         "g_ema_decay", "g_filters", "steps", "g_skip_rgb", "d_augment", "g_output_block", "ac_fake_class",
         "ac_mismatch", "ac_separate_trunk", "lambda_spectral", "lambda_fm", "d_blur_negative", "d_blur_sigma",
         "d_local_contrast", "lambda_va_match", "va_match_features", "va_network", "d_minibatch_std", "lambda_ms",
-        "mixed_precision")
+        "ac_twin", "lambda_pixel_match", "pixel_match_size", "mixed_precision")
 
 
 def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:

@@ -66,7 +66,9 @@ image outside training (``g_ema_decay``, :attr:`CGAN.sampler`). With them the lo
 D's last features, Salimans et al. 2016 §3.1; ``d_blur_negative`` = b adds real images blurred by a Gaussian to
 D's negatives, L_D += b·BCE(0, D(blur(x), v)), the edge-smoothed negatives of CartoonGAN, Chen et al. 2018;
 ``lambda_spectral``: L_spec = mean_r (log P_G(r) − log P_data(r))² of the batches' azimuthally averaged power
-spectra, Durall et al. 2020; :func:`caae_tf.losses.spectral_loss`).
+spectra, Durall et al. 2020; :func:`caae_tf.losses.spectral_loss`; ``lambda_pixel_match``: L_G += λ_pm·Σ_k (n_k/N)·
+mean_d (μ_k^A − μ_k^real)(μ_k^B − μ_k^real) of the images average-pooled to ``pixel_match_size`` px, A / B the two
+halves of class k's rows, an unbiased estimate of the squared class-mean gap, :func:`caae_tf.losses.class_moment_loss`).
 
 With ``ac_fake_class`` the head C has K + 1 outputs and D also learns to put generated images in the extra
 class K (Salimans et al. 2016 §5; Odena 2016): L_D += λ_ac·CE(C(G(z, v)), K), so G can no longer satisfy
@@ -92,8 +94,8 @@ from caae_tf import images as _images
 from caae_tf import labels as _labels
 from caae_tf.config import CGANConfig
 from caae_tf.errors import TrainingError
-from caae_tf.losses import (class_feature_matching_loss, ema_decay, mode_seeking_loss, per_example_bce,
-                            per_example_class_ce, per_example_r1, spectral_loss)
+from caae_tf.losses import (class_feature_matching_loss, class_moment_loss, ema_decay, mode_seeking_loss,
+                            per_example_bce, per_example_class_ce, per_example_r1, spectral_loss)
 from caae_tf.models.base import GAN, Untracked
 from caae_tf.models.diffaugment import diff_augment, parse_policy
 from caae_tf.models.cgan_networks import (NUM_EMOTIONS, CGANDiscriminator, CGANGenerator, ConditionalBatchNorm,
@@ -468,6 +470,12 @@ class CGAN(GAN):
                 read = self.read_va_features if c.va_match_features else self.read_va
                 logs["g_loss_va_match"] = class_feature_matching_loss(read(fake), read(x), e, self.num_emotions, mask)
                 g_loss += float(c.lambda_va_match) * logs["g_loss_va_match"]
+            if c.lambda_pixel_match > 0:  # class means of G's low-resolution images toward the real batch's
+                pool = c.image_size // c.pixel_match_size
+                logs["g_loss_pixel_match"] = class_moment_loss(
+                    tf.nn.avg_pool2d(tf.cast(fake, tf.float32), pool, pool, "VALID"),
+                    tf.nn.avg_pool2d(x, pool, pool, "VALID"), e, self.num_emotions, mask)
+                g_loss += float(c.lambda_pixel_match) * logs["g_loss_pixel_match"]
             if c.lambda_ms > 0:  # MSGAN: G's same-label images apart as their z are (Mao et al. 2019)
                 logs["g_loss_ms"] = mode_seeking_loss(fake, z, e, mask)
                 g_loss += float(c.lambda_ms) * logs["g_loss_ms"]
@@ -487,7 +495,8 @@ class CGAN(GAN):
         return self.replica_logs({
             **{k: logs[k] for k in ("d_loss_mismatch", "d_loss_blur", "d_loss_ac", "d_loss_ac_fake",
                                     "d_loss_ac_mismatch", "d_loss_ac_twin", "d_acc_ac", "g_loss_ac", "g_loss_ac_twin",
-                                    "g_loss_fm", "g_loss_va_match", "g_loss_ms", "g_loss_spectral", "d_r1")
+                                    "g_loss_fm", "g_loss_va_match", "g_loss_ms", "g_loss_pixel_match",
+                                    "g_loss_spectral", "d_r1")
                if k in logs},
             "g_loss": g_loss,
             "d_loss": self._d_objective(logs),
