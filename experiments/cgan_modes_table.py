@@ -29,12 +29,12 @@ KEYS = ("d_mismatch_weight", "lambda_ac", "d_projection", "spectral_norm", "d_jo
         "ac_twin", "lambda_pixel_match", "pixel_match_size", "mixed_precision")
 
 
-def hf_energy(model: str, raw_g: bool, n: int = 60) -> float:
+def hf_energy(model: str, raw_g: bool, n: int = 60, checkpoint: str | None = None) -> float:
     from judge_blur import hf_energy as mean_abs_laplacian
 
     from caae_tf.generate import CGANSampler
 
-    g = CGANSampler(model)
+    g = CGANSampler(model, checkpoint=checkpoint)
     if raw_g:
         g._model.G_ema = None
     x = g.generate(g.sample_z(n, 0), np.eye(6, dtype=np.float32)[np.arange(n) % 6])
@@ -93,11 +93,12 @@ def main(argv) -> int:
                              and not (k == "g_filters" and cfg[k] == [128, 64, 32, 16]))
         mode += "" if r["ema"] else " (G, not G_ema)"
         mode += f" (z truncated at {r['truncation']})" if r.get("truncation") else ""
+        mode += f" (read at {os.path.basename(r['checkpoint'])})" if r.get("checkpoint") else ""
         err1 = max(max(e["error"]) for e in r["emotions"].values())
         h = r["emotions"]["happiness"]["generated"]
         rho = min(abs(e["rho"]) for e in r["emotions"].values())
         ident = r.get("identity", {}).get("row_mean")
-        hf = hf_energy(r["model"], not r["ema"])
+        hf = hf_energy(r["model"], not r["ema"], checkpoint=r.get("checkpoint"))
         cols = "".join(f" {max(r['emotions'][e]['error']):.2f} |" for e in emo) if per_emotion else ""
         print(f"| {mode} | {err1:.2f} |{cols} {max(r['neutral']['error']):.2f} | ({h[0]:.2f}, {h[1]:.2f}) "
               f"| {rho:.2f} | "

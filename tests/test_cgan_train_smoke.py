@@ -128,3 +128,32 @@ def test_generate_cli_on_trained_run(trained_run, tmp_path):
         assert v["neutral"] + v["happiness"] == pytest.approx(1.0, abs=1e-6)
         assert v["neutral"] == pytest.approx(1 - a, abs=1e-6) and v["happiness"] == pytest.approx(a, abs=1e-6)
         assert all(v[e] == 0 for e in ("sadness", "disgust", "fear", "anger"))
+
+
+@pytest.mark.slow
+def test_modes_table_names_and_reads_the_judged_checkpoint(trained_run, tmp_path, monkeypatch, capsys):
+    """experiments/cgan_modes_table.py on a targets.json judged at an earlier checkpoint (cgan_targets.py
+    --checkpoint): the row says which checkpoint, and its HF energy is that checkpoint's, not the latest's."""
+    import sys
+
+    from conftest import experiment_module
+
+    run_dir = trained_run[0]
+    monkeypatch.syspath_prepend(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                             "experiments"))
+    mod = experiment_module("cgan_modes_table")
+    early = os.path.join(run_dir, "checkpoints", f"ckpt-{FIRST_STEPS}")
+    emotion = {"generated": [0.5, 0.0], "real": [0.6, 0.0], "error": [0.1, 0.0], "rho": 1.0}
+    for name, ckpt in (("latest", None), ("early", early)):
+        os.makedirs(tmp_path / name)
+        with open(tmp_path / name / "targets.json", "w", encoding="utf-8") as fh:
+            json.dump({"model": run_dir, "ema": True, "checkpoint": ckpt, "truncation": None,
+                       "emotions": {e: emotion for e in ("sadness", "disgust", "fear", "anger", "happiness")},
+                       "neutral": {"error": [0.02, 0.03]}}, fh)
+    assert mod.main([str(tmp_path / "latest"), str(tmp_path / "early")]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    assert f"(read at ckpt-{FIRST_STEPS})" in rows[1] and "read at" not in rows[0]
+    hf = [float(r.rstrip(" |").rsplit("|", 1)[1]) for r in rows]
+    assert hf[1] == pytest.approx(mod.hf_energy(run_dir, False, checkpoint=early), abs=1e-3)
+    assert hf[0] == pytest.approx(mod.hf_energy(run_dir, False), abs=1e-3) and hf[0] != hf[1]
+    assert "judge_blur" in sys.modules
