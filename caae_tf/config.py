@@ -550,7 +550,9 @@ class CGANConfig(TrainConfig):
     The moment matching of Salimans et al. (2016) §3.1 on pixels instead of D's features, per class. Why: with
     the projection D each class of G has its own skin brightness (real faces: 0.204-0.206 in every class, G up
     to 0.07 off), so an interpolation row changes the face's brightness and the identity network sees another
-    person (README, "Tenth round", ``experiments/cgan_class_means.py``)."""
+    person (README, "Tenth round", ``experiments/cgan_class_means.py``). Measured at λ = 100 (README, "Eleventh
+    round"): the identity along rows 0.004-0.010 on five seeds (0.013-0.019 without), but Neutral drifts to low
+    arousal (within 0.1 in 3 of 9 readings) and one seed misses α = 1, so the demo preset leaves it off."""
     pixel_match_size: int = field(default=8, metadata=BEYOND_PAPER)
     """With ``lambda_pixel_match``: the side (px) of the average-pooled images whose class means are matched;
     ``image_size`` must be a multiple of it. 8 keeps the skin, hair and background layout and drops the
