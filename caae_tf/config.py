@@ -545,7 +545,7 @@ class CGANConfig(TrainConfig):
     lambda_pixel_match: float = field(default=0.0, metadata=BEYOND_PAPER)
     """Beyond paper 001 (0 = off): weight of class-conditional low-resolution pixel-mean matching in G's loss,
     L_G += λ·Σ_k (n_k/N)·mean_d (μ_k^A − μ_k^real)(μ_k^B − μ_k^real) over G's images average-pooled to
-    ``pixel_match_size`` px (μ_k^A / μ_k^B: the class-k means over the batch's even / odd rows, an unbiased
+    ``pixel_match_size`` px (μ_k^A / μ_k^B: the means over alternate rows of class k, an unbiased
     estimate of (μ_k^fake − μ_k^real)² that does not shrink G's spread; :func:`caae_tf.losses.class_moment_loss`).
     The moment matching of Salimans et al. (2016) §3.1 on pixels instead of D's features, per class. Why: with
     the projection D each class of G has its own skin brightness (real faces: 0.204-0.206 in every class, G up

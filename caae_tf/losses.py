@@ -290,6 +290,24 @@ def spectral_loss(fake: tf.Tensor, real: tf.Tensor, weights: tf.Tensor | None = 
     return global_scalar_share(tf.reduce_mean(tf.square(radial_log_power(fake, weights) - target)))
 
 
+def _class_rows(fake, real, labels, num_classes: int, weights=None):
+    """The class losses' common inputs: ``fake`` / ``real`` flattened to [B, D] float32 (``real`` held fixed)
+    and the one-hot class matrix [B, K], its rows scaled by ``weights`` (a label < 0 or ≥ K gives a 0 row)."""
+    fake = tf.reshape(tf.cast(fake, tf.float32), [tf.shape(fake)[0], -1])
+    real = tf.stop_gradient(tf.reshape(tf.cast(real, tf.float32), [tf.shape(real)[0], -1]))
+    onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+    if weights is not None:
+        onehot *= tf.reshape(tf.cast(weights, tf.float32), [-1, 1])
+    return fake, real, onehot
+
+
+def _class_means(onehot: tf.Tensor, values: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-class means [K, D] of ``values`` [B, D] over the rows ``onehot`` [B, K] selects (0 for an empty
+    class), and the per-class row counts n_k [K]."""
+    counts = tf.reduce_sum(onehot, axis=0)
+    return tf.math.divide_no_nan(tf.matmul(onehot, values, transpose_a=True), counts[:, None]), counts
+
+
 def class_feature_matching_loss(fake_features: tf.Tensor, real_features: tf.Tensor, labels: tf.Tensor,
                                 num_classes: int, weights: tf.Tensor | None = None) -> tf.Tensor:
     """Beyond paper 001 (``CGANConfig.lambda_fm``): class-conditional feature matching,
@@ -302,14 +320,9 @@ def class_feature_matching_loss(fake_features: tf.Tensor, real_features: tf.Tens
     (G draws its batch with the real batch's labels, so both sides have the same n_k). Rows with ``weights``
     0, or a label outside 0..num_classes-1, do not count. The real side is held fixed (no gradient). Returned
     as this replica's share (:func:`global_scalar_share`)."""
-    fake = tf.reshape(tf.cast(fake_features, tf.float32), [tf.shape(fake_features)[0], -1])
-    real = tf.stop_gradient(tf.reshape(tf.cast(real_features, tf.float32), [tf.shape(real_features)[0], -1]))
-    onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)  # -1 / out of range → 0 row
-    if weights is not None:
-        onehot *= tf.reshape(tf.cast(weights, tf.float32), [-1, 1])
-    counts = tf.reduce_sum(onehot, axis=0)  # n_k
-    mean_real = tf.math.divide_no_nan(tf.matmul(onehot, real, transpose_a=True), counts[:, None])
-    mean_fake = tf.math.divide_no_nan(tf.matmul(onehot, fake, transpose_a=True), counts[:, None])
+    fake, real, onehot = _class_rows(fake_features, real_features, labels, num_classes, weights)
+    mean_fake, counts = _class_means(onehot, fake)
+    mean_real, _ = _class_means(onehot, real)
     per_class = tf.reduce_mean(tf.square(mean_real - mean_fake), axis=1)
     share = tf.math.divide_no_nan(counts, tf.reduce_sum(counts))
     return global_scalar_share(tf.reduce_sum(share * per_class))
@@ -330,21 +343,13 @@ def class_moment_loss(fake: tf.Tensor, real: tf.Tensor, labels: tf.Tensor, num_c
     (flattened here), row i of each labelled ``labels[i]``; rows with ``weights`` 0 or a label outside
     0..num_classes-1 do not count. The value can be below 0 (it estimates a square). Returned as this replica's
     share (:func:`global_scalar_share`)."""
-    fake = tf.reshape(tf.cast(fake, tf.float32), [tf.shape(fake)[0], -1])
-    real = tf.stop_gradient(tf.reshape(tf.cast(real, tf.float32), [tf.shape(real)[0], -1]))
-    onehot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
-    if weights is not None:
-        onehot *= tf.reshape(tf.cast(weights, tf.float32), [-1, 1])
+    fake, real, onehot = _class_rows(fake, real, labels, num_classes, weights)
     # each class's rows alternate between the halves A and B in batch order (a row's rank within its class)
     rank = tf.reduce_sum((tf.cumsum(onehot, axis=0) - onehot) * onehot, axis=1)
     even = tf.cast(tf.equal(tf.math.floormod(rank, 2.0), 0.0), tf.float32)[:, None]
-    halves = []
-    for part in (onehot * even, onehot * (1.0 - even)):
-        n = tf.reduce_sum(part, axis=0)
-        halves.append((tf.math.divide_no_nan(tf.matmul(part, fake, transpose_a=True), n[:, None]), n))
-    (mean_a, n_a), (mean_b, n_b) = halves
-    counts = tf.reduce_sum(onehot, axis=0)
-    target = tf.math.divide_no_nan(tf.matmul(onehot, real, transpose_a=True), counts[:, None])
+    mean_a, n_a = _class_means(onehot * even, fake)
+    mean_b, n_b = _class_means(onehot * (1.0 - even), fake)
+    target, counts = _class_means(onehot, real)
     per_class = tf.reduce_mean((mean_a - target) * (mean_b - target), axis=1)
     counted = counts * tf.cast(tf.logical_and(n_a > 0, n_b > 0), tf.float32)
     share = tf.math.divide_no_nan(counted, tf.reduce_sum(counted))

@@ -35,11 +35,11 @@ def _reference(fake, real, labels, k, weights=None):
     return total / n if n else 0.0
 
 
-def test_loss_matches_a_numpy_reference_with_masked_rows_and_one_sided_classes():
+def test_loss_matches_a_numpy_reference_with_masked_rows_and_one_row_classes():
     rng = np.random.default_rng(0)
     fake = rng.normal(size=(10, 2, 2, 3)).astype(np.float32)
     real = rng.normal(size=(10, 2, 2, 3)).astype(np.float32)
-    # class 0: rows 0, 1, 2 (both halves); class 1: row 3 only (odd half only: does not count);
+    # class 0: rows 0, 1, 2 (both halves); class 1: row 3 only (one row: does not count);
     # class 2: rows 4, 5, 6 with row 5 masked; row 7 has label -1; class 5: rows 8, 9
     labels = np.array([0, 0, 0, 1, 2, 2, 2, -1, 5, 5])
     weights = np.array([1, 1, 1, 1, 1, 0, 1, 1, 1, 1], np.float32)
@@ -47,7 +47,7 @@ def test_loss_matches_a_numpy_reference_with_masked_rows_and_one_sided_classes()
     want = _reference(fake, real, labels, 6, weights)
     assert got == pytest.approx(want, rel=1e-5)
     fake2 = fake.copy()
-    fake2[[3, 5, 7]] += 10.0  # the one-sided class, the masked row and the invalid label do not count
+    fake2[[3, 5, 7]] += 10.0  # the one-row class, the masked row and the invalid label do not count
     assert float(class_moment_loss(fake2, real, labels, 6, weights)) == pytest.approx(got, rel=1e-5)
 
 
