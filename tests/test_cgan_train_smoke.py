@@ -157,3 +157,38 @@ def test_modes_table_names_and_reads_the_judged_checkpoint(trained_run, tmp_path
     assert hf[1] == pytest.approx(mod.hf_energy(run_dir, False, checkpoint=early), abs=1e-3)
     assert hf[0] == pytest.approx(mod.hf_energy(run_dir, False), abs=1e-3) and hf[0] != hf[1]
     assert "judge_blur" in sys.modules
+
+
+@pytest.mark.slow
+def test_average_checkpoints_is_the_mean_of_the_weights_and_loads_as_a_run(trained_run, tmp_path):
+    """experiments/cgan_average_checkpoints.py: every float weight of the new run dir's checkpoint is the mean
+    of the two checkpoints' (G_ema's BN statistics included), and the result samples like any run dir."""
+    from conftest import experiment_module
+
+    from caae_tf.generate import CGANSampler
+
+    run_dir = trained_run[0]
+    mod = experiment_module("cgan_average_checkpoints")
+    out = str(tmp_path / "avg")
+    assert mod.main(["--run", run_dir, "--steps", str(FIRST_STEPS), str(TOTAL_STEPS), "--out", out]) == 0
+    ckpts = [os.path.join(run_dir, "checkpoints", f"ckpt-{s}") for s in (FIRST_STEPS, TOTAL_STEPS)]
+    early, late = (load_model(run_dir, checkpoint=c)[0] for c in ckpts)
+    averaged, _ = load_model(out)
+    floats = [(a, e, lt) for a, e, lt in zip(averaged.weights, early.weights, late.weights)
+              if "float" in str(a.dtype)]
+    assert len(floats) > 10
+    moved = 0
+    for a, e, lt in floats:
+        np.testing.assert_allclose(a.numpy(), (e.numpy().astype(np.float64) + lt.numpy()) / 2, rtol=1e-5, atol=1e-6)
+        moved += not np.array_equal(e.numpy(), lt.numpy())
+    assert moved > 10  # the two checkpoints differ, so the mean is a third set of weights
+    meta = json.loads(open(os.path.join(out, "averaged.json"), encoding="utf-8").read())
+    assert meta["checkpoints"] == ckpts
+    gen = CGANSampler(out)
+    z = gen.sample_z(2, seed=0)
+    images = gen.generate(z, np.eye(6, dtype=np.float32)[[0, 5]])
+    assert images.shape == (2, S, S, 3) and np.all(np.abs(images) <= 1.0)
+    with pytest.raises(SystemExit):  # out exists
+        mod.main(["--run", run_dir, "--steps", str(FIRST_STEPS), str(TOTAL_STEPS), "--out", out])
+    with pytest.raises(SystemExit):  # no such checkpoint
+        mod.main(["--run", run_dir, "--steps", "3", str(TOTAL_STEPS), "--out", str(tmp_path / "x")])
