@@ -10,7 +10,8 @@ uniform mean of the EMA weights at steps s_1 … s_n is the Polyak average over 
 2019, "The unusual effectiveness of averaging in GAN training"), taken from checkpoints that already exist.
 
 Every weight of the model (G, G_ema with its batch-norm statistics, D) is the arithmetic mean over the
-checkpoints (integer state such as seed counters keeps the last one's); only G_ema (or G with ``--raw-g`` downstream) is used to sample. ``OUT`` gets the run's
+checkpoints (integer state such as seed counters keeps the last one's); only G_ema (or G with ``--raw-g``
+downstream) is used to sample. ``OUT`` gets the run's
 ``config.yaml`` and ``status.json`` and one checkpoint ``OUT/checkpoints/ckpt-<last step>`` holding the model's
 weights only (no optimizer), which ``cgan_targets.py --model OUT``, ``make_cgan_figure.py`` and ``caae-tf
 export cgan --run-dir OUT`` read like any run dir. ``OUT/averaged.json`` records the command and the
@@ -68,7 +69,8 @@ def main(argv=None) -> int:
             shutil.copy(os.path.join(args.run, name), os.path.join(args.out, name))
     last = max(args.steps)
     ckpt = tf.train.Checkpoint(model=variable_map(model.weights))
-    saved = tf.train.CheckpointManager(ckpt, os.path.join(args.out, CKPT_DIR), max_to_keep=1).save(checkpoint_number=last)
+    manager = tf.train.CheckpointManager(ckpt, os.path.join(args.out, CKPT_DIR), max_to_keep=1)
+    saved = manager.save(checkpoint_number=last)
     with open(os.path.join(args.out, "averaged.json"), "w") as f:
         json.dump({"command": " ".join(sys.argv), "run": args.run, "checkpoints": paths}, f, indent=1)
     print(f"wrote {saved}: the mean of {len(paths)} checkpoints of {args.run}")
