@@ -170,6 +170,28 @@ def restore_weights(model, path: str, description: str = "the model") -> None:
         raise ModelError(f"{path}: checkpoint does not match {description}: {exc}") from None
 
 
+def save_weights_as_run(model, source_run: str, out: str, step: int, record: dict, record_file: str) -> str:
+    """Write ``model``'s current weights as the only checkpoint (``OUT/checkpoints/ckpt-<step>``, weights only,
+    no optimizer) of a new run dir ``out`` that gets ``source_run``'s ``config.yaml`` / ``status.json`` and
+    ``OUT/<record_file>`` = ``record`` (JSON: how the weights were made). Every reader of a run dir (sampling,
+    evaluation, ``caae-tf export``) then reads ``out`` like a training run. ``out`` must not exist yet."""
+    import shutil
+
+    if os.path.exists(out):
+        raise ModelError(f"{out} exists; choose a new directory")
+    tf = _tf()
+    os.makedirs(os.path.join(out, CKPT_DIR))
+    for name in (CONFIG_FILE, "status.json"):
+        if os.path.isfile(os.path.join(source_run, name)):
+            shutil.copy(os.path.join(source_run, name), os.path.join(out, name))
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=variable_map(model.weights)),
+                                         os.path.join(out, CKPT_DIR), max_to_keep=1)
+    saved = manager.save(checkpoint_number=int(step))
+    with open(os.path.join(out, record_file), "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=1, default=float)
+    return saved
+
+
 def is_saved_model(path: str | os.PathLike) -> bool:
     return os.path.isfile(os.path.join(os.fspath(path), "saved_model.pb"))
 

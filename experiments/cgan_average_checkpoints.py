@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
@@ -38,10 +37,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="new run dir (must not exist)")
     args = p.parse_args(argv)
 
-    from caae_tf.serving import CKPT_DIR, load_model, restore_weights, variable_map
+    from caae_tf.serving import CKPT_DIR, load_model, restore_weights, save_weights_as_run
     from caae_tf.tf_env import tf as _tf
 
-    tf = _tf()
+    _tf()
     import keras  # after caae_tf.tf_env has set TensorFlow up
 
     if len(set(args.steps)) < 2:
@@ -63,16 +62,8 @@ def main(argv=None) -> int:
     for w, t in zip(floats, total):  # integer state (random-seed counters) keeps the last checkpoint's value
         w.assign((t / len(paths)).astype(np.float32))
 
-    os.makedirs(os.path.join(args.out, CKPT_DIR))
-    for name in ("config.yaml", "status.json"):
-        if os.path.isfile(os.path.join(args.run, name)):
-            shutil.copy(os.path.join(args.run, name), os.path.join(args.out, name))
-    last = max(args.steps)
-    ckpt = tf.train.Checkpoint(model=variable_map(model.weights))
-    manager = tf.train.CheckpointManager(ckpt, os.path.join(args.out, CKPT_DIR), max_to_keep=1)
-    saved = manager.save(checkpoint_number=last)
-    with open(os.path.join(args.out, "averaged.json"), "w") as f:
-        json.dump({"command": " ".join(sys.argv), "run": args.run, "checkpoints": paths}, f, indent=1)
+    saved = save_weights_as_run(model, args.run, args.out, max(args.steps),
+                                {"command": " ".join(sys.argv), "run": args.run, "checkpoints": paths}, "averaged.json")
     print(f"wrote {saved}: the mean of {len(paths)} checkpoints of {args.run}")
     return 0
 

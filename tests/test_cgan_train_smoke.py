@@ -192,3 +192,51 @@ def test_average_checkpoints_is_the_mean_of_the_weights_and_loads_as_a_run(train
         mod.main(["--run", run_dir, "--steps", str(FIRST_STEPS), str(TOTAL_STEPS), "--out", out])
     with pytest.raises(SystemExit):  # no such checkpoint
         mod.main(["--run", run_dir, "--steps", "3", str(TOTAL_STEPS), "--out", str(tmp_path / "x")])
+
+
+class _MeanColourValidator:
+    """A stand-in validator: "valence" = mean pixel, "arousal" = mean red channel (any fixed function of the
+    image gives a valid selection score; the test checks the bookkeeping, not the regressor)."""
+
+    def predict_va(self, images):
+        images = np.asarray(images, np.float64)
+        return np.stack([images.mean(axis=(1, 2, 3)), images[..., 0].mean(axis=(1, 2))], axis=1)
+
+
+@pytest.mark.slow
+def test_select_checkpoint_scores_every_checkpoint_and_writes_the_best_as_a_run(trained_run, discrete_set, tmp_path,
+                                                                              monkeypatch):
+    """experiments/cgan_select_checkpoint.py: each checkpoint's score is recomputed independently from its own
+    weights, the lowest one is chosen, and --out holds exactly that checkpoint's weights as a run dir."""
+    from conftest import experiment_module
+
+    import caae_tf.regressor_train as rt
+    from caae_tf.evaluation.selection import class_readings, real_class_readings, selection_score
+    from caae_tf.generate import CGANSampler
+
+    run_dir = trained_run[0]
+    monkeypatch.setattr(rt, "load_regressor", lambda path: _MeanColourValidator())
+    mod = experiment_module("cgan_select_checkpoint")
+    out, report = str(tmp_path / "sel"), str(tmp_path / "sel.json")
+    assert mod.main(["--run", run_dir, "--validator", "unused", "--data", discrete_set, "--num-z", "3",
+                     "--out", out, "--report", report]) == 0
+    rec = json.loads(open(report, encoding="utf-8").read())
+    assert rec["steps"] == [FIRST_STEPS, TOTAL_STEPS] and len(rec["scores"]) == 2
+    assert rec == json.loads(open(os.path.join(out, "selection.json"), encoding="utf-8").read())
+    # the recorded scores are those of each checkpoint loaded on its own
+    validator = _MeanColourValidator()
+    arr, imgs = experiment_module("cgan_targets").labelled_images(discrete_set, S)
+    real = real_class_readings(validator, imgs, arr["emotion"])
+    np.testing.assert_allclose(rec["real"], real, atol=1e-6)
+    for step, score in zip(rec["steps"], rec["scores"]):
+        gen = CGANSampler(run_dir, checkpoint=os.path.join(run_dir, "checkpoints", f"ckpt-{step}"))
+        assert selection_score(class_readings(gen, validator, 3, 0), real)[0] == pytest.approx(score, abs=1e-5)
+    best = rec["steps"][int(np.argmin(rec["scores"]))]
+    assert rec["best_step"] == best
+    chosen, selected = load_model(run_dir, checkpoint=rec["best_checkpoint"])[0], load_model(out)[0]
+    for a, b in zip(chosen.weights, selected.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(SystemExit):  # out exists
+        mod.main(["--run", run_dir, "--validator", "unused", "--data", discrete_set, "--out", out])
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        mod.main(["--run", run_dir, "--validator", "unused", "--data", discrete_set, "--steps", "5"])
