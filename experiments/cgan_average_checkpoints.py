@@ -21,7 +21,6 @@ the run's config is an error naming it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
