@@ -57,3 +57,37 @@ def test_run_checkpoints_lists_by_step_and_filters(tmp_path):
 
     with pytest.raises(ModelError, match="no checkpoints/"):
         run_checkpoints(tmp_path / "nope")
+
+
+def _targets(alpha1_err: float, neutral_err: float) -> dict:
+    emotions = {e: {"error": [0.0, 0.0]} for e in ("sadness", "disgust", "fear", "anger", "happiness")}
+    emotions["fear"]["error"] = [alpha1_err, 0.01]
+    return {"emotions": emotions, "neutral": {"error": [0.0, neutral_err]}}
+
+
+def test_selection_vs_judge_scores_the_judge_like_the_validator_and_names_a_missing_step(tmp_path, capsys):
+    import json
+
+    from conftest import experiment_module
+
+    mod = experiment_module("cgan_selection_vs_judge")
+    assert mod.judged_score(_targets(0.12, 0.05)) == pytest.approx(0.8)
+    assert mod.judged_score(_targets(0.03, 0.15)) == pytest.approx(1.5)
+    sel = {"steps": [1000, 2000, 3000], "scores": [0.9, 0.5, 0.7], "best_step": 2000}
+    judged = {1000: _targets(0.3, 0.0), 2000: _targets(0.15, 0.0), 3000: _targets(0.075, 0.0)}
+    res = mod.agreement(sel, judged)
+    np.testing.assert_allclose(res["judge"], [2.0, 1.0, 0.5])
+    assert (res["selected"], res["judge_at_selected"], res["judge_best"], res["judge_last"]) == (2000, 1.0, 3000, 0.5)
+    assert res["spearman"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match=r"\[3000\]"):
+        mod.agreement(sel, {k: judged[k] for k in (1000, 2000)})
+    (tmp_path / "sel.json").write_text(json.dumps(sel))
+    for s, t in judged.items():
+        (tmp_path / f"t_{s}").mkdir()
+        (tmp_path / f"t_{s}" / "targets.json").write_text(json.dumps(t))
+    out = tmp_path / "agree.json"
+    assert mod.main(["--selection", str(tmp_path / "sel.json"), "--judged", str(tmp_path / "t_{step}"),
+                     "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["judge_best"] == 3000 and "spearman 0.50" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        mod.main(["--selection", str(tmp_path / "sel.json"), "--judged", str(tmp_path / "nope_{step}")])
