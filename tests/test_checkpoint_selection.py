@@ -91,3 +91,18 @@ def test_selection_vs_judge_scores_the_judge_like_the_validator_and_names_a_miss
     assert json.loads(out.read_text())["judge_best"] == 3000 and "spearman 0.50" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         mod.main(["--selection", str(tmp_path / "sel.json"), "--judged", str(tmp_path / "nope_{step}")])
+
+
+def test_background_noise_is_zero_on_gradients_and_grows_with_blotches():
+    from conftest import experiment_module
+
+    mod = experiment_module("cgan_background_noise")
+    y, x = np.mgrid[0:16, 0:16] / 16.0
+    smooth = np.stack([0.3 * y - 0.2 * x, 0.1 + 0.5 * x, -0.4 * y], -1)[None].repeat(3, 0)
+    assert mod.corner_residual_std(smooth) == pytest.approx(0.0, abs=1e-12)
+    rng = np.random.default_rng(0)
+    noisy = smooth + rng.normal(0, 0.05, smooth.shape)
+    assert mod.corner_residual_std(noisy) == pytest.approx(0.05, rel=0.15)
+    assert mod.corner_residual_std(smooth + rng.normal(0, 0.1, smooth.shape)) > mod.corner_residual_std(noisy)
+    with pytest.raises(ValueError, match="at least 12 px"):
+        mod.corner_residual_std(np.zeros((1, 8, 8, 3)))
