@@ -20,8 +20,6 @@ import os
 import shlex
 import sys
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -43,16 +41,14 @@ def main(argv=None) -> int:
         p.error(f"--out {args.out} exists; choose a new directory")
 
     from caae_tf import labels as L
+    from caae_tf.config import load_config
     from caae_tf.errors import ModelError
-    from caae_tf.evaluation.selection import TOL_ALPHA0, TOL_ALPHA1, select_checkpoint
+    from caae_tf.evaluation.selection import class_tolerances, select_checkpoint
     from caae_tf.regressor_train import load_regressor
-    from caae_tf.serving import load_model, save_weights_as_run
+    from caae_tf.serving import CONFIG_FILE, load_model, save_weights_as_run
 
     sys.path.insert(0, os.path.join(ROOT, "experiments"))
     from cgan_targets import labelled_images
-
-    from caae_tf.config import load_config
-    from caae_tf.serving import CONFIG_FILE
 
     if not os.path.isfile(os.path.join(args.run, CONFIG_FILE)):
         raise SystemExit(f"{args.run}: not a training run dir (no {CONFIG_FILE})")
@@ -60,7 +56,7 @@ def main(argv=None) -> int:
     arr, images = labelled_images(args.data, load_config(os.path.join(args.run, CONFIG_FILE)).image_size)
 
     def show(step, score, err):
-        worst = int((err / np.r_[TOL_ALPHA0, [TOL_ALPHA1] * (len(err) - 1)]).argmax())
+        worst = int((err / class_tolerances()).argmax())
         print(f"ckpt-{step}: score {score:.3f} (worst {L.CGAN_EMOTIONS[worst]} {err[worst]:.3f}; "
               f"Neutral {err[0]:.3f}, max alpha 1 {err[1:].max():.3f})", flush=True)
 

@@ -16,14 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-def judged_score(targets: dict, tol_alpha1: float = 0.15, tol_alpha0: float = 0.10) -> float:
-    """max(max_e α = 1 error / tol_alpha1, Neutral error / tol_alpha0) of a ``cgan_targets.py`` targets.json."""
-    a1 = max(max(v["error"]) for v in targets["emotions"].values())
-    return max(a1 / tol_alpha1, max(targets["neutral"]["error"]) / tol_alpha0)
+
+def judged_score(targets: dict) -> float:
+    """The validator's score (:func:`caae_tf.evaluation.selection.class_tolerances`: the largest error in units of its
+    class's tolerance) on the judge's errors in a ``cgan_targets.py`` targets.json."""
+    from caae_tf import labels as L
+    from caae_tf.evaluation.selection import class_tolerances
+
+    err = [max(targets["neutral"]["error"])] + [max(targets["emotions"][e]["error"]) for e in L.EXTREME_EMOTIONS]
+    return float((np.asarray(err) / class_tolerances()).max())
 
 
 def agreement(selection: dict, judged: dict[int, dict]) -> dict:

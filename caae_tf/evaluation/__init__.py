@@ -7,6 +7,7 @@
   recognition check.
 * :mod:`caae_tf.evaluation.identity` — identity-preservation distances on embeddings.
 * :mod:`caae_tf.evaluation.inputs` — image loading for the experiments.
+* :mod:`caae_tf.evaluation.selection` — picking a cGAN checkpoint with a validator trained on its own training set.
 
 The experiment functions take duck-typed models (``editor.edit(images, va)``, ``generator.generate(z,
 weights)``, ``regressor.predict_va(images)``, ``identity.embed(images)``) so they can be tested with

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -63,17 +63,21 @@ def real_class_readings(regressor, images: np.ndarray, emotions: np.ndarray) -> 
     return out
 
 
-def selection_score(generated: np.ndarray, real: np.ndarray, *, tol_alpha1: float = TOL_ALPHA1,
-                    tol_alpha0: float = TOL_ALPHA0) -> tuple[float, np.ndarray]:
+def class_tolerances() -> np.ndarray:
+    """[6] issue 13's tolerance per class in CGAN_EMOTIONS order: Neutral (α = 0) TOL_ALPHA0, the rest TOL_ALPHA1."""
+    tol = np.full(len(L.CGAN_EMOTIONS), TOL_ALPHA1)
+    tol[0] = TOL_ALPHA0
+    return tol
+
+
+def selection_score(generated: np.ndarray, real: np.ndarray) -> tuple[float, np.ndarray]:
     """(score, per-class max-abs error [6]) of generated class readings [6, 2] against the real ones [6, 2]
-    (module docstring); class 0 is Neutral (α = 0 tolerance), the others the α = 1 tolerance."""
+    (module docstring): the largest error in units of its class's tolerance (:func:`class_tolerances`)."""
     generated, real = np.asarray(generated, np.float64), np.asarray(real, np.float64)
     if generated.shape != real.shape or generated.shape != (len(L.CGAN_EMOTIONS), 2):
         raise ValueError(f"expected [6, 2] readings, got {generated.shape} and {real.shape}")
     err = np.abs(generated - real).max(axis=1)
-    tol = np.full(len(err), float(tol_alpha1))
-    tol[0] = float(tol_alpha0)
-    return float((err / tol).max()), err
+    return float((err / class_tolerances()).max()), err
 
 
 def run_checkpoints(run_dir: str | os.PathLike, min_step: int = 0) -> list[tuple[int, str]]:
@@ -97,12 +101,11 @@ class SelectionResult:
     real: list[list[float]]  # [6][2]
     best_step: int
     best_path: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"emotions": list(L.CGAN_EMOTIONS), "steps": self.steps, "scores": self.scores, "errors": self.errors,
                 "readings": self.readings, "real": self.real, "best_step": self.best_step,
-                "best_checkpoint": self.best_path, **self.extra}
+                "best_checkpoint": self.best_path}
 
 
 def select_checkpoint(run_dir: str, regressor, images: np.ndarray, emotions: np.ndarray, *,
